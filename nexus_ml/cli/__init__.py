@@ -1,0 +1,1 @@
+"""The ``nexus-ml`` command line: one thin module per verb group."""

@@ -1,0 +1,71 @@
+"""Shared fixtures: the real services started by scripts/services.sh, found through env vars.
+
+Outside CI a test whose service is not running is skipped with the reason. Under ``make test``
+(``NEXUS_REQUIRE_SERVICES=1``) or ``CI=true`` it fails instead: CI never skips a service the
+suite should have started.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def services_required() -> bool:
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("NEXUS_REQUIRE_SERVICES") == "1"
+
+
+def require_env(name: str, what: str) -> str:
+    """The value of ``name``, or skip (locally) / fail (CI) with a clear reason."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    message = f"{what} not available: {name} is not set (run `make test` or scripts/services.sh up)"
+    if services_required():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    return require_env("NEXUS_PG_DSN", "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def prometheus_url() -> str:
+    return require_env("NEXUS_PROMETHEUS_URL", "Prometheus")
+
+
+@pytest.fixture(scope="session")
+def prometheus_targets_dir() -> Path:
+    return Path(require_env("NEXUS_TEST_PROM_TARGETS_DIR", "Prometheus file_sd targets"))
+
+
+@pytest.fixture(scope="session")
+def alertmanager_url() -> str:
+    return require_env("NEXUS_TEST_ALERTMANAGER_URL", "Alertmanager")
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    return require_env("DOCKER_HOST", "Docker Engine (Swarm)")
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri() -> str:
+    return require_env("NEXUS_TEST_MLFLOW_URI", "MLflow server")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        message = f"shared data not found at {SHARED_DATA}"
+        if services_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return SHARED_DATA
