@@ -1,0 +1,1 @@
+"""Operator alerts: the ``Notifier`` seam, message rendering (pt/en), Telegram."""

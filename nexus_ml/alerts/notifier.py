@@ -1,0 +1,31 @@
+"""The ``Notifier`` seam and the alert it sends."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import Field
+
+from nexus_ml.domain.base import Frozen
+
+
+class Alert(Frozen):
+    """What the operators need to know: the seed's message shape."""
+
+    module: str
+    container: str = ""
+    problem: str  # a key such as "degradation", "surge", "service_down", rendered per language
+    severity: Literal["info", "warning", "critical"] = "warning"
+    action_taken: str = ""
+    impact: str = ""
+    key_metrics: dict[str, float] = Field(default_factory=dict)
+    normal_metrics: dict[str, float] = Field(default_factory=dict)
+    probable_cause: str = ""
+    next_action: str = ""
+    dashboard_url: str = ""
+
+
+class Notifier(Protocol):
+    def send(self, alert: Alert) -> bool:
+        """Deliver ``alert``; False when it was grouped/de-duplicated and not sent."""
+        ...

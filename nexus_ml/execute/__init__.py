@@ -1,0 +1,1 @@
+"""Execution: the executor loop, cluster backends, guardrails, leader lock and audit."""

@@ -1,0 +1,1 @@
+"""Ingestion: metric sources (Prometheus, files/simulator) returning metric frames."""

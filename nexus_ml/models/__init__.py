@@ -1,0 +1,1 @@
+"""Models: the seasonal forecaster and the anomaly detector (scikit-learn contract)."""
