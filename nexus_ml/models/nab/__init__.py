@@ -1,0 +1,1 @@
+"""Numenta Anomaly Benchmark tooling: file layouts, the causal runner and NAB's scorer."""
