@@ -1,0 +1,133 @@
+"""Preventive restart on degradation (pure, no I/O).
+
+The seed's rule — response time above 3x its baseline and error rate above 5 % — fires on
+symptoms that a real incident and a traffic spike on a cold cache share. Requiring the anomaly
+detector to agree filters the second case; a restart budget stops restart loops when a restart
+does not help (then a human is paged instead).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import median
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    response_ratio: float = 3.0  # response time above this multiple of the baseline
+    error_rate: float = 0.05  # error rate above this fraction
+    sustain_min: int = 3  # both must hold for this many of the last minutes
+    anomaly: float = 0.6  # combined anomaly score that confirms the rule
+    anomaly_alone: float = 0.9  # a score this high restarts when one symptom already shows
+    restart_budget: int = 3  # restarts allowed per window
+    budget_window: timedelta = timedelta(hours=1)
+    rules_confidence: float = 0.6  # confidence of a restart without a detector
+
+
+@dataclass(frozen=True)
+class HealthAssessment:
+    """What the health check concluded, with the numbers behind it."""
+
+    restart: bool
+    alert: bool
+    confidence: float
+    response_ratio: float | None
+    error_rate: float | None
+    anomaly: float | None
+    budget_left: int
+    reasons: tuple[str, ...] = ()
+
+
+def response_baseline(response_time: Sequence[float], *, recent: int) -> float | None:
+    """Median response time before the last ``recent`` minutes (None with too little data)."""
+    earlier = [v for v in response_time[: max(len(response_time) - recent, 0)] if math.isfinite(v)]
+    if len(earlier) < max(recent, 5):
+        return None
+    return float(median(earlier))
+
+
+def restarts_in_window(restarts: Sequence[datetime], now: datetime, window: timedelta) -> int:
+    return sum(1 for at in restarts if now - at < window)
+
+
+def _tail(values: Sequence[float], n: int) -> list[float]:
+    return list(values[-n:]) if n > 0 else []
+
+
+def assess_health(
+    response_time: Sequence[float],
+    error_rate: Sequence[float],
+    *,
+    baseline_ms: float | None,
+    anomaly_score: float | None,
+    restarts_used: int,
+    thresholds: HealthThresholds = HealthThresholds(),
+) -> HealthAssessment:
+    """Decide whether to restart a module preventively.
+
+    Parameters
+    ----------
+    response_time, error_rate
+        Per-minute observations, oldest first.
+    baseline_ms
+        The module's normal response time; None when unknown (the rule cannot fire then).
+    anomaly_score
+        The detector's combined score of the newest minute in [0, 1], None without a model.
+    restarts_used
+        Restarts already made within the budget window.
+    """
+    t = thresholds
+    rt_tail = _tail(response_time, t.sustain_min)
+    er_tail = _tail(error_rate, t.sustain_min)
+    ratio = None
+    if baseline_ms and baseline_ms > 0 and rt_tail and math.isfinite(rt_tail[-1]):
+        ratio = rt_tail[-1] / baseline_ms
+    err = er_tail[-1] if er_tail and math.isfinite(er_tail[-1]) else None
+    budget_left = max(t.restart_budget - restarts_used, 0)
+
+    full = len(rt_tail) == len(er_tail) == t.sustain_min
+    limit_ms = t.response_ratio * baseline_ms if baseline_ms else math.inf
+    slow = full and all(v > limit_ms for v in rt_tail)
+    failing = full and all(v > t.error_rate for v in er_tail)
+    seed_rule = slow and failing
+    one_symptom = (ratio is not None and ratio > t.response_ratio) or (
+        err is not None and err > t.error_rate
+    )
+
+    reasons: list[str] = []
+    wants_restart = False
+    confidence = 0.5
+    if seed_rule:
+        reasons.append(
+            f"response time {ratio:.1f}x baseline and error rate {err:.1%} "
+            f"for {t.sustain_min} min (seed rule)"
+        )
+        if anomaly_score is None:
+            wants_restart, confidence = True, t.rules_confidence
+        elif anomaly_score >= t.anomaly:
+            wants_restart, confidence = True, 0.5 + 0.5 * anomaly_score
+            reasons.append(f"anomaly score {anomaly_score:.2f} confirms")
+        else:
+            reasons.append(f"anomaly score {anomaly_score:.2f} below {t.anomaly}: alert only")
+    elif anomaly_score is not None and anomaly_score >= t.anomaly_alone and one_symptom:
+        wants_restart, confidence = True, anomaly_score
+        reasons.append(f"anomaly score {anomaly_score:.2f} with a degraded symptom")
+
+    restart = wants_restart and budget_left > 0
+    alert = seed_rule and not restart
+    if wants_restart and not restart:
+        reasons.append(f"restart budget of {t.restart_budget} per {t.budget_window} used up")
+        alert = True
+    return HealthAssessment(
+        restart=restart,
+        alert=alert,
+        confidence=min(max(confidence, 0.0), 1.0),
+        response_ratio=ratio,
+        error_rate=err,
+        anomaly=anomaly_score,
+        budget_left=budget_left,
+        reasons=tuple(reasons),
+    )

@@ -1,0 +1,83 @@
+"""The recent observations of one module, as plain arrays the policy can read fast."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.errors import InputError
+
+
+@dataclass(frozen=True)
+class MetricWindow:
+    """Per-minute observations of one module, oldest first.
+
+    ``values`` has one sequence per metric field (NaN where missing); ``replicas`` is the
+    running replica count when the source knows it.
+    """
+
+    module: str
+    timestamps: tuple[datetime, ...]
+    values: Mapping[str, Sequence[float]]
+    replicas: Sequence[float] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.timestamps)
+        for name, column in self.values.items():
+            if len(column) != n:
+                raise InputError(
+                    f"window of {self.module!r}: field {name!r} has {len(column)} values "
+                    f"for {n} timestamps"
+                )
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def field(self, name: str) -> Sequence[float]:
+        """The values of ``name`` (all NaN when the source did not report it)."""
+        column = self.values.get(name)
+        return column if column is not None else [math.nan] * len(self)
+
+    @property
+    def last_observed(self) -> datetime | None:
+        return self.timestamps[-1] if self.timestamps else None
+
+    def last_replicas(self) -> int | None:
+        for value in reversed(self.replicas):
+            if math.isfinite(value):
+                return round(value)
+        return None
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, module: str) -> MetricWindow:
+        """The rows of ``module`` in a metric frame (see :mod:`nexus_ml.domain.frame`)."""
+        rows = frame[frame["module"] == module] if "module" in frame.columns else frame
+        rows = rows.sort_values("timestamp", kind="stable")
+        stamps = pd.to_datetime(rows["timestamp"], utc=True)
+        values = {
+            name: rows[name].astype("float64").tolist()
+            for name in METRIC_FIELDS
+            if name in rows.columns
+        }
+        replicas = rows["replicas"].astype("float64").tolist() if "replicas" in rows.columns else []
+        return cls(
+            module=module,
+            timestamps=tuple(ts.to_pydatetime() for ts in stamps),
+            values=values,
+            replicas=replicas,
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """This window as a metric frame (the input of the anomaly detector)."""
+        data: dict[str, object] = {
+            "module": [self.module] * len(self),
+            "timestamp": pd.to_datetime(list(self.timestamps), utc=True),
+        }
+        for name in METRIC_FIELDS:
+            data[name] = list(self.field(name))
+        return pd.DataFrame(data)
