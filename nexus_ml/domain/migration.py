@@ -14,6 +14,8 @@ class ChangeType(StrEnum):
     REMOVE_COLUMN = "REMOVE_COLUMN"
     ADD_TABLE = "ADD_TABLE"
     ADD_CONSTRAINT = "ADD_CONSTRAINT"
+    ALTER_COLUMN = "ALTER_COLUMN"
+    REMOVE_TABLE = "REMOVE_TABLE"
 
 
 class DatabaseChange(Frozen):
