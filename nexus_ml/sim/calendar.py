@@ -1,0 +1,66 @@
+"""Local-time features of a time axis (America/Sao_Paulo), computed once per axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class LocalCalendar:
+    """Calendar features of epoch seconds ``t`` in a local zone.
+
+    Attributes
+    ----------
+    t
+        Epoch seconds (UTC), int64.
+    hour
+        Local hour of day as a float (14.5 = 14:30).
+    weekday
+        Local day of week, Monday = 0.
+    day, days_in_month
+        Local day of month and the length of that month.
+    """
+
+    t: IntArray
+    hour: FloatArray
+    weekday: IntArray
+    day: IntArray
+    days_in_month: IntArray
+
+    @classmethod
+    def from_epoch(cls, t: IntArray, zone: ZoneInfo = SAO_PAULO) -> LocalCalendar:
+        """Features of epoch seconds ``t`` (vectorised through pandas' tz database)."""
+        t = np.asarray(t, dtype=np.int64)
+        local = pd.DatetimeIndex(pd.to_datetime(t, unit="s", utc=True)).tz_convert(zone)
+        hour = local.hour.to_numpy(np.float64) + local.minute.to_numpy(np.float64) / 60.0
+        hour += local.second.to_numpy(np.float64) / 3600.0
+        return cls(
+            t=t,
+            hour=hour,
+            weekday=local.dayofweek.to_numpy(np.int64),
+            day=local.day.to_numpy(np.int64),
+            days_in_month=local.days_in_month.to_numpy(np.int64),
+        )
+
+    @property
+    def days_to_month_end(self) -> IntArray:
+        """0 on the last day of the month, 1 the day before, …"""
+        return self.days_in_month - self.day
+
+    def is_business_hours(self) -> npt.NDArray[np.bool_]:
+        """Weekdays 09:00–18:00 local time."""
+        return (self.weekday < 5) & (self.hour >= 9.0) & (self.hour < 18.0)
+
+    def is_night(self) -> npt.NDArray[np.bool_]:
+        """00:00–06:00 local time, any day."""
+        return self.hour < 6.0
