@@ -309,7 +309,7 @@ def decide(
         Evidence(
             kind="freshness",
             detail=f"newest metric age {age}; {'usable' if fresh.usable else 'stale or missing'}",
-            value=fresh.age_s,
+            value=None if fresh.age_s is None else round(fresh.age_s, 1),
         )
     )
     if inputs.anomaly:

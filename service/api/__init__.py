@@ -1,0 +1,1 @@
+"""HTTP surface of the decision service: dependencies, schemas and one router per resource."""

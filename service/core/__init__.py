@@ -1,0 +1,1 @@
+"""Configuration, state and plumbing of the decision service."""
