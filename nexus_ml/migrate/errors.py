@@ -81,23 +81,45 @@ class DriftError(MigrationError):
         self.current = current
 
 
+class SchemaDrift(MigrationError):
+    """The live database differs from the database map."""
+
+    def __init__(self, database: str, count: int, first: str) -> None:
+        super().__init__(
+            f"database {database} differs from the map in {count} place(s), first: {first}",
+            database=database,
+            count=count,
+        )
+        self.count = count
+
+
 class StepFailed(MigrationError):
     """A statement, verify part or integrity check failed; the whole plan was rolled back."""
 
     def __init__(
-        self, *, module: str, migration: str, phase: str, statement: str, cause: str
+        self,
+        *,
+        module: str,
+        migration: str,
+        phase: str,
+        statement: str,
+        cause: str,
+        location: str = "",
     ) -> None:
         stmt = " ".join(statement.split())
         stmt = stmt if len(stmt) <= 120 else stmt[:117] + "..."
+        where = f"{location} " if location else ""
         super().__init__(
-            f"{phase} of {migration} (module {module}) failed at `{stmt}`: {cause}; "
+            f"{phase} of {migration} (module {module}) failed at {where}`{stmt}`: {cause}; "
             "everything was rolled back",
             module=module,
             migration=migration,
             phase=phase,
             statement=statement,
             cause=cause,
+            location=location,
         )
+        self.location = location
         self.module = module
         self.migration = migration
         self.phase = phase
