@@ -1,0 +1,237 @@
+"""``PrometheusSource``: a :class:`MetricSource` over the Prometheus HTTP API.
+
+One range query per (field, chunk) returns every module at once (the catalog's templates group
+by the ``module`` label), chunks stay under Prometheus' 11,000-points-per-series limit, and
+queries run on a small thread pool since each one mostly waits on the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry
+
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.errors import IngestError
+from nexus_ml.ingest.frame_source import DEFAULT_STALE_AFTER
+from nexus_ml.ingest.quality import assess_quality
+from nexus_ml.ingest.queries import QueryCatalog, load_query_catalog
+from nexus_ml.ingest.source import MetricFetch
+from nexus_ml.ingest.timegrid import (
+    DEFAULT_CHUNK_POINTS,
+    Grid,
+    aligned_grid,
+    grid_frame,
+    plan_chunks,
+    stitch,
+)
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total)`` after each finished query.
+ProgressCallback = Callable[[int, int], None]
+
+_Series = list[dict[str, Any]]
+
+
+def _server_error(exc: PrometheusApiClientException) -> str:
+    """The ``error`` text of a Prometheus API error body, or the client's message."""
+    match = re.search(r"\((b?['\"])(.*)\1\)$", str(exc), re.S)
+    if match:
+        try:
+            body = json.loads(match.group(2).encode().decode("unicode_escape"))
+            return f"{body.get('errorType', 'error')}: {body.get('error', '')}".strip()
+        except (ValueError, AttributeError):
+            pass
+    return str(exc)
+
+
+class PrometheusSource:
+    """Fetch metric frames from Prometheus (or anything answering its HTTP API).
+
+    Parameters
+    ----------
+    url
+        Base URL, e.g. ``http://127.0.0.1:9090``.
+    timeout_s
+        Bound on each HTTP request (connect and read); pass ``settings.prometheus_timeout_s``.
+    catalog
+        The query catalog; the bundled one when ``None``.
+    chunk_points
+        Points per series per range query (at most 11,000).
+    concurrency
+        Range queries in flight at once.
+    stale_after
+        A module whose newest value is older than this at the end of a fetch is stale.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        catalog: QueryCatalog | None = None,
+        chunk_points: int = DEFAULT_CHUNK_POINTS,
+        concurrency: int = 4,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.catalog = catalog or load_query_catalog()
+        self.chunk_points = chunk_points
+        self.concurrency = max(1, concurrency)
+        self.stale_after = stale_after
+        # No retries: an unreachable server must fail within one timeout, not three backoffs.
+        self._client = PrometheusConnect(
+            url=self.url,
+            retry=Retry(total=0, raise_on_status=False),
+            timeout=timeout_s,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, query: str, fn: Callable[[], _Series]) -> _Series:
+        try:
+            return fn()
+        except PrometheusApiClientException as exc:
+            raise IngestError(
+                f"Prometheus at {self.url} rejected query {query!r}: {_server_error(exc)}",
+                url=self.url,
+                query=query,
+            ) from exc
+        except requests.Timeout as exc:
+            raise IngestError(
+                f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s "
+                f"(query {query!r})",
+                url=self.url,
+                query=query,
+            ) from exc
+        except requests.RequestException as exc:
+            cause = exc.__class__.__name__
+            reason = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else exc
+            raise IngestError(
+                f"Prometheus at {self.url} is unreachable: {cause}: {reason}",
+                url=self.url,
+                query=query,
+            ) from exc
+        except ValueError as exc:  # a body that is not the Prometheus API's JSON
+            raise IngestError(
+                f"Prometheus at {self.url} sent an unreadable answer to {query!r}: {exc}",
+                url=self.url,
+                query=query,
+            ) from exc
+
+    def query_range(self, query: str, chunk: Grid) -> _Series:
+        """Raw result of one range query over ``chunk`` (list of ``{metric, values}``)."""
+        start = datetime.fromtimestamp(chunk.start, UTC)
+        end = datetime.fromtimestamp(chunk.end, UTC)
+        return self._call(
+            query, lambda: self._client.custom_query_range(query, start, end, str(chunk.step))
+        )
+
+    def query(self, query: str, at: datetime | None = None) -> _Series:
+        """Raw result of one instant query (at ``at``, or now)."""
+        params = {"time": str(at.timestamp())} if at is not None else None
+        return self._call(query, lambda: self._client.custom_query(query, params=params))
+
+    def fetch(
+        self,
+        modules: Sequence[str],
+        start: datetime,
+        end: datetime,
+        step: timedelta = timedelta(minutes=1),
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> MetricFetch:
+        """The metric frame of ``modules`` on the aligned ``step`` grid within ``[start, end]``.
+
+        Raises
+        ------
+        IngestError
+            Naming the URL and the cause when Prometheus is unreachable or slower than the
+            timeout, and the query text when Prometheus rejects a query.
+        """
+        grid = aligned_grid(start, end, step)
+        chunks = plan_chunks(grid, self.chunk_points)
+        jobs = [(f, self.catalog.query(f, modules, step), c) for f in METRIC_FIELDS for c in chunks]
+        pieces: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+        nan_values = dict.fromkeys(modules, 0)
+        wanted = set(modules)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="prom-fetch") as pool:
+            futures: dict[Future[_Series], str] = {
+                pool.submit(self.query_range, q, c): f for f, q, c in jobs
+            }
+            done_count = 0
+            pending: set[Future[_Series]] = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in done:
+                    if fut.exception() is not None:
+                        for other in pending:
+                            other.cancel()
+                        fut.result()  # re-raises the IngestError
+                    for series in fut.result():
+                        module = series.get("metric", {}).get("module")
+                        if module not in wanted:
+                            log.warning(
+                                "ignoring series without a wanted module label: %s",
+                                series.get("metric"),
+                            )
+                            continue
+                        values = np.asarray(series["values"], dtype=float).reshape(-1, 2)
+                        nan_values[module] += int(np.isnan(values[:, 1]).sum())
+                        pieces.setdefault((module, futures[fut]), []).append(
+                            (values[:, 0].astype(np.int64), values[:, 1])
+                        )
+                    done_count += 1
+                    if progress is not None:
+                        progress(done_count, len(jobs))
+        columns: dict[tuple[str, str], np.ndarray] = {}
+        duplicates = dict.fromkeys(modules, 0)
+        for (module, f), parts in pieces.items():
+            columns[(module, f)], dup = stitch(parts, grid)
+            duplicates[module] += dup
+        frame = grid_frame(grid, modules, columns)
+        end_at = datetime.fromtimestamp(grid.end, UTC)
+        quality = assess_quality(
+            frame,
+            modules,
+            step=step,
+            now=end_at,
+            stale_after=self.stale_after,
+            nan_values=nan_values,
+            duplicate_timestamps=duplicates,
+            counter_resets=self.counter_resets(modules, grid),
+        )
+        log.info(
+            "fetched %d modules x %d fields, %d steps, %d queries from %s",
+            len(modules),
+            len(METRIC_FIELDS),
+            grid.points,
+            len(jobs),
+            self.url,
+        )
+        return MetricFetch(frame=frame, quality=quality)
+
+    def counter_resets(self, modules: Sequence[str], grid: Grid) -> dict[str, int]:
+        """Resets of each module's raw counters within the grid's span (catalog queries)."""
+        window = timedelta(seconds=grid.end - grid.start + grid.step)
+        at = datetime.fromtimestamp(grid.end, UTC)
+        resets = dict.fromkeys(modules, 0)
+        for query in self.catalog.reset_queries(modules, window):
+            for series in self.query(query, at):
+                module = series.get("metric", {}).get("module")
+                if module in resets:
+                    resets[module] += int(float(series["value"][1]))
+        return resets

@@ -1,0 +1,128 @@
+"""The query catalog: which PromQL expression yields each metric-frame field.
+
+The catalog is YAML (bundled ``queries.yaml``, overridable by a path). Templates take the
+module regular expression as ``{modules}``, optionally the look-back window ``{window}`` (one
+step minus a millisecond, so a missing sample is not replaced by an older one), and, for
+counter-reset checks, the fetch span as ``{range}``. They are filled by plain substitution, so
+PromQL's own braces need no escaping.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.errors import ConfigError
+
+BUNDLED_QUERIES = Path(__file__).with_name("queries.yaml")
+
+
+def modules_regex(modules: Sequence[str]) -> str:
+    """A PromQL regex matching exactly ``modules`` (metacharacters escaped).
+
+    PromQL regex matchers are fully anchored, so ``a|b`` matches only ``a`` or ``b``. Backslashes
+    are doubled because the result goes inside a double-quoted PromQL string.
+    """
+    return "|".join(re.escape(m).replace("\\", "\\\\") for m in modules)
+
+
+def promql_duration(delta: timedelta) -> str:
+    """A PromQL duration literal for ``delta`` (whole seconds, at least ``1s``)."""
+    return f"{max(1, int(delta.total_seconds()))}s"
+
+
+@dataclass(frozen=True)
+class QueryCatalog:
+    """Field → PromQL template, plus counter selectors whose resets the quality report counts."""
+
+    fields: Mapping[str, str]
+    counter_resets: tuple[str, ...] = ()
+    source: str = "query catalog"
+
+    def query(
+        self, field: str, modules: Sequence[str], step: timedelta = timedelta(minutes=1)
+    ) -> str:
+        """The PromQL for ``field`` over ``modules`` at a grid ``step``.
+
+        Raises
+        ------
+        ConfigError
+            When the catalog has no expression for ``field``.
+        """
+        try:
+            template = self.fields[field]
+        except KeyError:
+            raise ConfigError(
+                f"{self.source}: no query for field {field!r}", source=self.source, field=field
+            ) from None
+        window = f"{max(1, int(step.total_seconds() * 1000) - 1)}ms"
+        return template.replace("{modules}", modules_regex(modules)).replace("{window}", window)
+
+    def reset_queries(self, modules: Sequence[str], window: timedelta) -> list[str]:
+        regex, duration = modules_regex(modules), promql_duration(window)
+        return [
+            t.replace("{modules}", regex).replace("{range}", duration) for t in self.counter_resets
+        ]
+
+
+def load_query_catalog(path: Path | None = None) -> QueryCatalog:
+    """Read the query catalog at ``path`` (the bundled one when ``None``).
+
+    Raises
+    ------
+    ConfigError
+        When the file cannot be read or parsed, a metric field has no query, a field is unknown,
+        or a template lacks the ``{modules}`` parameter; the message names the file and field.
+    """
+    path = path or BUNDLED_QUERIES
+    source = str(path)
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read query catalog ({exc.strerror})", source=source
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: query catalog is not valid YAML", source=source) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("fields"), dict):
+        raise ConfigError(f"{path}: query catalog needs a 'fields' mapping", source=source)
+    fields: dict[str, Any] = data["fields"]
+    unknown = sorted(set(fields) - set(METRIC_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: fields.{unknown[0]}: unknown field {unknown[0]!r}; known: "
+            f"{', '.join(METRIC_FIELDS)}",
+            source=source,
+            field=f"fields.{unknown[0]}",
+            value=unknown[0],
+        )
+    for name in METRIC_FIELDS:
+        template = fields.get(name)
+        if not isinstance(template, str) or "{modules}" not in template:
+            raise ConfigError(
+                f"{path}: fields.{name}: expected a PromQL template containing {{modules}}, "
+                f"got {template!r}",
+                source=source,
+                field=f"fields.{name}",
+                value=template,
+            )
+    resets = data.get("counter_resets") or []
+    if not isinstance(resets, list) or not all(isinstance(r, str) for r in resets):
+        raise ConfigError(
+            f"{path}: counter_resets: expected a list of PromQL templates, got {resets!r}",
+            source=source,
+            field="counter_resets",
+            value=resets,
+        )
+    return QueryCatalog(
+        fields={name: fields[name] for name in METRIC_FIELDS},
+        counter_resets=tuple(resets),
+        source=source,
+    )
