@@ -1,9 +1,32 @@
-"""The ``ModelStore`` seam: where trained per-module model bundles live (MLflow or a folder)."""
+"""The ``ModelStore`` seam: where trained per-module model bundles live (MLflow or a folder).
+
+Two views of the same thing:
+
+- :class:`ModelStore` is what the decision service needs: which version is ``champion`` (cheap,
+  polled) and the champion bundle itself.
+- :class:`RegistryStore` adds what the training pipeline needs: publish a new version with its
+  metrics and promotion verdict, find a version trained on the same data (idempotent retraining),
+  and read back any version with its tags.
+
+Implementations: :class:`nexus_ml.models.store_local.LocalModelStore` (a folder, the embedded
+default) and :class:`nexus_ml.models.store_mlflow.MlflowModelStore` (an MLflow registry).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
+
+#: The alias the service serves, and the alias of a version that lost the promotion gate.
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+#: Tags every published version carries (MLflow tags, or ``meta.json`` in a folder store).
+TAG_MODULE = "nexus.module"
+TAG_FINGERPRINT = "nexus.data_fingerprint"
+TAG_PROMOTION = "nexus.promotion"  # "promoted" or "rejected"
+TAG_REASON = "nexus.promotion_reason"
 
 
 @dataclass(frozen=True)
@@ -12,6 +35,9 @@ class ModelBundle:
 
     ``forecasters`` maps a metric field (at least ``requests_per_min`` and ``cpu_usage``) to a
     fitted Forecaster; ``detector`` is a fitted AnomalyDetector over the module's fields.
+    ``scoring_forecasters`` are the same forecasters as they were before the backtest window
+    was folded in: the promotion gate scores a champion with them, so that it never forecasts
+    a window it has already seen.
     """
 
     module: str
@@ -19,6 +45,48 @@ class ModelBundle:
     forecasters: dict[str, Any]
     detector: Any
     metadata: dict[str, Any] = field(default_factory=dict)
+    scoring_forecasters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainedModule:
+    """One module's freshly trained models and the record of how they were judged.
+
+    ``params`` and ``metrics`` go to the tracking run; ``promoted`` and ``reason`` are the
+    verdict of the promotion gate; ``plots`` are PNG files stored next to the model.
+    """
+
+    module: str
+    forecasters: dict[str, Any]
+    detector: Any
+    fingerprint: str
+    promoted: bool
+    reason: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    plots: tuple[Path, ...] = ()
+    scoring_forecasters: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """What goes into the joblib artefact."""
+        return {
+            "forecasters": self.forecasters,
+            "detector": self.detector,
+            "scoring_forecasters": self.scoring_forecasters,
+        }
+
+
+def bundle_from_payload(
+    module: str, version: str, payload: dict[str, Any], metadata: dict[str, Any]
+) -> ModelBundle:
+    return ModelBundle(
+        module=module,
+        version=version,
+        forecasters=payload["forecasters"],
+        detector=payload["detector"],
+        metadata=metadata,
+        scoring_forecasters=payload.get("scoring_forecasters", {}),
+    )
 
 
 class ModelStore(Protocol):
@@ -27,3 +95,23 @@ class ModelStore(Protocol):
         ...
 
     def load_champion(self, module: str) -> ModelBundle | None: ...
+
+
+class RegistryStore(ModelStore, Protocol):
+    """A :class:`ModelStore` the training pipeline can write to."""
+
+    def publish(self, trained: TrainedModule) -> str:
+        """Store a new version; alias it ``champion`` when promoted, else ``challenger``."""
+        ...
+
+    def find_version(self, module: str, fingerprint: str) -> str | None:
+        """The newest version trained on data with this fingerprint, None when there is none."""
+        ...
+
+    def load_version(self, module: str, version: str) -> ModelBundle: ...
+
+    def version_tags(self, module: str, version: str) -> dict[str, str]:
+        """The tags of a version (:data:`TAG_PROMOTION`, :data:`TAG_REASON`, ...)."""
+        ...
+
+    def alias_version(self, module: str, alias: str) -> str | None: ...

@@ -1,0 +1,211 @@
+"""``nexus-ml train``: fit, backtest, gate and register every module's models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from nexus_ml.cli.common import console, exits_cleanly, settings
+from nexus_ml.errors import ConfigError, InputError
+
+# Options shared with ``retrain``.
+ModulesOpt = Annotated[
+    list[str], typer.Option("--module", "-m", help="Module (repeatable); default all")
+]
+DaysOpt = Annotated[float, typer.Option(min=1.5, help="Days of history to train on")]
+StepOpt = Annotated[int, typer.Option("--step", min=1, help="Sampling step in seconds")]
+FromOpt = Annotated[
+    Path | None,
+    typer.Option("--from", help="Metric frame file (.parquet/.csv); default Prometheus"),
+]
+EndOpt = Annotated[
+    datetime | None, typer.Option(help="End of the window (UTC); default now, or the file's end")
+]
+FieldsOpt = Annotated[
+    str | None, typer.Option(help="Comma-separated fields to forecast; default all")
+]
+CoverageOpt = Annotated[float, typer.Option(min=0, max=1, help="Refuse data below this coverage")]
+MarginOpt = Annotated[float, typer.Option(min=0, max=0.99, help="MASE margin to beat the champion")]
+JobsOpt = Annotated[int, typer.Option(help="Parallel jobs (joblib n_jobs)")]
+DaskOpt = Annotated[str | None, typer.Option(help="Dask scheduler address to fan out on")]
+StoreOpt = Annotated[str, typer.Option(help="Model store: mlflow or local")]
+ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment")]
+
+if TYPE_CHECKING:
+    from nexus_ml.ingest.source import MetricSource
+    from nexus_ml.models.store import RegistryStore
+    from pipelines.train import TrainReport
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The options ``train`` and ``retrain`` share."""
+
+    modules: list[str]
+    days: float
+    step_s: int
+    data: Path | None
+    end: datetime | None
+    fields: str | None
+    min_coverage: float
+    margin: float
+    jobs: int
+    dask: str | None
+    store: str
+    experiment: str
+
+
+def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistryStore]:
+    """A zero-argument training job (what ``retrain`` schedules) and the store it writes."""
+    from nexus_ml.catalog import load_catalog
+    from nexus_ml.domain.metrics import METRIC_FIELDS
+    from nexus_ml.models.promotion import GateConfig
+    from pipelines.train import TrainConfig, modules_or_all, train
+
+    cfg = settings()
+    source, file_end = _source(opts)
+    known = load_catalog(cfg.catalog_path).names
+    fields = tuple(f.strip() for f in opts.fields.split(",")) if opts.fields else METRIC_FIELDS
+    unknown = [f for f in fields if f not in METRIC_FIELDS]
+    if unknown:
+        raise InputError(
+            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(METRIC_FIELDS)}"
+        )
+    config = TrainConfig(
+        modules=modules_or_all(opts.modules, known),
+        days=opts.days,
+        step=timedelta(seconds=opts.step_s),
+        min_coverage=opts.min_coverage,
+        forecast_fields=fields,
+        gate=GateConfig(margin=opts.margin),
+        n_jobs=opts.jobs,
+    )
+    store = _store(opts)
+
+    def job() -> TrainReport:
+        end = opts.end or file_end or datetime.now(UTC)
+        with _backend(opts.dask):
+            return train(source, store, config, end=end, on_phase=lambda p: console.log(p))
+
+    return job, store
+
+
+def _source(opts: TrainOptions) -> tuple[MetricSource, datetime | None]:
+    cfg = settings()
+    if opts.data is not None:
+        from nexus_ml.ingest.frame_source import FrameSource, read_metric_frame
+
+        if not opts.data.is_file():
+            raise InputError(f"--from: no such file {str(opts.data)!r}")
+        frame = read_metric_frame(opts.data)
+        if frame.empty:
+            raise InputError(f"--from: {opts.data} holds no rows")
+        last = frame["timestamp"].max() + timedelta(seconds=opts.step_s)
+        return FrameSource(frame, name=str(opts.data)), last.to_pydatetime()
+    if not cfg.prometheus_url:
+        raise ConfigError(
+            "no metric source: pass --from FILE or set NEXUS_PROMETHEUS_URL", field="prometheus_url"
+        )
+    from nexus_ml.ingest.prometheus_source import PrometheusSource
+
+    return PrometheusSource(cfg.prometheus_url, timeout_s=cfg.prometheus_timeout_s), None
+
+
+def _store(opts: TrainOptions) -> RegistryStore:
+    cfg = settings()
+    if opts.store == "local":
+        from nexus_ml.models.store_local import LocalModelStore
+
+        return LocalModelStore(cfg.models_dir)
+    if opts.store == "mlflow":
+        from nexus_ml.models.store_mlflow import MlflowModelStore
+
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)  # the embedded sqlite lives there
+        return MlflowModelStore(cfg.effective_mlflow_uri, experiment=opts.experiment)
+    raise InputError(f"--store must be mlflow or local, got {opts.store!r}")
+
+
+@contextmanager
+def _backend(address: str | None) -> Iterator[None]:
+    if address is None:
+        yield
+        return
+    import joblib
+    from dask.distributed import Client
+
+    with Client(address), joblib.parallel_config(backend="dask"):  # type: ignore[no-untyped-call]
+        yield
+
+
+def print_report(report: TrainReport) -> None:
+    table = Table(title=f"training {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC")
+    for col in ("module", "status", "version", "MASE", "champion MASE", "coverage", "reason"):
+        table.add_column(col)
+    style = {"promoted": "green", "challenger": "yellow", "unchanged": "dim"}
+    for o in report.outcomes:
+        table.add_row(
+            o.module,
+            f"[{style.get(o.status, '')}]{o.status}[/]",
+            o.version,
+            _num(o.mase),
+            _num(o.champion_mase),
+            _num(o.coverage, pct=True),
+            o.reason,
+        )
+    console.print(table)
+    console.print(f"{len(report.outcomes)} module(s) in {report.seconds:.1f}s")
+
+
+def _num(value: float | None, *, pct: bool = False) -> str:
+    if value is None or value != value:  # None or NaN
+        return "—"
+    return f"{value:.0%}" if pct else f"{value:.3f}"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    @exits_cleanly
+    def train_cmd(
+        modules: ModulesOpt = [],  # noqa: B006 (typer reads, never mutates, the default)
+        days: DaysOpt = 28.0,
+        step_s: StepOpt = 60,
+        data: FromOpt = None,
+        end: EndOpt = None,
+        fields: FieldsOpt = None,
+        min_coverage: CoverageOpt = 0.9,
+        margin: MarginOpt = 0.02,
+        jobs: JobsOpt = -1,
+        dask: DaskOpt = None,
+        store: StoreOpt = "mlflow",
+        experiment: ExperimentOpt = "nexus-ml",
+    ) -> None:
+        """Train every module's forecasters and detector, backtest, gate and register them."""
+        opts = TrainOptions(
+            modules,
+            days,
+            step_s,
+            data,
+            utc(end),
+            fields,
+            min_coverage,
+            margin,
+            jobs,
+            dask,
+            store,
+            experiment,
+        )
+        job, _ = build_job(opts)
+        print_report(job())
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

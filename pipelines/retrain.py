@@ -1,0 +1,137 @@
+"""Scheduled retraining: run the training job every interval or on a cron expression.
+
+Each run takes a :class:`~pipelines.locks.RunLock` first and skips when another run holds it;
+training itself is idempotent (a data window already trained on yields no new version), so a
+skipped or repeated run is harmless. Every run ends with exactly one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from nexus_ml.errors import InputError, NexusError
+from pipelines.locks import RunLock
+from pipelines.train import TrainReport
+
+log = logging.getLogger(__name__)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+class Schedule(Protocol):
+    def next_after(self, moment: datetime) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Every:
+    """A fixed interval between run starts."""
+
+    interval: timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> Every:
+        """``"30s"``, ``"15m"``, ``"6h"``, ``"1d"`` or ``"1w"``.
+
+        Raises
+        ------
+        InputError
+            Naming the bad value.
+        """
+        match = _EVERY.match(text)
+        if not match or float(match.group(1)) <= 0:
+            raise InputError(f"--every must look like 30m, 6h or 1d, got {text!r}")
+        return cls(timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)]))
+
+    def next_after(self, moment: datetime) -> datetime:
+        return moment + self.interval
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A cron expression evaluated in UTC (``"0 3 * * *"``: every day at 03:00 UTC)."""
+
+    expression: str
+
+    def __post_init__(self) -> None:
+        from croniter import croniter
+
+        if not croniter.is_valid(self.expression):
+            raise InputError(f"--cron is not a valid cron expression: {self.expression!r}")
+
+    def next_after(self, moment: datetime) -> datetime:
+        from croniter import croniter
+
+        nxt: datetime = croniter(self.expression, moment).get_next(datetime)
+        return nxt
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str  # "ok", "skipped" or "failed"
+    message: str
+    report: TrainReport | None = None
+    error: NexusError | None = None
+
+
+def run_locked(job: Callable[[], TrainReport], lock: RunLock) -> RunResult:
+    """Run ``job`` once if ``lock`` is free; log one line with the outcome."""
+    began = time.perf_counter()
+    if not lock.try_acquire():
+        result = RunResult("skipped", f"retrain skipped: {lock.describe()} is held by another run")
+        log.info(result.message)
+        return result
+    try:
+        report = job()
+    except NexusError as exc:
+        result = RunResult(
+            "failed", f"retrain failed after {time.perf_counter() - began:.1f}s: {exc}"
+        )
+        log.error(result.message)
+        return result
+    finally:
+        lock.release()
+    counts: dict[str, int] = {}
+    for outcome in report.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    summary = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    message = (
+        f"retrain ok window={report.start.isoformat()}..{report.end.isoformat()} "
+        f"modules={len(report.outcomes)} {summary} seconds={report.seconds:.1f}"
+    )
+    log.info(message)
+    return RunResult("ok", message, report)
+
+
+def run_schedule(
+    job: Callable[[], TrainReport],
+    lock: RunLock,
+    schedule: Schedule,
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[RunResult]:
+    """Run now, then at every time ``schedule`` gives, until ``stop`` is set (or once).
+
+    A run that overruns its next slot is not stacked up: the next start is computed from the
+    end of the previous run. Returns the results (only useful with ``once`` or ``stop``).
+    """
+    stop = stop or threading.Event()
+    results: list[RunResult] = []
+    while True:
+        results.append(run_locked(job, lock))
+        if once:
+            return results
+        nxt = schedule.next_after(clock())
+        wait = max(0.0, (nxt - clock()).total_seconds())
+        log.info("retrain next run at %s", nxt.isoformat())
+        if stop.wait(wait):
+            return results
