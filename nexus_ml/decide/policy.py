@@ -154,6 +154,14 @@ def _model_scaling(
         )
     )
     evidence.extend(Evidence(kind="scaling", detail=r) for r in rec.reasons)
+    if rec.target != rec.raw_target:  # stabilisation or the catalog bounds held it back
+        evidence.append(
+            Evidence(
+                kind="guard",
+                detail=f"raw recommendation {rec.raw_target} limited to {rec.target}",
+                value=float(rec.raw_target),
+            )
+        )
     if rec.target > current:
         confidence = p_exceed
     elif rec.target < current:

@@ -84,6 +84,10 @@ class DecisionEngine:
         self._memory_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        # forecasts keyed by (module, version, newest minute, recent values): a repeated
+        # question about the same minute costs a dict lookup, not a model call
+        self._forecasts: dict[tuple[object, ...], ForecastView] = {}
+        self._forecast_lock = threading.Lock()
 
     # -- inputs ---------------------------------------------------------------------------
     def read_windows(self, modules: Sequence[str]) -> dict[str, MetricWindow]:
@@ -135,12 +139,28 @@ class DecisionEngine:
     def _forecast_view(
         self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
     ) -> ForecastView:
+        recent = tuple(window.field("requests_per_min")[-60:])
+        key = (bundle.module, bundle.version, window.last_observed, hash(recent))
+        with self._forecast_lock:
+            cached = self._forecasts.get(key)
+        if cached is not None:
+            return cached
+        view = self._compute_forecast_view(bundle, profile, window)
+        with self._forecast_lock:
+            if len(self._forecasts) >= 512:
+                self._forecasts.clear()
+            self._forecasts[key] = view
+        return view
+
+    def _compute_forecast_view(
+        self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
+    ) -> ForecastView:
         model = bundle.forecasters.get("requests_per_min")
         step = int(getattr(model, "step_seconds_", 60) or 60)
         horizon = max(1, math.ceil(profile.startup_lead_time_s / step)) + 1
         frame = self.forecast_frame(bundle, "requests_per_min", window, horizon, (80,))
         return ForecastView(
-            timestamps=tuple(pd.to_datetime(frame["ds"], utc=True).dt.to_pydatetime()),
+            timestamps=tuple(ts.to_pydatetime() for ts in pd.to_datetime(frame["ds"], utc=True)),
             mean=tuple(float(v) for v in frame["mean"]),
             lo=tuple(float(v) for v in frame["lo-80"]),
             hi=tuple(float(v) for v in frame["hi-80"]),

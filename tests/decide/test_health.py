@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from nexus_ml.decide.health import assess_health, response_baseline, restarts_in_window
+from tests.decide.windows import NOW
+
+BASE = 100.0
+SLOW = [100.0] * 57 + [400.0] * 3  # 4x the baseline for the last 3 minutes
+FAILING = [0.01] * 57 + [0.08] * 3  # 8 % errors
+
+
+def test_baseline_is_the_median_before_the_recent_minutes() -> None:
+    assert response_baseline(SLOW, recent=15) == 100.0
+    assert response_baseline([100.0] * 10, recent=15) is None
+
+
+def test_seed_rule_confirmed_by_detector_restarts() -> None:
+    h = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.9, restarts_used=0)
+    assert h.restart and not h.alert
+    assert h.confidence == 0.95
+    assert h.response_ratio == 4.0
+
+
+def test_seed_rule_without_detector_restarts_with_rules_confidence() -> None:
+    h = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=None, restarts_used=0)
+    assert h.restart and h.confidence == 0.6
+
+
+def test_detector_disagreeing_turns_restart_into_alert() -> None:
+    h = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.2, restarts_used=0)
+    assert not h.restart and h.alert
+    assert any("alert only" in r for r in h.reasons)
+
+
+def test_only_one_symptom_does_not_fire_the_seed_rule() -> None:
+    ok_errors = [0.01] * 60
+    h = assess_health(SLOW, ok_errors, baseline_ms=BASE, anomaly_score=0.7, restarts_used=0)
+    assert not h.restart and not h.alert
+
+
+def test_very_high_anomaly_with_one_symptom_restarts() -> None:
+    h = assess_health(SLOW, [0.01] * 60, baseline_ms=BASE, anomaly_score=0.95, restarts_used=0)
+    assert h.restart
+
+
+def test_symptom_must_last_every_minute_of_the_sustain_window() -> None:
+    blip = [100.0] * 58 + [400.0] * 2
+    h = assess_health(blip, FAILING, baseline_ms=BASE, anomaly_score=0.8, restarts_used=0)
+    assert not h.restart
+
+
+def test_exhausted_budget_pages_a_human_instead() -> None:
+    h = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.9, restarts_used=3)
+    assert not h.restart and h.alert and h.budget_left == 0
+    assert any("budget" in r for r in h.reasons)
+
+
+def test_restarts_outside_the_window_do_not_count() -> None:
+    restarts = [NOW - timedelta(minutes=10), NOW - timedelta(hours=2)]
+    assert restarts_in_window(restarts, NOW, timedelta(hours=1)) == 1
