@@ -244,17 +244,13 @@ def register(app: typer.Typer) -> None:
 
 def _plan_table(title: str, steps: Sequence[Migration]) -> None:
     table = Table(title=title)
-    for col in ("#", "migration", "module", "name", "runs", "depends on"):
+    table.add_column("#", justify="right")
+    table.add_column("migration", no_wrap=True)
+    for col in ("name", "runs", "depends on"):
         table.add_column(col)
     for i, m in enumerate(steps, start=1):
-        table.add_row(
-            str(i),
-            m.key,
-            m.module,
-            m.name,
-            "in transaction" if m.transactional else "after commit",
-            ", ".join(m.depends_on) or "—",
-        )
+        runs = "in transaction" if m.transactional else "after commit"
+        table.add_row(str(i), m.key, m.name, runs, ", ".join(m.depends_on) or "—")
     console.print(table)
     if not steps:
         console.print("nothing pending")

@@ -91,7 +91,7 @@ def _undo(
     except StepFailed:
         _redo(conn, done)
         raise
-    report.applied = [m.key for m in undo]
+    report.applied = [m.key for m in [*deferred, *in_tx]]
 
 
 def _redo(conn: history.Conn, done: list[Migration]) -> None:

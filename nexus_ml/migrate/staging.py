@@ -53,7 +53,13 @@ def staging_copy(conninfo: str, maintenance_db: str = "postgres") -> Iterator[st
     copy = f"{source[:40]}_staging_{uuid.uuid4().hex[:8]}"
     admin = psycopg.connect(with_dbname(conninfo, maintenance_db), autocommit=True)
     try:
+        # PostgreSQL waits 5 s before refusing a template others are connected to: look first.
+        busy = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (source,)
+        ).fetchone()
         try:
+            if busy and busy[0]:
+                raise errors.ObjectInUse("source database in use")
             admin.execute(
                 sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                     sql.Identifier(copy), sql.Identifier(source)

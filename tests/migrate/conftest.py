@@ -48,7 +48,10 @@ def dump(conninfo: str, *flags: str) -> str:
     dsn, env = libpq_env(conninfo)
     out = subprocess.run(
         [pg_tool("pg_dump"), *flags, "--dbname", dsn],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     return "\n".join(
         ln for ln in out.splitlines() if not ln.startswith(("\\restrict", "\\unrestrict"))
@@ -56,8 +59,21 @@ def dump(conninfo: str, *flags: str) -> str:
 
 
 def snapshot(conninfo: str) -> tuple[str, str]:
-    """(schema-only dump, data-only dump) of a database."""
-    return dump(conninfo, "--schema-only"), dump(conninfo, "--data-only")
+    """(schema, data) of a database from ONE ``pg_dump``: the data are the COPY blocks and
+    sequence values, the schema everything else (what ``pg_dump --schema-only`` prints)."""
+    schema: list[str] = []
+    data: list[str] = []
+    in_copy = False
+    for line in dump(conninfo).splitlines():
+        if line.startswith("COPY "):
+            in_copy = True
+        if in_copy or line.startswith("SELECT pg_catalog.setval("):
+            data.append(line)
+        else:
+            schema.append(line)
+        if line == "\\.":
+            in_copy = False
+    return "\n".join(schema), "\n".join(data)
 
 
 def run_sql(conninfo: str, statement: str) -> list[tuple[object, ...]]:
@@ -72,8 +88,9 @@ def inject(root: Path, module: str, number: str, section: str, text: str) -> Non
     lines = path.read_text().splitlines()
     marker = f"-- migrate:{section}"
     start = lines.index(marker)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("-- migrate:")),
-               len(lines))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].startswith("-- migrate:")), len(lines)
+    )
     lines.insert(end, text)
     path.write_text("\n".join(lines) + "\n")
 

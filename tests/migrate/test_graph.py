@@ -12,9 +12,15 @@ from nexus_ml.migrate.sqlsplit import Statement
 
 def mig(key: str, *deps: str, transactional: bool = True) -> Migration:
     module, number = key.split(":")
-    return Migration(module=module, number=number, name=f"m{number}",
-                     up=(Statement("SELECT 1", 1),), depends_on=deps,
-                     transactional=transactional, path=f"migrations/{module}/{number}_m.sql")
+    return Migration(
+        module=module,
+        number=number,
+        name=f"m{number}",
+        up=(Statement("SELECT 1", 1),),
+        depends_on=deps,
+        transactional=transactional,
+        path=f"migrations/{module}/{number}_m.sql",
+    )
 
 
 SEED = [
@@ -38,15 +44,27 @@ def test_order_puts_every_dependency_first_across_modules() -> None:
         for dep in m.depends_on:
             assert pos[dep] < pos[m.key], (dep, m.key)
     # implicit edge: a module's migrations keep their numeric order
-    assert pos["crm:0001"] < pos["crm:0002"] and pos["user_management:0001"] < pos[
-        "user_management:0002"]
+    assert (
+        pos["crm:0001"] < pos["crm:0002"]
+        and pos["user_management:0001"] < pos["user_management:0002"]
+    )
 
 
 def test_order_is_deterministic_and_keeps_module_runs_together() -> None:
     a = keys(MigrationGraph(SEED).order())
     b = keys(MigrationGraph(list(reversed(SEED))).order())
-    assert a == b == ["user_management:0001", "crm:0001", "crm:0002", "agendamento:0001",
-                      "agendamento:0002", "user_management:0002"]
+    assert (
+        a
+        == b
+        == [
+            "user_management:0001",
+            "crm:0001",
+            "crm:0002",
+            "agendamento:0001",
+            "agendamento:0002",
+            "user_management:0002",
+        ]
+    )
     units = module_units(MigrationGraph(SEED).order())
     assert [u[0] for u in units] == ["user_management", "crm", "agendamento", "user_management"]
 
@@ -69,8 +87,12 @@ def test_cycle_is_named_and_a_split_suggested() -> None:
 
 
 def test_longer_cycle_through_implicit_edges() -> None:
-    ms = [mig("crm:0001"), mig("crm:0002", "agendamento:0001"),
-          mig("agendamento:0001", "user_management:0001"), mig("user_management:0001", "crm:0002")]
+    ms = [
+        mig("crm:0001"),
+        mig("crm:0002", "agendamento:0001"),
+        mig("agendamento:0001", "user_management:0001"),
+        mig("user_management:0001", "crm:0002"),
+    ]
     with pytest.raises(CycleError) as err:
         MigrationGraph(ms)
     assert set(err.value.cycle) == {"crm:0002", "agendamento:0001", "user_management:0001"}
@@ -81,7 +103,8 @@ def test_unknown_dependency_names_the_file() -> None:
         MigrationGraph([mig("crm:0001", "user_management:0009")])
     assert err.value.dependency == "user_management:0009"
     assert str(err.value) == (
-        "migrations/crm/0001_m.sql: depends on unknown migration 'user_management:0009'")
+        "migrations/crm/0001_m.sql: depends on unknown migration 'user_management:0009'"
+    )
 
 
 def test_pending_and_descendants() -> None:

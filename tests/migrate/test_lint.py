@@ -12,7 +12,9 @@ from nexus_ml.migrate.parser import load_migrations, parse_migration
 from .conftest import EXAMPLES
 
 CASES = {
-    "volatile-default": "ALTER TABLE crm.customers ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+    "volatile-default": (
+        "ALTER TABLE crm.customers ADD COLUMN token uuid DEFAULT gen_random_uuid();"
+    ),
     "not-null-without-check": "ALTER TABLE crm.customers ALTER COLUMN email SET NOT NULL;",
     "index-without-concurrently": "CREATE INDEX customers_email_idx ON crm.customers (email);",
     "fk-without-not-valid": (
@@ -29,13 +31,15 @@ CASES = {
 
 @pytest.mark.parametrize("rule", RULES)
 def test_each_rule_flags_its_statement(rule: str) -> None:
-    m = parse_migration("crm", "0009_x.sql", f"-- migrate:up\n{CASES[rule]}\n",
-                        path="crm/0009_x.sql")
+    m = parse_migration(
+        "crm", "0009_x.sql", f"-- migrate:up\n{CASES[rule]}\n", path="crm/0009_x.sql"
+    )
     findings = lint_migration(m, load_map())
     assert rule in {f.rule for f in findings}
     assert str(findings[0]).startswith("crm/0009_x.sql:2: [")
-    ignored = parse_migration("crm", "0009_x.sql",
-                              f"-- migrate:lint-ignore {rule}\n-- migrate:up\n{CASES[rule]}\n")
+    ignored = parse_migration(
+        "crm", "0009_x.sql", f"-- migrate:lint-ignore {rule}\n-- migrate:up\n{CASES[rule]}\n"
+    )
     assert rule not in {f.rule for f in lint_migration(ignored, load_map())}
 
 
@@ -57,8 +61,9 @@ ALTER TABLE crm.customers DROP COLUMN created_at;
 def test_dropping_a_column_used_elsewhere_names_the_user() -> None:
     m = parse_migration("crm", "0009_x.sql", "-- migrate:up\n" + CASES["drop-used-column"])
     messages = [f.message for f in lint_migration(m, load_map())]
-    assert any("agendamento" in msg and "view agendamento.appointment_contacts" in msg
-               for msg in messages)
+    assert any(
+        "agendamento" in msg and "view agendamento.appointment_contacts" in msg for msg in messages
+    )
     assert any("user_management" in msg for msg in messages)
 
 

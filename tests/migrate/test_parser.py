@@ -83,5 +83,12 @@ def test_duplicate_numbers_are_refused(tmp_path: Path) -> None:
 
 def test_the_shipped_example_set_parses() -> None:
     keys = {m.key for m in load_migrations(EXAMPLES)}
-    assert {"user_management:0001", "crm:0001", "agendamento:0001", "crm:0002",
-            "agendamento:0002", "user_management:0002", "crm:0003"} == keys
+    assert {
+        "user_management:0001",
+        "crm:0001",
+        "agendamento:0001",
+        "crm:0002",
+        "agendamento:0002",
+        "user_management:0002",
+        "crm:0003",
+    } == keys
