@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+import logging
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import Field
 
 from nexus_ml.domain.base import Frozen
+from nexus_ml.errors import NexusError
+
+if TYPE_CHECKING:
+    from nexus_ml.alerts.grouping import AlertGrouper
+
+log = logging.getLogger(__name__)
 
 
 class Alert(Frozen):
@@ -29,3 +36,39 @@ class Notifier(Protocol):
     def send(self, alert: Alert) -> bool:
         """Deliver ``alert``; False when it was grouped/de-duplicated and not sent."""
         ...
+
+
+class AlertDeliveryError(NexusError):
+    """An alert could not be delivered (after the notifier's retries)."""
+
+    exit_code = 9
+    http_status = 502
+
+
+class LogNotifier:
+    """Alerts as log lines (the embedded default); keeps what it sent in ``sent``."""
+
+    def __init__(
+        self, language: Literal["pt", "en"] = "pt", *, grouper: AlertGrouper | None = None
+    ):
+        self.language = language
+        self.sent: list[Alert] = []
+        self._grouper = grouper
+
+    def send(self, alert: Alert) -> bool:
+        from nexus_ml.alerts.render import problem_title
+
+        repeats = self._grouper.admit(alert) if self._grouper else 0
+        if repeats is None:
+            return False
+        self.sent.append(alert)
+        log.warning(
+            "ALERT %s %s: %s | action=%s | next=%s%s",
+            alert.severity,
+            alert.module,
+            problem_title(alert.problem, self.language),
+            alert.action_taken or "-",
+            alert.next_action or "-",
+            f" (+{repeats} grouped)" if repeats else "",
+        )
+        return True

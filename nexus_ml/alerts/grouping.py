@@ -1,0 +1,55 @@
+"""Grouping and de-duplication of alerts per (module, problem) within a time window."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nexus_ml.alerts.notifier import Alert
+
+
+@dataclass
+class _Group:
+    sent_at: float
+    suppressed: int = 0
+
+
+class AlertGrouper:
+    """Let the first alert of a (module, problem) through, hold the repeats for ``window_s``.
+
+    The next alert after the window goes out with the count of the repeats it stands for, so
+    operators see one message per incident and still know how often it fired.
+
+    Parameters
+    ----------
+    window_s
+        The de-duplication window in seconds.
+    clock
+        Monotonic seconds (injected for tests).
+    """
+
+    def __init__(self, window_s: float = 600.0, *, clock: Callable[[], float] = time.monotonic):
+        self.window_s = window_s
+        self._clock = clock
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, alert: Alert) -> int | None:
+        """``None`` to drop ``alert`` as a repeat; otherwise the repeats it now reports."""
+        key = (alert.module, alert.problem)
+        now = self._clock()
+        with self._lock:
+            group = self._groups.get(key)
+            if group is not None and now - group.sent_at < self.window_s:
+                group.suppressed += 1
+                return None
+            repeats = group.suppressed if group is not None else 0
+            self._groups[key] = _Group(sent_at=now)
+            return repeats
+
+    def forget(self, alert: Alert) -> None:
+        """Undo :meth:`admit` for an alert that could not be delivered (so it is retried)."""
+        with self._lock:
+            self._groups.pop((alert.module, alert.problem), None)

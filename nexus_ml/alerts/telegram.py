@@ -1,0 +1,159 @@
+"""Telegram alerts through the Bot API's ``sendMessage``.
+
+Rate limits are honoured (a 429 answer's ``parameters.retry_after``), 5xx and transport errors
+are retried with exponential backoff, and the bot token — which Telegram puts in the URL path —
+is masked in every log line, including the ones ``httpx`` writes about each request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from nexus_ml.alerts.grouping import AlertGrouper
+from nexus_ml.alerts.notifier import Alert, AlertDeliveryError
+from nexus_ml.alerts.render import Language, render_alert
+
+log = logging.getLogger(__name__)
+
+_HTTP_LOGGERS = ("httpx", "httpcore")
+
+
+class _MaskToken(logging.Filter):
+    """Rewrite log records of the HTTP libraries so the token never reaches a handler."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "***")
+            record.args = ()
+        return True
+
+
+class TelegramNotifier:
+    """Send alerts to one Telegram chat.
+
+    Parameters
+    ----------
+    token
+        The bot token.
+    chat_id
+        The chat (or channel) to write to.
+    base_url
+        The Bot API root (``https://api.telegram.org``; tests use a local stand-in).
+    language
+        ``"pt"`` (default) or ``"en"``.
+    grouper
+        De-duplication per (module, problem); None sends every alert.
+    retries, backoff_s, max_retry_after_s
+        Extra attempts, first backoff (doubles), and the longest 429 wait honoured.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        chat_id: str,
+        *,
+        base_url: str = "https://api.telegram.org",
+        language: Language = "pt",
+        grouper: AlertGrouper | None = None,
+        timeout_s: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        max_retry_after_s: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not token:
+            raise ValueError("a Telegram bot token is required")
+        self._token = token
+        self._chat_id = chat_id
+        self._url = f"{base_url.rstrip('/')}/bot{token}/sendMessage"
+        self.language: Language = language
+        self._grouper = grouper
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._max_retry_after_s = max_retry_after_s
+        self._sleep = sleep
+        self._http = httpx.Client(timeout=timeout_s, transport=transport)
+        self._filter = _MaskToken(token)
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).addFilter(self._filter)
+
+    def close(self) -> None:
+        self._http.close()
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).removeFilter(self._filter)
+
+    def send(self, alert: Alert) -> bool:
+        """Deliver ``alert``; False when it was grouped into an earlier one.
+
+        Raises
+        ------
+        AlertDeliveryError
+            When Telegram still refuses after the retries (the message names no secret).
+        """
+        repeats = self._grouper.admit(alert) if self._grouper else 0
+        if repeats is None:
+            log.info("alert %s/%s grouped (not sent)", alert.module, alert.problem)
+            return False
+        text = render_alert(alert, self.language, suppressed=repeats)
+        payload = {
+            "chat_id": self._chat_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "disable_web_page_preview": True,
+        }
+        try:
+            self._post(payload)
+        except AlertDeliveryError:
+            if self._grouper:
+                self._grouper.forget(alert)
+            raise
+        log.info("alert %s/%s sent to Telegram", alert.module, alert.problem)
+        return True
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        delay = self._backoff_s
+        problem = ""
+        for attempt in range(self._retries + 1):
+            try:
+                response = self._http.post(self._url, json=payload)
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            else:
+                if response.status_code == 200:
+                    return
+                problem = f"HTTP {response.status_code}"
+                if response.status_code == 429:
+                    wait = _retry_after(response)
+                    if wait is not None and attempt < self._retries:
+                        if wait > self._max_retry_after_s:
+                            break
+                        log.warning("Telegram rate limit: retrying after %.0f s", wait)
+                        self._sleep(wait)
+                        continue
+                elif response.status_code < 500:
+                    break  # a 4xx other than 429 will not get better by retrying
+            if attempt < self._retries:
+                log.warning("Telegram attempt %d failed (%s); retrying", attempt + 1, problem)
+                self._sleep(delay)
+                delay *= 2
+        raise AlertDeliveryError(f"Telegram sendMessage failed: {problem}")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        body = response.json()
+        return float(body["parameters"]["retry_after"])
+    except (ValueError, KeyError, TypeError):
+        header = response.headers.get("Retry-After")
+        return float(header) if header and header.isdigit() else None

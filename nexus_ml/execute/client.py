@@ -1,0 +1,150 @@
+"""HTTP client of the decision service: ``GET /v1/decisions`` with a bearer token.
+
+Timeouts, retries with exponential backoff on transport errors and 5xx, and validation of
+every decision on its own: a malformed or out-of-range decision is returned as a
+:class:`RejectedDecision` (the executor audits it) and never applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import AwareDatetime, BaseModel, ValidationError
+
+from nexus_ml.domain.decision import Decision
+from nexus_ml.errors import NexusError
+
+log = logging.getLogger(__name__)
+
+
+class DecisionServiceError(NexusError):
+    """The decision service could not be reached or answered something unusable."""
+
+    exit_code = 8
+    http_status = 502
+
+
+class _Envelope(BaseModel):
+    generated_at: AwareDatetime
+    decisions: list[Any]
+    policy: Literal["model", "rules"] = "rules"
+
+
+@dataclass(frozen=True)
+class RejectedDecision:
+    raw: Any
+    error: str
+
+    @property
+    def module(self) -> str:
+        return str(self.raw.get("module", "")) if isinstance(self.raw, dict) else ""
+
+
+@dataclass(frozen=True)
+class DecisionBatch:
+    generated_at: datetime
+    policy: str
+    decisions: list[Decision] = field(default_factory=list)
+    rejected: list[RejectedDecision] = field(default_factory=list)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(decision)"
+    return f"{loc}: {err['msg']} (got {err.get('input')!r})"
+
+
+class DecisionClient:
+    """Fetch decisions from the service.
+
+    Parameters
+    ----------
+    base_url
+        The service's base URL, e.g. ``http://127.0.0.1:8000``.
+    token
+        The API bearer token (never logged).
+    timeout_s, retries, backoff_s
+        Per-request timeout; extra attempts after the first; first backoff (doubles).
+    transport
+        An ``httpx`` transport (tests pass a ``MockTransport`` or an ASGI app's).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    def fetch(self) -> DecisionBatch:
+        """The current decisions.
+
+        Raises
+        ------
+        DecisionServiceError
+            After the last retry, or at once for a 4xx answer or an unusable envelope.
+        """
+        response = self._get_with_retries()
+        try:
+            envelope = _Envelope.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            detail = _first_error(exc) if isinstance(exc, ValidationError) else "not JSON"
+            raise DecisionServiceError(
+                f"decision service answered an invalid body: {detail}"
+            ) from None
+        batch = DecisionBatch(generated_at=envelope.generated_at, policy=envelope.policy)
+        for raw in envelope.decisions:
+            try:
+                batch.decisions.append(Decision.model_validate(raw))
+            except ValidationError as exc:
+                batch.rejected.append(RejectedDecision(raw=raw, error=_first_error(exc)))
+        return batch
+
+    def _get_with_retries(self) -> httpx.Response:
+        delay = self._backoff_s
+        problem = ""
+        for attempt in range(self._retries + 1):
+            if attempt:
+                self._sleep(delay)
+                delay *= 2
+            try:
+                response = self._http.get("/v1/decisions")
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}"
+                log.warning("decision service attempt %d failed: %s", attempt + 1, problem)
+                continue
+            if response.status_code >= 500:
+                problem = f"HTTP {response.status_code}"
+                log.warning("decision service attempt %d failed: %s", attempt + 1, problem)
+                continue
+            if response.status_code >= 400:
+                raise DecisionServiceError(
+                    f"decision service refused the request: HTTP {response.status_code}"
+                )
+            return response
+        raise DecisionServiceError(
+            f"decision service unavailable after {self._retries + 1} attempts ({problem})"
+        )

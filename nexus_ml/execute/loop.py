@@ -1,0 +1,477 @@
+"""The executor loop: fetch decisions, check guardrails, act on the cluster, audit and alert.
+
+One :meth:`Executor.tick` is one pass; :meth:`Executor.run` repeats it every interval. Every
+failure mode ends in a hold, a clear log line, an alert and an audit entry — never in a change
+the guardrails did not allow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from nexus_ml.alerts.notifier import Alert, Notifier
+from nexus_ml.alerts.render import Language, phrase
+from nexus_ml.catalog import Catalog, ModuleProfile
+from nexus_ml.domain.decision import Action, Decision
+from nexus_ml.domain.rollback import RollbackScope
+from nexus_ml.errors import NexusError
+from nexus_ml.execute.audit import AuditEntry, AuditTrail, utcnow
+from nexus_ml.execute.backend import ClusterBackend, ServiceState
+from nexus_ml.execute.client import DecisionBatch, RejectedDecision
+from nexus_ml.execute.guardrails import Guardrails, Verdict
+from nexus_ml.execute.leader import LeaderLock, SoloLock
+
+log = logging.getLogger(__name__)
+
+EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
+_METRIC_KINDS = ("requests_per_min", "memory_usage", "error_rate", "cpu_usage", "response_time")
+
+
+class DecisionSource(Protocol):
+    def fetch(self) -> DecisionBatch: ...
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    interval_s: float = 60.0
+    action_timeout_s: float = 60.0
+    language: Language = "pt"
+    dashboard_url: str = ""
+    executor_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    module: str
+    action: Action
+    reason: str  # "ok" when applied, else the skip or failure reason
+    acted: bool
+    detail: str = ""
+
+
+@dataclass
+class TickReport:
+    leader: bool
+    fetched: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def acted(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.acted]
+
+
+def rollback_plan(catalog: Catalog, module: str, scope: RollbackScope | None) -> tuple[str, ...]:
+    """Modules to roll back for ``scope``, dependencies before their users.
+
+    DEPENDENCY_CHAIN is the failed module and every module that (transitively) uses it.
+    """
+    if scope is None or scope is RollbackScope.MODULE_ONLY:
+        return (module,)
+    order = catalog.dependency_order()
+    if scope is RollbackScope.FULL_SYSTEM:
+        return order
+    chain = {module}
+    changed = True
+    while changed:
+        users = {u for m in chain for u in catalog.dependents_of(m)}
+        changed = not users <= chain
+        chain |= users
+    return tuple(m for m in order if m in chain)
+
+
+class Executor:
+    """Apply the decision service's decisions to a cluster, safely.
+
+    Parameters
+    ----------
+    source
+        Where decisions come from (:class:`~nexus_ml.execute.client.DecisionClient`).
+    backend, catalog, guardrails, audit, notifier
+        The cluster, the module limits, the checks, the trail, the operators.
+    lock
+        The leader lock; only the holder acts.
+    clock
+        Current time (UTC, aware); the demo passes a replayed clock.
+    """
+
+    def __init__(
+        self,
+        source: DecisionSource,
+        backend: ClusterBackend,
+        catalog: Catalog,
+        guardrails: Guardrails,
+        audit: AuditTrail,
+        notifier: Notifier,
+        *,
+        lock: LeaderLock | None = None,
+        config: ExecutorConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.source = source
+        self.backend = backend
+        self.catalog = catalog
+        self.guardrails = guardrails
+        self.audit = audit
+        self.notifier = notifier
+        self.lock = lock or SoloLock()
+        self.config = config or ExecutorConfig()
+        self.clock = clock
+        self._was_leader: bool | None = None  # unknown until the first tick
+        self._service_down = False
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None, *, max_ticks: int | None = None) -> None:
+        """Tick every ``interval_s`` until ``stop`` is set (or ``max_ticks`` ticks)."""
+        stop = stop or threading.Event()
+        ticks = 0
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # the loop must survive anything; the tick logs and audits
+                    log.exception("executor tick failed")
+                ticks += 1
+                if max_ticks is not None and ticks >= max_ticks:
+                    break
+                stop.wait(self.config.interval_s)
+        finally:
+            self.lock.release()
+
+    def tick(self) -> TickReport:
+        """One pass: leadership, fetch, then each decision through the guardrails."""
+        now = self.clock()
+        leader = self.lock.ensure()
+        if leader != self._was_leader:
+            self._audit(now, "leader" if leader else "standby", reason="leader_lock")
+            log.info(
+                "executor %s is now %s",
+                self.config.executor_id,
+                "the leader" if leader else "a standby",
+            )
+            self._was_leader = leader
+            if leader:
+                self._restore_memory(now)
+        report = TickReport(leader=leader)
+        if not leader:
+            return report
+        try:
+            batch = self.source.fetch()
+        except NexusError as exc:
+            self._on_service_down(now, exc)
+            return report
+        report.fetched = True
+        if self._service_down:
+            self._service_down = False
+            log.info("decision service is back: resuming")
+            self._audit(now, "fetch_resumed", reason="service_back")
+            self._alert(
+                Alert(
+                    module=EXECUTOR_MODULE,
+                    problem="resumed",
+                    severity="info",
+                    action_taken=phrase("hold", self.config.language),
+                ),
+                now,
+            )
+        for rejected in batch.rejected:
+            self._on_rejected(now, rejected)
+        try:
+            states: dict[str, ServiceState] | None = self.backend.services()
+        except NexusError as exc:
+            log.error("cluster unavailable, holding every decision: %s", exc)
+            self._audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
+            self._alert(
+                Alert(
+                    module=EXECUTOR_MODULE,
+                    problem="cluster_error",
+                    severity="critical",
+                    action_taken=phrase("hold", self.config.language),
+                    probable_cause=str(exc),
+                ),
+                now,
+            )
+            states = None
+        for decision in batch.decisions:
+            report.outcomes.append(self._handle(now, batch, decision, states))
+        return report
+
+    # -- one decision ----------------------------------------------------------------------
+    def _handle(
+        self,
+        now: datetime,
+        batch: DecisionBatch,
+        decision: Decision,
+        states: dict[str, ServiceState] | None,
+    ) -> Outcome:
+        self._audit(
+            now,
+            "decision_received",
+            decision,
+            reason=decision.reason,
+            data=decision.model_dump(mode="json"),
+        )
+        profile = self._profile(decision.module)
+        if decision.stale_input:
+            self._alert(self._decision_alert(decision, "metrics_unavailable", None), now)
+        if states is None:
+            return self._skipped(
+                now,
+                decision,
+                Verdict(
+                    False,
+                    decision.action,
+                    decision.module,
+                    "cluster_unavailable",
+                    "cluster state unknown",
+                ),
+                alert=False,
+            )
+        verdict = self.guardrails.check(
+            decision,
+            states.get(decision.module),
+            profile,
+            now=now,
+            decided_at=decision.decided_at or batch.generated_at,
+        )
+        if not verdict.act:
+            outcome = self._skipped(now, decision, verdict, alert=verdict.alerting)
+            if decision.action is Action.ALERT or (
+                decision.alert_admin and verdict.reason in ("hold", "alert")
+            ):
+                self._alert(self._decision_alert(decision, "degradation", None), now)
+            return outcome
+        if not self.lock.ensure():  # lost the lock since the start of the tick
+            return self._skipped(
+                now,
+                decision,
+                Verdict(False, decision.action, decision.module, "not_leader", "leader lock lost"),
+                alert=False,
+            )
+        return self._apply(now, decision, verdict, states[decision.module])
+
+    def _apply(
+        self, now: datetime, decision: Decision, verdict: Verdict, state: ServiceState
+    ) -> Outcome:
+        timeout = self.config.action_timeout_s
+        lang = self.config.language
+        modules: tuple[str, ...] = (decision.module,)
+        try:
+            if verdict.target is not None:
+                self.backend.scale(decision.module, verdict.target, timeout_s=timeout)
+                key = "scale_up" if verdict.target > state.replicas else "scale_down"
+                taken = phrase(key, lang, before=state.replicas, after=verdict.target)
+            elif decision.action is Action.RESTART:
+                self.backend.restart(decision.module, timeout_s=timeout)
+                taken = phrase("restart", lang)
+            else:
+                modules = rollback_plan(self.catalog, decision.module, decision.rollback_scope)
+                done = self._rollback_chain(now, decision, modules)
+                taken = phrase("rollback", lang, modules=", ".join(done))
+        except NexusError as exc:
+            log.error("%s on %s failed: %s", decision.action.value, decision.module, exc)
+            self.guardrails.record(decision.module, decision.action, now)  # no hammering
+            self._audit(now, "action_failed", decision, reason="cluster_error", detail=str(exc))
+            self._alert(
+                self._decision_alert(
+                    decision, "cluster_error", phrase("failed", lang, reason=str(exc))
+                ),
+                now,
+            )
+            return Outcome(decision.module, decision.action, "cluster_error", False, str(exc))
+        self.guardrails.record(decision.module, decision.action, now)
+        log.info("applied %s on %s: %s", decision.action.value, decision.module, verdict.detail)
+        self._audit(
+            now,
+            "action_taken",
+            decision,
+            reason="ok",
+            detail=verdict.detail,
+            data={"target": verdict.target, "modules": list(modules)},
+        )
+        if decision.action in (Action.RESTART, Action.ROLLBACK) or decision.alert_admin:
+            problem = {Action.RESTART: "degradation", Action.ROLLBACK: "failed_release"}.get(
+                decision.action, "surge"
+            )
+            self._alert(self._decision_alert(decision, problem, taken), now)
+        return Outcome(decision.module, decision.action, "ok", True, verdict.detail)
+
+    def _rollback_chain(
+        self, now: datetime, decision: Decision, modules: tuple[str, ...]
+    ) -> list[str]:
+        """Roll back ``modules`` in order; stop at the first failure and report how far it got."""
+        done: list[str] = []
+        for module in modules:
+            try:
+                self.backend.rollback(module, timeout_s=self.config.action_timeout_s)
+            except NexusError as exc:
+                raise type(exc)(
+                    f"rollback stopped at {module!r} after {done or 'none'}: {exc}"
+                ) from exc
+            done.append(module)
+            self._audit(now, "rollback_step", decision, reason="ok", detail=module)
+        return done
+
+    # -- failure paths ---------------------------------------------------------------------
+    def _on_service_down(self, now: datetime, exc: NexusError) -> None:
+        log.error("decision service unavailable, holding: %s", exc)
+        self._audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
+        self._service_down = True
+        lang = self.config.language
+        self._alert(
+            Alert(
+                module=EXECUTOR_MODULE,
+                problem="service_down",
+                severity="critical",
+                action_taken=phrase("hold", lang),
+                impact=phrase("impact_blind", lang),
+                probable_cause=str(exc),
+                next_action=phrase("next_operator", lang),
+                dashboard_url=self.config.dashboard_url,
+            ),
+            now,
+        )
+
+    def _on_rejected(self, now: datetime, rejected: RejectedDecision) -> None:
+        module = rejected.module or EXECUTOR_MODULE
+        log.error("rejected a malformed decision for %s: %s", module, rejected.error)
+        raw = rejected.raw if isinstance(rejected.raw, dict) else {"raw": repr(rejected.raw)}
+        self._audit(
+            now,
+            "decision_rejected",
+            module=module,
+            reason="invalid_decision",
+            detail=rejected.error,
+            data=raw,
+        )
+        self._alert(
+            Alert(
+                module=module,
+                problem="invalid_decision",
+                severity="warning",
+                action_taken=phrase("skipped", self.config.language, reason=rejected.error),
+                dashboard_url=self.config.dashboard_url,
+            ),
+            now,
+        )
+
+    def _skipped(
+        self, now: datetime, decision: Decision, verdict: Verdict, *, alert: bool
+    ) -> Outcome:
+        level = logging.WARNING if alert else logging.INFO
+        log.log(
+            level,
+            "skipped %s on %s: %s (%s)",
+            decision.action.value,
+            decision.module,
+            verdict.reason,
+            verdict.detail,
+        )
+        self._audit(now, "action_skipped", decision, reason=verdict.reason, detail=verdict.detail)
+        if alert:
+            self._alert(
+                self._decision_alert(
+                    decision,
+                    verdict.reason,
+                    phrase("skipped", self.config.language, reason=verdict.detail),
+                ),
+                now,
+            )
+        return Outcome(decision.module, decision.action, verdict.reason, False, verdict.detail)
+
+    def _restore_memory(self, now: datetime) -> None:
+        """Seed cooldowns and the hourly cap from the trail, so a standby that takes over does
+        not repeat what the old leader just did."""
+        try:
+            recent = self.audit.since(now - timedelta(hours=1))
+        except Exception:
+            log.warning("could not read the audit trail; cooldowns start empty", exc_info=True)
+            return
+        for entry in recent:
+            if entry.event == "action_taken" and entry.action in Action._value2member_map_:
+                self.guardrails.record(entry.module, Action(entry.action), entry.at)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _profile(self, module: str) -> ModuleProfile | None:
+        try:
+            return self.catalog.get(module)
+        except NexusError:
+            return None
+
+    def _decision_alert(self, decision: Decision, problem: str, taken: str | None) -> Alert:
+        lang = self.config.language
+        metrics = {
+            e.kind: e.value
+            for e in decision.explanation
+            if e.kind in _METRIC_KINDS and e.value is not None
+        }
+        normal = {
+            e.kind.removesuffix("_normal"): e.value
+            for e in decision.explanation
+            if e.kind.endswith("_normal") and e.value is not None
+        }
+        severity = "critical" if problem in ("cluster_error", "failed_release") else "warning"
+        impact = ""
+        if decision.action in (Action.SCALE_UP, Action.SCALE_DOWN):
+            impact = phrase("impact_capacity", lang, after=decision.target_replicas)
+        return Alert(
+            module=decision.module,
+            container=decision.module,
+            problem=problem,
+            severity=severity,
+            action_taken=taken or phrase("hold", lang),
+            impact=impact,
+            key_metrics=metrics,
+            normal_metrics={k: v for k, v in normal.items() if k in metrics},
+            probable_cause=decision.reason,
+            next_action=phrase("next_watch" if taken else "next_operator", lang),
+            dashboard_url=self.config.dashboard_url,
+        )
+
+    def _alert(self, alert: Alert, now: datetime) -> None:
+        try:
+            sent = self.notifier.send(alert)
+        except NexusError as exc:
+            log.error("alert %s/%s not delivered: %s", alert.module, alert.problem, exc)
+            self._audit(
+                now, "alert_failed", module=alert.module, reason=alert.problem, detail=str(exc)
+            )
+            return
+        self._audit(
+            now,
+            "alert_sent" if sent else "alert_grouped",
+            module=alert.module,
+            reason=alert.problem,
+            detail=alert.action_taken,
+        )
+
+    def _audit(
+        self,
+        now: datetime,
+        event: str,
+        decision: Decision | None = None,
+        *,
+        module: str = "",
+        reason: str = "",
+        detail: str = "",
+        data: dict[str, object] | None = None,
+    ) -> None:
+        entry = AuditEntry(
+            at=now,
+            event=event,
+            module=decision.module if decision else module,
+            action=decision.action.value if decision else "",
+            reason=reason,
+            detail=detail,
+            executor=self.config.executor_id,
+            data=data or {},
+        )
+        try:
+            self.audit.write(entry)
+        except Exception:  # an audit outage must not stop the loop; it is logged loudly
+            log.exception("audit write failed for %s %s", event, entry.module)

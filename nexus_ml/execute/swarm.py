@@ -1,0 +1,242 @@
+"""``SwarmBackend``: the cluster backend on a real Docker Swarm (PyPI ``docker``).
+
+Every change is one ``POST /services/{id}/update`` of the full spec with the version we read
+(Swarm's optimistic lock), so a concurrent change by someone else fails instead of being
+overwritten. Rollback uses the Engine API's ``rollback=previous``, which the SDK does not wrap.
+Each call then waits until the service has converged (update finished, the desired number of
+tasks running) or the deadline passes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nexus_ml.errors import ClusterError
+from nexus_ml.execute.backend import LABEL_IMAGE, LABEL_REPLICAS, ServiceState
+
+if TYPE_CHECKING:
+    import docker
+
+log = logging.getLogger(__name__)
+
+_BUSY = {"updating", "rollback_started"}
+_FAILED = {"paused", "rollback_paused"}
+
+
+def _image(spec: dict[str, Any]) -> str:
+    return str(spec["TaskTemplate"]["ContainerSpec"]["Image"])
+
+
+def _replicas(spec: dict[str, Any]) -> int:
+    return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+
+
+def _by_hand(spec: dict[str, Any]) -> bool:
+    labels = spec.get("Labels") or {}
+    if LABEL_REPLICAS not in labels:  # never touched by nexus-ml: nothing to compare with
+        return False
+    return labels.get(LABEL_REPLICAS) != str(_replicas(spec)) or labels.get(LABEL_IMAGE) != _image(
+        spec
+    )
+
+
+class SwarmBackend:
+    """Scale, restart and roll back Swarm services named ``name_prefix + module``.
+
+    Parameters
+    ----------
+    client
+        A ``docker.DockerClient``; its ``timeout`` bounds every Engine API call.
+    name_prefix
+        Prefix of the service names (tests use a unique one per run).
+    poll_s
+        How often convergence is checked.
+    sleep
+        Injected for tests.
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        name_prefix: str = "",
+        poll_s: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._prefix = name_prefix
+        self._poll_s = poll_s
+        self._sleep = sleep
+
+    @classmethod
+    def from_url(
+        cls, base_url: str, *, timeout_s: float = 10.0, name_prefix: str = ""
+    ) -> SwarmBackend:
+        """A backend talking to the Engine at ``base_url`` (``unix:///...`` or ``tcp://...``)."""
+        import docker
+
+        try:
+            client = docker.DockerClient(base_url=base_url, timeout=int(max(1, timeout_s)))
+        except docker.errors.DockerException as exc:
+            raise ClusterError(f"cannot reach the Docker Engine at {base_url!r}: {exc}") from exc
+        return cls(client, name_prefix=name_prefix)
+
+    # -- reading ---------------------------------------------------------------------------
+    def services(self) -> dict[str, ServiceState]:
+        """The state of every service whose name starts with the prefix, keyed by module."""
+        attrs = self._call("list services", self._client.api.services)
+        states: dict[str, ServiceState] = {}
+        for svc in attrs:
+            name = svc["Spec"]["Name"]
+            if not name.startswith(self._prefix):
+                continue
+            module = name[len(self._prefix) :]
+            states[module] = self._state(module, svc)
+        return states
+
+    def _inspect(self, module: str) -> dict[str, Any]:
+        name = self._prefix + module
+        result: dict[str, Any] = self._call(
+            f"inspect service {name!r}", self._client.api.inspect_service, name
+        )
+        return result
+
+    def _running(self, service_id: str) -> int:
+        tasks = self._call(
+            "list tasks",
+            self._client.api.tasks,
+            filters={"service": service_id, "desired-state": "running"},
+        )
+        return sum(1 for t in tasks if t.get("Status", {}).get("State") == "running")
+
+    def _state(self, module: str, svc: dict[str, Any]) -> ServiceState:
+        spec = svc["Spec"]
+        return ServiceState(
+            module=module,
+            replicas=_replicas(spec),
+            running=self._running(svc["ID"]),
+            image=_image(spec),
+            version=int(svc["Version"]["Index"]),
+            updated_by_hand=_by_hand(spec),
+        )
+
+    # -- changing --------------------------------------------------------------------------
+    def scale(self, module: str, replicas: int, *, timeout_s: float = 60.0) -> ServiceState:
+        if replicas < 0:
+            raise ClusterError(f"cannot scale {module!r} to {replicas} replicas")
+
+        def set_replicas(spec: dict[str, Any]) -> None:
+            spec.setdefault("Mode", {}).setdefault("Replicated", {})["Replicas"] = replicas
+
+        self._change(module, set_replicas)
+        return self._converge(module, timeout_s)
+
+    def restart(self, module: str, *, timeout_s: float = 60.0) -> ServiceState:
+        def force(spec: dict[str, Any]) -> None:
+            template = spec["TaskTemplate"]
+            template["ForceUpdate"] = int(template.get("ForceUpdate", 0)) + 1
+
+        self._change(module, force)
+        return self._converge(module, timeout_s)
+
+    def rollback(self, module: str, *, timeout_s: float = 60.0) -> ServiceState:
+        self._change(module, None, rollback=True)
+        self._converge(module, timeout_s)
+        # The restored spec carries the labels of the old one: stamp them again so the rollback
+        # is not mistaken for a change by hand.
+        self._change(module, lambda spec: None)
+        return self._state(module, self._inspect(module))
+
+    def _change(
+        self,
+        module: str,
+        mutate: Callable[[dict[str, Any]], None] | None,
+        *,
+        rollback: bool = False,
+        attempts: int = 3,
+    ) -> None:
+        """Post ``mutate``(current spec) — or a rollback — with the version just read.
+
+        Swarm bumps a service's version while an update is in progress, so "update out of
+        sequence" means the spec moved under us: read it again and re-apply our change on top
+        (never a blind overwrite of someone else's change).
+        """
+        name = self._prefix + module
+        for attempt in range(attempts):
+            svc = self._inspect(module)
+            if rollback and not svc.get("PreviousSpec"):
+                raise ClusterError(f"service {name!r} has no previous spec to roll back to")
+            spec = copy.deepcopy(svc["Spec"])
+            if mutate is not None:
+                mutate(spec)
+                labels = dict(spec.get("Labels") or {})
+                labels[LABEL_REPLICAS] = str(_replicas(spec))
+                labels[LABEL_IMAGE] = _image(spec)
+                spec["Labels"] = labels
+            try:
+                self._post_update(module, svc, spec, rollback=rollback)
+                return
+            except ClusterError as exc:
+                if "out of sequence" not in str(exc) or attempt == attempts - 1:
+                    raise
+                log.info("service %s changed while updating it; retrying", name)
+                self._sleep(self._poll_s)
+
+    def _post_update(
+        self, module: str, svc: dict[str, Any], spec: dict[str, Any], *, rollback: bool
+    ) -> None:
+        api = self._client.api
+        params: dict[str, Any] = {"version": svc["Version"]["Index"]}
+        if rollback:
+            params["rollback"] = "previous"
+
+        def post() -> None:
+            resp = api._post_json(
+                api._url("/services/{0}/update", svc["ID"]), data=spec, params=params
+            )
+            api._raise_for_status(resp)
+
+        what = "roll back" if rollback else "update"
+        self._call(f"{what} service {self._prefix + module!r}", post)
+
+    def _converge(self, module: str, timeout_s: float) -> ServiceState:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            svc = self._inspect(module)
+            status = (svc.get("UpdateStatus") or {}).get("State", "")
+            if status in _FAILED:
+                message = (svc.get("UpdateStatus") or {}).get("Message", "")
+                raise ClusterError(
+                    f"service {self._prefix + module!r} update {status}: {message}",
+                    module=module,
+                    status=status,
+                )
+            state = self._state(module, svc)
+            if status not in _BUSY and state.running == state.replicas:
+                return state
+            if time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"service {self._prefix + module!r} did not converge within {timeout_s:g} s "
+                    f"(update {status or 'none'}, {state.running}/{state.replicas} running)",
+                    module=module,
+                )
+            self._sleep(self._poll_s)
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import docker
+        import requests
+
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.NotFound as exc:
+            raise ClusterError(f"cannot {what}: not found") from exc
+        except docker.errors.APIError as exc:
+            raise ClusterError(f"cannot {what}: {exc.explanation or exc}") from exc
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+            raise ClusterError(
+                f"cannot {what}: Docker Engine unreachable or timed out ({exc})"
+            ) from exc

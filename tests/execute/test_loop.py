@@ -1,0 +1,164 @@
+"""The executor loop on the in-memory cluster: acting, holding, alerting, auditing."""
+
+from __future__ import annotations
+
+from nexus_ml.alerts.notifier import LogNotifier
+from nexus_ml.catalog import load_catalog
+from nexus_ml.domain.decision import Evidence
+from nexus_ml.domain.rollback import RollbackScope
+from nexus_ml.errors import ClusterError
+from nexus_ml.execute.audit import MemoryAudit
+from nexus_ml.execute.client import DecisionServiceError
+from nexus_ml.execute.loop import rollback_plan
+from nexus_ml.execute.memory import InMemoryCluster
+
+from .conftest import CRM, ScriptedSource, decision
+
+UM, AG = "nexus-user-management", "nexus-agendamento"
+
+
+def test_scale_up_is_applied_audited_and_then_cooled_down(make_executor, cluster, clock) -> None:
+    source, audit = ScriptedSource(clock), MemoryAudit()
+    ex = make_executor(source=source, audit=audit)
+    source.next = [decision(action="scale_up", current=1, target=3)]
+    report = ex.tick()
+    assert [o.reason for o in report.outcomes] == ["ok"]
+    assert cluster.services()[CRM].replicas == 3
+    source.next = [decision(action="scale_up", current=3, target=4)]
+    clock.advance(10)
+    assert [o.reason for o in ex.tick().outcomes] == ["cooldown"]
+    events = [(e.event, e.reason) for e in audit.entries]
+    assert events == [
+        ("leader", "leader_lock"),
+        ("decision_received", "test scale_up"),
+        ("action_taken", "ok"),
+        ("decision_received", "test scale_up"),
+        ("action_skipped", "cooldown"),
+    ]
+
+
+def test_restart_sends_an_alert_with_the_seed_fields(make_executor, cluster, clock) -> None:
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    ex = make_executor(source=source, notifier=notifier)
+    evidence = (
+        Evidence(kind="error_rate", detail="5xx share", value=0.12),
+        Evidence(kind="error_rate_normal", detail="baseline", value=0.01),
+        Evidence(kind="memory_usage", detail="working set", value=0.93),
+    )
+    source.next = [
+        decision(
+            action="restart",
+            current=1,
+            target=1,
+            confidence=0.95,
+            explanation=evidence,
+            reason="memory leak suspected",
+        )
+    ]
+    assert ex.tick().acted()
+    assert cluster.restarts[CRM] == 1
+    (alert,) = notifier.sent
+    assert alert.problem == "degradation" and alert.module == CRM
+    assert alert.key_metrics == {"error_rate": 0.12, "memory_usage": 0.93}
+    assert alert.normal_metrics == {"error_rate": 0.01}
+    assert alert.probable_cause == "memory leak suspected"
+    assert "reiniciado" in alert.action_taken
+
+
+def test_rollback_plan_follows_dependency_order() -> None:
+    catalog = load_catalog()
+    assert rollback_plan(catalog, CRM, RollbackScope.MODULE_ONLY) == (CRM,)
+    assert rollback_plan(catalog, CRM, RollbackScope.DEPENDENCY_CHAIN) == (CRM, AG)
+    assert rollback_plan(catalog, UM, RollbackScope.DEPENDENCY_CHAIN) == (UM, CRM, AG)
+    assert rollback_plan(catalog, AG, RollbackScope.FULL_SYSTEM) == (UM, CRM, AG)
+
+
+def test_dependency_chain_rollback_runs_in_order(make_executor, clock) -> None:
+    cluster = InMemoryCluster({UM: 2, AG: 1, CRM: 1})
+    for module in (CRM, AG):
+        cluster.deploy(module, "nexus-module:2")
+    source = ScriptedSource(clock)
+    ex = make_executor(source=source, backend=cluster)
+    source.next = [
+        decision(action="rollback", confidence=0.95, rollback_scope=RollbackScope.DEPENDENCY_CHAIN)
+    ]
+    assert ex.tick().acted()
+    assert [c for c in cluster.calls if c[0] == "rollback"] == [
+        ("rollback", CRM, None),
+        ("rollback", AG, None),
+    ]
+    assert {m: s.image for m, s in cluster.services().items()}[AG] == "nexus-module:1"
+
+
+def test_a_failing_rollback_step_stops_the_chain_and_reports(make_executor, clock) -> None:
+    cluster = InMemoryCluster({UM: 2, AG: 1, CRM: 1})
+    for module in (UM, CRM):  # AG has no previous spec: its step fails
+        cluster.deploy(module, "nexus-module:2")
+    source, notifier, audit = ScriptedSource(clock), LogNotifier(), MemoryAudit()
+    ex = make_executor(source=source, backend=cluster, notifier=notifier, audit=audit)
+    source.next = [
+        decision(action="rollback", confidence=0.95, rollback_scope=RollbackScope.FULL_SYSTEM)
+    ]
+    (outcome,) = ex.tick().outcomes
+    assert outcome.reason == "cluster_error" and not outcome.acted
+    assert "stopped at 'nexus-agendamento'" in outcome.detail
+    assert [c[1] for c in cluster.calls] == [UM, CRM]
+    assert [e.detail for e in audit.entries if e.event == "rollback_step"] == [UM, CRM]
+    assert [a.problem for a in notifier.sent] == ["cluster_error"]
+
+
+def test_service_down_holds_alerts_once_and_resumes(make_executor, cluster, clock) -> None:
+    from nexus_ml.alerts.grouping import AlertGrouper
+
+    source, audit = ScriptedSource(clock), MemoryAudit()
+    notifier = LogNotifier(grouper=AlertGrouper(600, clock=lambda: clock.now.timestamp()))
+    ex = make_executor(source=source, audit=audit, notifier=notifier)
+    source.next = DecisionServiceError("decision service unavailable after 3 attempts")
+    for _ in range(3):
+        assert not ex.tick().fetched
+        clock.advance(60)
+    assert [a.problem for a in notifier.sent] == ["service_down"]  # grouped, not three
+    assert [e.event for e in audit.entries].count("fetch_failed") == 3
+    source.next = [decision(action="scale_up", current=1, target=2)]
+    assert ex.tick().acted()
+    assert [a.problem for a in notifier.sent] == ["service_down", "resumed"]
+    assert "fetch_resumed" in [e.event for e in audit.entries]
+
+
+def test_a_service_scaled_by_hand_is_left_alone(make_executor, cluster, clock) -> None:
+    source = ScriptedSource(clock)
+    ex = make_executor(source=source, guard={"manual_change_hold_s": 300})
+    cluster.scale_by_hand(CRM, 2)
+    source.next = [decision(action="scale_up", current=2, target=3)]
+    assert [o.reason for o in ex.tick().outcomes] == ["manual_change"]
+    clock.advance(301)
+    assert ex.tick().acted()
+    assert cluster.services()[CRM].updated_by_hand is False  # our change stamps it again
+
+
+def test_preview_mode_changes_nothing(make_executor, cluster, clock) -> None:
+    source, audit = ScriptedSource(clock), MemoryAudit()
+    ex = make_executor(source=source, audit=audit, guard={"preview": True})
+    source.next = [decision(action="scale_up", current=1, target=3)]
+    assert [o.reason for o in ex.tick().outcomes] == ["preview"]
+    assert cluster.calls == [] and cluster.services()[CRM].replicas == 1
+    assert any(e.reason == "preview" and "1 -> 3" in e.detail for e in audit.entries)
+
+
+def test_a_cluster_error_during_an_action_is_audited_and_alerted(
+    make_executor, cluster, clock
+) -> None:
+    source, audit, notifier = ScriptedSource(clock), MemoryAudit(), LogNotifier()
+    ex = make_executor(source=source, audit=audit, notifier=notifier)
+    source.next = [decision(action="scale_up", current=1, target=2)]
+    original = cluster.scale
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ClusterError("cannot update service 'nexus-crm': rpc error")
+
+    cluster.scale = broken  # type: ignore[method-assign]
+    (outcome,) = ex.tick().outcomes
+    cluster.scale = original  # type: ignore[method-assign]
+    assert outcome.reason == "cluster_error" and cluster.services()[CRM].replicas == 1
+    assert [a.problem for a in notifier.sent] == ["cluster_error"]
+    assert any(e.event == "action_failed" and "rpc error" in e.detail for e in audit.entries)

@@ -1,0 +1,108 @@
+"""SwarmBackend on the real single-node Swarm: scale, restart, rollback, hand changes, errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from nexus_ml.errors import ClusterError
+from nexus_ml.execute.swarm import SwarmBackend
+from tests.support.swarm import module_services, unique_prefix
+
+pytestmark = pytest.mark.integration
+CRM = "nexus-crm"
+
+
+@pytest.fixture(scope="module")
+def client(docker_host: str) -> Iterator[docker.DockerClient]:
+    c = docker.DockerClient(base_url=docker_host, timeout=30)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def swarm(client: docker.DockerClient) -> Iterator[tuple[SwarmBackend, docker.DockerClient]]:
+    prefix = unique_prefix()
+    with module_services(client, prefix, [CRM]):
+        yield SwarmBackend(client, name_prefix=prefix), client
+
+
+def test_scale_converges_and_reports_running_tasks(swarm) -> None:
+    backend, _ = swarm
+    assert backend.services()[CRM].replicas == 1
+    state = backend.scale(CRM, 3, timeout_s=30)
+    assert (state.replicas, state.running, state.updated_by_hand) == (3, 3, False)
+    state = backend.scale(CRM, 1, timeout_s=30)
+    assert (state.replicas, state.running) == (1, 1)
+
+
+def test_restart_replaces_the_task(swarm) -> None:
+    backend, client = swarm
+    service = client.services.get(backend._prefix + CRM)
+    before = {t["ID"] for t in service.tasks(filters={"desired-state": "running"})}
+    state = backend.restart(CRM, timeout_s=30)
+    after = {t["ID"] for t in service.tasks(filters={"desired-state": "running"})}
+    assert state.running == 1 and before and after and before.isdisjoint(after)
+
+
+def test_rollback_returns_to_the_previous_image(swarm) -> None:
+    backend, client = swarm
+    service = client.services.get(backend._prefix + CRM)
+    service.update(image="nexus-module:2")  # a release nexus-ml did not make
+    state = backend.rollback(CRM, timeout_s=30)
+    assert state.image == "nexus-module:1" and state.running == 1
+    assert state.updated_by_hand is False  # the rollback re-stamps our labels
+
+
+def test_a_scale_by_hand_is_detected(swarm) -> None:
+    backend, client = swarm
+    backend.scale(CRM, 2, timeout_s=30)
+    client.services.get(backend._prefix + CRM).scale(3)  # `docker service scale` by an operator
+    assert backend.services()[CRM].updated_by_hand is True
+
+
+def test_a_missing_service_and_an_api_refusal_raise_cluster_error(client) -> None:
+    backend = SwarmBackend(client, name_prefix=unique_prefix())
+    with pytest.raises(ClusterError, match="not found"):
+        backend.scale(CRM, 2)
+    prefix = unique_prefix()
+    # Swarm refuses to turn a global service into a replicated one: a real API error.
+    with (
+        module_services(client, prefix, [CRM], mode="global"),
+        pytest.raises(ClusterError, match="cannot update service"),
+    ):
+        SwarmBackend(client, name_prefix=prefix).scale(CRM, 2, timeout_s=10)
+
+
+def test_convergence_deadline(swarm) -> None:
+    backend, _ = swarm
+    with pytest.raises(ClusterError, match=r"did not converge within 0\.01 s"):
+        backend.scale(CRM, 4, timeout_s=0.01)
+
+
+def hanging_engine(tmp_path: Path) -> tuple[str, socket.socket]:
+    """A unix socket that accepts connections and never answers: an Engine that hangs."""
+    path = tmp_path / "hang.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(
+        target=lambda: held.extend(iter(lambda: server.accept()[0], None)), daemon=True
+    ).start()
+    return f"unix://{path}", server
+
+
+def test_an_engine_that_hangs_times_out_as_cluster_error(tmp_path: Path) -> None:
+    url, server = hanging_engine(tmp_path)
+    try:
+        client = docker.DockerClient(base_url=url, version="1.41", timeout=1)
+        with pytest.raises(ClusterError, match="unreachable or timed out"):
+            SwarmBackend(client).services()
+    finally:
+        server.close()
