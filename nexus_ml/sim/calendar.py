@@ -41,15 +41,19 @@ class LocalCalendar:
     def from_epoch(cls, t: IntArray, zone: ZoneInfo = SAO_PAULO) -> LocalCalendar:
         """Features of epoch seconds ``t`` (vectorised through pandas' tz database)."""
         t = np.asarray(t, dtype=np.int64)
-        local = pd.DatetimeIndex(pd.to_datetime(t, unit="s", utc=True)).tz_convert(zone)
-        hour = local.hour.to_numpy(np.float64) + local.minute.to_numpy(np.float64) / 60.0
-        hour += local.second.to_numpy(np.float64) / 3600.0
+        # One time-zone conversion; every field then comes from plain integer arithmetic.
+        utc = pd.DatetimeIndex(pd.to_datetime(t, unit="s", utc=True))
+        naive = utc.tz_convert(zone).tz_localize(None).to_numpy().astype("datetime64[s]")
+        local_s = naive.astype(np.int64)
+        days = naive.astype("datetime64[D]")
+        months = naive.astype("datetime64[M]")
+        first = months.astype("datetime64[D]")
         return cls(
             t=t,
-            hour=hour,
-            weekday=local.dayofweek.to_numpy(np.int64),
-            day=local.day.to_numpy(np.int64),
-            days_in_month=local.days_in_month.to_numpy(np.int64),
+            hour=(local_s % 86400) / 3600.0,
+            weekday=(days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
+            day=(days - first).astype(np.int64) + 1,
+            days_in_month=((months + 1).astype("datetime64[D]") - first).astype(np.int64),
         )
 
     @property

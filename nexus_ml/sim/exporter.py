@@ -246,12 +246,15 @@ class SimExporter:
     def inject(self, incident: Incident) -> Incident:
         """Add an incident to the running simulation."""
         self.advance()  # what happened before the incident is counted at the old rates
-        return self.simulator.inject(incident)
+        resolved = self.simulator.inject(incident)
+        self.advance()  # and from now on, the new rates
+        return resolved
 
     def clear(self) -> None:
         """Remove every incident."""
         self.advance()
         self.simulator.clear()
+        self.advance()
 
     # --- the simulation step ---------------------------------------------------------------
     def advance(self) -> dict[str, ModuleSnapshot]:

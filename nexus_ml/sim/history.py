@@ -149,8 +149,8 @@ def simulate_history(
     incidents
         Incidents to inject (module names may be short: ``crm``).
     replicas
-        Per module, a fixed count or one count per step; modules not given follow a reactive
-        autoscaler (:func:`reactive_replicas`).
+        Per module (full or short name), a fixed count or one count per step; modules not
+        given follow a reactive autoscaler (:func:`reactive_replicas`).
     traits
         Per-module overrides of the workload shape (:mod:`nexus_ml.sim.traits`).
     progress
@@ -174,6 +174,8 @@ def simulate_history(
     if step_s <= 0:
         raise InputError(f"step_s must be a positive number of seconds, got {step_s!r}")
     resolved = resolve_incidents(catalog, incidents)
+    if replicas is not None:  # accept short names, as everywhere else
+        replicas = {catalog.get(name).name: count for name, count in replicas.items()}
     t0 = int(as_utc(start).timestamp())
     t = t0 + np.arange(int(days * 86400 // step_s), dtype=np.int64) * step_s
     cal = LocalCalendar.from_epoch(t)
