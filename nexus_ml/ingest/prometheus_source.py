@@ -19,6 +19,7 @@ import numpy as np
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from nexus_ml.domain.metrics import METRIC_FIELDS
@@ -110,18 +111,18 @@ class PrometheusSource:
                 url=self.url,
                 query=query,
             ) from exc
-        except requests.Timeout as exc:
-            raise IngestError(
-                f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s "
-                f"(query {query!r})",
-                url=self.url,
-                query=query,
-            ) from exc
         except requests.RequestException as exc:
-            cause = exc.__class__.__name__
+            # Without retries urllib3 reports a read timeout as a ConnectionError: look inside.
             reason = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else exc
+            if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+                raise IngestError(
+                    f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s "
+                    f"(query {query!r})",
+                    url=self.url,
+                    query=query,
+                ) from exc
             raise IngestError(
-                f"Prometheus at {self.url} is unreachable: {cause}: {reason}",
+                f"Prometheus at {self.url} is unreachable: {exc.__class__.__name__}: {reason}",
                 url=self.url,
                 query=query,
             ) from exc

@@ -9,7 +9,6 @@ PromQL's own braces need no escaping.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +21,7 @@ from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import ConfigError
 
 BUNDLED_QUERIES = Path(__file__).with_name("queries.yaml")
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
 def modules_regex(modules: Sequence[str]) -> str:
@@ -30,7 +30,13 @@ def modules_regex(modules: Sequence[str]) -> str:
     PromQL regex matchers are fully anchored, so ``a|b`` matches only ``a`` or ``b``. Backslashes
     are doubled because the result goes inside a double-quoted PromQL string.
     """
-    return "|".join(re.escape(m).replace("\\", "\\\\") for m in modules)
+
+    def escape(c: str) -> str:
+        if c not in _REGEX_SPECIAL:
+            return c
+        return "\\\\" + ("\\\\" if c == "\\" else c)  # regex escape, then string escape
+
+    return "|".join("".join(escape(c) for c in m) for m in modules)
 
 
 def promql_duration(delta: timedelta) -> str:
