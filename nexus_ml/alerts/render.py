@@ -56,6 +56,9 @@ _PROBLEMS: dict[str, dict[str, str]] = {
         "failed_release": "Falha após atualização",
         "scaling": "Escalonamento",
         "resumed": "Operação retomada",
+        "out_of_range": "Decisão fora dos limites recusada",
+        "stale_input": "Ação recusada: métricas ausentes",
+        "unknown_module": "Módulo desconhecido",
     },
     "en": {
         "degradation": "Performance degradation",
@@ -69,6 +72,9 @@ _PROBLEMS: dict[str, dict[str, str]] = {
         "failed_release": "Failure after a release",
         "scaling": "Scaling",
         "resumed": "Operation resumed",
+        "out_of_range": "Out-of-range decision refused",
+        "stale_input": "Action refused: metrics missing",
+        "unknown_module": "Unknown module",
     },
 }
 
@@ -126,8 +132,11 @@ def render_alert(alert: Alert, language: Language = "pt", *, suppressed: int = 0
         for metric, value in alert.key_metrics.items():
             text = f"• {escape(names.get(metric, metric))}: {_value(metric, value)}"
             if metric in alert.normal_metrics:
-                normal = _value(metric, alert.normal_metrics[metric])
-                text += f" ({labels['normal']}: {normal})"
+                normal_value = alert.normal_metrics[metric]
+                text += f" ({labels['normal']}: {_value(metric, normal_value)}"
+                if normal_value > 0:
+                    text += f"; {value / normal_value:.1f}×"
+                text += ")"
             lines.append(text)
     if alert.probable_cause:
         field("cause", alert.probable_cause)
