@@ -16,10 +16,6 @@ from service.core.telemetry import ServiceMetrics
 log = logging.getLogger(__name__)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 def _problem(status: int, detail: str, error: str) -> tuple[dict[str, object], bytes]:
     body = json.dumps({"detail": detail, "error": error}).encode()
     start: dict[str, object] = {
@@ -54,27 +50,33 @@ class BodySizeLimit:
                     await self._reject(send)
                     return
         received = 0
-        started = False
+        started = too_large = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    # answer now; the app sees a disconnect and whatever it sends is dropped
+                    too_large = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if too_large:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._reject(send)
+        except Exception:
+            if not too_large:
+                raise
 
     async def _reject(self, send: Send) -> None:
         start, body = _problem(413, f"request body above {self.max_bytes} bytes", "PayloadTooLarge")
@@ -105,8 +107,8 @@ class RequestTiming:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            # the API has no path parameters, so a matched path is a bounded label
+            path = scope.get("path", "") if scope.get("route") is not None else "unmatched"
             self.metrics.latency.labels(path, scope.get("method", ""), str(status)).observe(
                 time.perf_counter() - t0
             )
