@@ -1,0 +1,90 @@
+"""``nexus-ml execute``: apply the decision service's decisions to the cluster."""
+
+from __future__ import annotations
+
+import typer
+
+from nexus_ml.cli.common import console, exits_cleanly, settings
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("execute")
+    @exits_cleanly
+    def execute(
+        backend: str = typer.Option("swarm", help="swarm (DOCKER_HOST) or memory (embedded)"),
+        interval: float = typer.Option(60.0, min=0.5, help="Seconds between passes"),
+        once: bool = typer.Option(False, "--once", help="One pass, then exit"),
+        preview: bool = typer.Option(False, "--preview", help="Only log what would be done"),
+        prefix: str = typer.Option("", help="Swarm service name prefix"),
+        action_timeout: float = typer.Option(60.0, min=1, help="Convergence deadline (s)"),
+        manual_hold: float = typer.Option(1800.0, min=0, help="Leave hand-changed services (s)"),
+    ) -> None:
+        """Fetch decisions, check guardrails, act, audit and alert (service: NEXUS_SERVICE_URL)."""
+        import signal
+        import threading
+
+        from nexus_ml.catalog import load_catalog
+        from nexus_ml.errors import InputError
+        from nexus_ml.execute.backend import ClusterBackend
+        from nexus_ml.execute.factory import ExecutorOptions, build_executor
+
+        cfg = settings()
+        catalog = load_catalog(cfg.catalog_path)
+        cluster: ClusterBackend
+        if backend == "swarm":
+            import os
+
+            from nexus_ml.execute.swarm import SwarmBackend
+
+            url = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            cluster = SwarmBackend.from_url(url, timeout_s=action_timeout, name_prefix=prefix)
+        elif backend == "memory":
+            from nexus_ml.execute.memory import InMemoryCluster
+
+            cluster = InMemoryCluster({m.name: m.min_replicas for m in catalog})
+        else:
+            raise InputError(f"--backend must be 'swarm' or 'memory', got {backend!r}")
+        options = ExecutorOptions(
+            interval_s=interval,
+            action_timeout_s=action_timeout,
+            preview=preview,
+            manual_change_hold_s=manual_hold,
+        )
+        executor = build_executor(cfg, cluster, options, catalog=catalog)
+        mode = "preview" if preview else "acting"
+        console.print(
+            f"executor {executor.config.executor_id}: {backend}, {mode}, every {interval:g} s"
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.is_set():
+                report = executor.tick()
+                _print_report(report)
+                if once:
+                    break
+                stop.wait(interval)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            executor.lock.release()
+
+
+def _print_report(report: object) -> None:
+    from nexus_ml.execute.loop import TickReport
+
+    assert isinstance(report, TickReport)
+    if not report.leader:
+        console.print("[dim]standby: another executor holds the leader lock[/dim]")
+        return
+    if not report.fetched:
+        console.print("[red]decision service unavailable: holding[/red]")
+        return
+    for o in report.outcomes:
+        style = "green" if o.acted else ("yellow" if o.reason not in ("hold", "alert") else "dim")
+        verb = "applied" if o.acted else "skipped"
+        console.print(
+            f"[{style}]{verb:8}[/{style}] {o.module:24} {o.action.value:10} "
+            f"{o.reason:16} {o.detail}",
+            highlight=False,
+        )

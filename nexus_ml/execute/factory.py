@@ -1,0 +1,116 @@
+"""Assemble an executor from :class:`~nexus_ml.settings.Settings` (used by the CLI and demo).
+
+PostgreSQL configured → audit in PostgreSQL and a leader lock; otherwise the embedded default:
+a JSON-lines audit file under the state directory and a single executor. Telegram configured →
+Telegram alerts; otherwise alerts as log lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nexus_ml.alerts.grouping import AlertGrouper
+from nexus_ml.alerts.notifier import LogNotifier, Notifier
+from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.execute.audit import AuditTrail, JsonlAudit, PostgresAudit, Redactor, dsn_password
+from nexus_ml.execute.backend import ClusterBackend
+from nexus_ml.execute.client import DecisionClient
+from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
+from nexus_ml.execute.leader import LeaderLock, PgLeaderLock, SoloLock
+from nexus_ml.execute.loop import DecisionSource, Executor, ExecutorConfig
+from nexus_ml.settings import Settings
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    interval_s: float = 60.0
+    action_timeout_s: float = 60.0
+    preview: bool = False
+    alert_window_s: float = 600.0
+    manual_change_hold_s: float = 1800.0
+    max_changes_per_hour: int = 20
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter else None
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """A redactor that knows every secret in ``settings``."""
+    dsn = _secret(settings.pg_dsn)
+    return Redactor(
+        [
+            _secret(settings.telegram_bot_token),
+            _secret(settings.api_token),
+            dsn_password(dsn) if dsn else None,
+        ]
+    )
+
+
+def audit_for(settings: Settings) -> AuditTrail:
+    """PostgreSQL when a DSN is set, else ``<state_dir>/audit.jsonl``."""
+    redactor = redactor_for(settings)
+    dsn = _secret(settings.pg_dsn)
+    if dsn:
+        return PostgresAudit(dsn, redactor=redactor)
+    return JsonlAudit(settings.state_dir / "audit.jsonl", redactor=redactor)
+
+
+def notifier_for(settings: Settings, *, window_s: float = 600.0) -> Notifier:
+    """Telegram when a token and chat are set, else log lines; both group repeats."""
+    grouper = AlertGrouper(window_s)
+    token = _secret(settings.telegram_bot_token)
+    if token and settings.telegram_chat_id:
+        from nexus_ml.alerts.telegram import TelegramNotifier
+
+        return TelegramNotifier(
+            token,
+            settings.telegram_chat_id,
+            base_url=settings.telegram_base_url,
+            language=settings.language,
+            grouper=grouper,
+        )
+    return LogNotifier(settings.language, grouper=grouper)
+
+
+def build_executor(
+    settings: Settings,
+    backend: ClusterBackend,
+    options: ExecutorOptions | None = None,
+    *,
+    source: DecisionSource | None = None,
+    catalog: Catalog | None = None,
+    notifier: Notifier | None = None,
+) -> Executor:
+    """The executor of ``settings`` acting on ``backend``."""
+    opts = options or ExecutorOptions()
+    dsn = _secret(settings.pg_dsn)
+    lock: LeaderLock = PgLeaderLock(dsn) if dsn else SoloLock()
+    if source is None:
+        source = DecisionClient(
+            settings.service_url,
+            _secret(settings.api_token) or "",
+            timeout_s=min(10.0, max(1.0, opts.interval_s / 2)),
+        )
+    guard = GuardrailConfig(
+        interval_s=opts.interval_s,
+        preview=opts.preview,
+        manual_change_hold_s=opts.manual_change_hold_s,
+        max_changes_per_hour=opts.max_changes_per_hour,
+    )
+    return Executor(
+        source,
+        backend,
+        catalog or load_catalog(settings.catalog_path),
+        Guardrails(guard),
+        audit_for(settings),
+        notifier or notifier_for(settings, window_s=opts.alert_window_s),
+        lock=lock,
+        config=ExecutorConfig(
+            interval_s=opts.interval_s,
+            action_timeout_s=opts.action_timeout_s,
+            language=settings.language,
+            dashboard_url=settings.dashboard_url,
+        ),
+    )
