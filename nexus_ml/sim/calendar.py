@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,6 +43,8 @@ class LocalCalendar:
     def from_epoch(cls, t: IntArray, zone: ZoneInfo = SAO_PAULO) -> LocalCalendar:
         """Features of epoch seconds ``t`` (vectorised through pandas' tz database)."""
         t = np.asarray(t, dtype=np.int64)
+        if t.size <= 8:  # the live simulator asks about one instant: skip pandas' overhead
+            return cls._from_datetimes(t, zone)
         # One time-zone conversion; every field then comes from plain integer arithmetic.
         utc = pd.DatetimeIndex(pd.to_datetime(t, unit="s", utc=True))
         naive = utc.tz_convert(zone).tz_localize(None).to_numpy().astype("datetime64[s]")
@@ -54,6 +58,17 @@ class LocalCalendar:
             weekday=(days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
             day=(days - first).astype(np.int64) + 1,
             days_in_month=((months + 1).astype("datetime64[D]") - first).astype(np.int64),
+        )
+
+    @classmethod
+    def _from_datetimes(cls, t: IntArray, zone: ZoneInfo) -> LocalCalendar:
+        local = [datetime.fromtimestamp(int(x), zone) for x in t]
+        return cls(
+            t=t,
+            hour=np.array([d.hour + d.minute / 60.0 + d.second / 3600.0 for d in local]),
+            weekday=np.array([d.weekday() for d in local], dtype=np.int64),
+            day=np.array([d.day for d in local], dtype=np.int64),
+            days_in_month=np.array([monthrange(d.year, d.month)[1] for d in local], dtype=np.int64),
         )
 
     @property

@@ -113,3 +113,15 @@ def test_zero_replicas_means_every_request_fails(catalog: Catalog) -> None:
     crm = frame[frame["module"] == "nexus-crm"]
     assert (crm["error_rate"] == 1.0).all()
     assert (crm["cpu_usage"] == 0.0).all()
+
+
+def test_local_calendar_fast_path_matches_the_vectorised_one() -> None:
+    from nexus_ml.sim.calendar import LocalCalendar
+
+    # Across years, month ends and São Paulo's old daylight-saving changes (2018).
+    t = np.arange(1_514_764_800, 1_830_000_000, 86_400 * 7 + 3_607, dtype=np.int64)
+    big = LocalCalendar.from_epoch(t)
+    for i in range(0, len(t), 37):
+        small = LocalCalendar.from_epoch(t[i : i + 1])
+        for field in ("hour", "weekday", "day", "days_in_month"):
+            assert getattr(small, field)[0] == pytest.approx(getattr(big, field)[i]), (field, t[i])
