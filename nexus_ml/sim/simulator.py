@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -74,6 +74,10 @@ class ErpSimulator:
         Incidents known from the start; more can be added with :meth:`inject`.
     traits
         Per-module overrides of the workload shape.
+    start
+        The simulated instant of the first :meth:`step` (naive = UTC; default: now).
+    step_s
+        How far each :meth:`step` advances the simulated clock, in seconds.
     """
 
     def __init__(
@@ -83,8 +87,13 @@ class ErpSimulator:
         seed: int = 0,
         incidents: Iterable[Incident] = (),
         traits: Mapping[str, ModuleTraits] | None = None,
+        start: datetime | None = None,
+        step_s: int = 60,
     ) -> None:
         self.catalog = catalog
+        self.start = as_utc(start) if start is not None else datetime.now(UTC)
+        self.step_s = step_s
+        self._next = self.start
         self.seed = seed
         self._traits = traits
         self._noise = NoiseCache(seed, max_days=4 * len(catalog.modules))
@@ -160,6 +169,20 @@ class ErpSimulator:
                 version=self.version_of(profile.name, now),
             )
         return result
+
+    @property
+    def now(self) -> datetime:
+        """The instant the next :meth:`step` observes."""
+        return self._next
+
+    def step(self, replicas: Mapping[str, int]) -> dict[str, ModuleSnapshot]:
+        """Observe the modules at :attr:`now`, then advance the clock by ``step_s``.
+
+        The loop a closed-loop test or a replay runs: decide replicas, step, repeat.
+        """
+        snapshot = self.snapshot(self._next, replicas)
+        self._next += timedelta(seconds=self.step_s)
+        return snapshot
 
     def observe(
         self, now: datetime, replicas: Mapping[str, int]

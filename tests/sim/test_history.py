@@ -125,3 +125,15 @@ def test_local_calendar_fast_path_matches_the_vectorised_one() -> None:
         small = LocalCalendar.from_epoch(t[i : i + 1])
         for field in ("hour", "weekday", "day", "days_in_month"):
             assert getattr(small, field)[0] == pytest.approx(getattr(big, field)[i]), (field, t[i])
+
+
+def test_step_wise_simulation_walks_the_clock(frame: pd.DataFrame, catalog: Catalog) -> None:
+    sim = ErpSimulator(catalog, seed=4, start=START + timedelta(hours=12))
+    assert sim.now == START + timedelta(hours=12)
+    crm = frame[frame["module"] == "nexus-crm"].set_index("timestamp")
+    for minute in range(3):
+        at = sim.now
+        snap = sim.step({"nexus-crm": int(crm.loc[at, "replicas"])})["nexus-crm"]
+        assert snap.timestamp == at == START + timedelta(hours=12, minutes=minute)
+        assert snap.demand_rpm == pytest.approx(crm.loc[at, "demand_rpm"], rel=1e-12)
+    assert sim.now == START + timedelta(hours=12, minutes=3)
