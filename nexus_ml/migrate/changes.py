@@ -39,6 +39,7 @@ ADD_COLUMN = re.compile(rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?{_COLUM
 DROP_COLUMN = re.compile(rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?{_COLUMN}", re.I)
 ALTER_COLUMN = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?{_COLUMN}\s+(.*)$", re.I | re.S)
 VALIDATE = re.compile(r"^VALIDATE\s+CONSTRAINT\s+(\S+)", re.I)
+_PUNCT = re.compile(r"[(),]")
 FOREIGN_COLUMN = re.compile(rf"FOREIGN\s+KEY\s*\(\s*{_COLUMN}", re.I)
 
 
@@ -63,11 +64,14 @@ def table_actions(statement: str) -> list[TableAction]:
     schema, table, rest = m.group(1), m.group(2), m.group(3)
     parts: list[str] = []
     depth, start = 0, 0
-    for i, ch in enumerate(rest):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append(rest[start:i])
-            start = i + 1
+    for mark in _PUNCT.finditer(rest):
+        ch = mark.group()
+        if ch == ",":
+            if depth == 0:
+                parts.append(rest[start : mark.start()])
+                start = mark.end()
+        else:
+            depth += 1 if ch == "(" else -1
     parts.append(rest[start:])
     return [TableAction(schema, table, " ".join(p.split())) for p in parts if p.strip()]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from nexus_ml.domain.base import Frozen
 from nexus_ml.errors import ConfigError
@@ -57,6 +57,14 @@ class DatabaseMap(Frozen):
 
     modules: tuple[ModuleSchema, ...] = Field(min_length=1)
     references: tuple[Reference, ...] = ()
+    _by_schema: dict[str, ModuleSchema] = PrivateAttr(default_factory=dict)
+    _by_table: dict[tuple[str, str], list[Reference]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        # Indexes for the lookups that lint and impact make per statement.
+        self._by_schema = {m.schema_name: m for m in self.modules}
+        for ref in self.references:
+            self._by_table.setdefault(ref.target[:2], []).append(ref)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> DatabaseMap:
@@ -82,10 +90,8 @@ class DatabaseMap(Frozen):
 
     def module_schema(self, name: str) -> ModuleSchema:
         """The module owning schema ``name`` (a module without tables if unknown)."""
-        for m in self.modules:
-            if m.schema_name == name:
-                return m
-        return ModuleSchema(module=name, schema=name)
+        found = self._by_schema.get(name)
+        return found if found is not None else ModuleSchema(module=name, schema=name)
 
     def columns(self, schema: str, table: str) -> dict[str, str]:
         return self.module_schema(schema).tables.get(table, {})
@@ -101,10 +107,8 @@ class DatabaseMap(Frozen):
         owner = self.module_schema(schema).module
         return [
             ref
-            for ref in self.references
-            if ref.target[:2] == (schema, table)
-            and (column is None or ref.target[2] == column)
-            and self.module_of(ref) != owner
+            for ref in self._by_table.get((schema, table), [])
+            if (column is None or ref.target[2] == column) and self.module_of(ref) != owner
         ]
 
 

@@ -72,9 +72,10 @@ def lint_migration(migration: Migration, dbmap: DatabaseMap) -> list[LintFinding
         for _, sql in up
         for m in re.finditer(r'CHECK\s*\(\s*"?(\w+)"?\s+IS\s+NOT\s+NULL\s*\)', sql, re.I)
     }
-    validates = any(VALIDATE.match(a.text) for _, sql in up for a in table_actions(sql))
+    actions = [table_actions(sql) for _, sql in up]
+    validates = any(VALIDATE.match(a.text) for acts in actions for a in acts)
     found: list[tuple[int, str, str]] = []
-    for line, sql in up:
+    for (line, sql), statement_actions in zip(up, actions, strict=True):
         if migration.transactional and re.search(r"\bCONCURRENTLY\b", sql, re.I):
             found.append(
                 (
@@ -107,7 +108,7 @@ def lint_migration(migration: Migration, dbmap: DatabaseMap) -> list[LintFinding
                         f"{dbmap.module_of(ref)} ({ref.kind} {ref.source})",
                     )
                 )
-        for action in table_actions(sql):
+        for action in statement_actions:
             if f"{action.schema}.{action.table}" not in created:
                 found.extend(
                     (line, rule, msg)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_SPECIAL = re.compile(r"[-/'\"$;]")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ def split_statements(sql: str, *, first_line: int = 1) -> list[Statement]:
     i = 0
     n = len(sql)
     while i < n:
+        special = _SPECIAL.search(sql, i)  # jump over plain text in one step
+        if special is None:
+            break
+        i = special.start()
         ch = sql[i]
         if ch == "-" and sql.startswith("--", i):
             end = sql.find("\n", i)
