@@ -10,11 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from nexus_ml.migrate import commands
 from nexus_ml.migrate.dbmap import load_map
+from nexus_ml.migrate.errors import StepFailed
 from nexus_ml.migrate.pg import SessionSettings
 from nexus_ml.migrate.runner import Coordinator, RunReport
 
@@ -135,3 +137,16 @@ def test_two_coordinators_exactly_one_applies(fresh_db: str, migrations_copy: Pa
         fresh_db, "SELECT count(*), count(DISTINCT (module, number)) FROM nexus_migrate.history"
     )
     assert rows == [(7, 7)]
+
+    # lock_timeout: a migration that waits on a busy table gives up quickly and names it
+    (migrations_copy / "crm" / "0004_fax.sql").write_text(
+        "-- migrate:up\nALTER TABLE crm.customers ADD COLUMN fax text;\n"
+    )
+    with psycopg.connect(fresh_db) as reader:
+        reader.execute("SELECT count(*) FROM crm.customers")  # holds ACCESS SHARE until rollback
+        settings = SessionSettings(lock_timeout="300ms", lock_wait_s=1.0)
+        with pytest.raises(StepFailed) as err:
+            Coordinator(fresh_db, load_map(), settings).apply(commands.load_graph(migrations_copy))
+        reader.rollback()
+    assert err.value.migration == "crm:0004" and "lock timeout" in err.value.cause
+    assert "55P03" in err.value.cause

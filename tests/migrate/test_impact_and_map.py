@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nexus_ml.catalog import load_catalog
 from nexus_ml.domain.migration import ChangeType
 from nexus_ml.errors import ConfigError
 from nexus_ml.migrate.changes import statement_changes
@@ -146,3 +147,10 @@ def test_compare_reports_each_kind_of_drift() -> None:
         ("extra table", "crm.leads"),
         ("missing foreign key", "crm.customers.owner_id -> user_management.users.id"),
     }
+
+
+def test_map_modules_match_the_catalog() -> None:
+    catalog = load_catalog()
+    for module in load_map().modules:
+        assert module.catalog is not None
+        assert catalog.get(module.catalog).schema_name == module.schema_name
