@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -68,14 +68,17 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def scores_table(result: dict[str, dict[str, dict[str, dict[str, float | None]]]]) -> Table:
+def scores_table(result: dict[str, Any]) -> Table:
     """The rich table of a backtest JSON (per trace and aggregate)."""
     table = Table(title="Forecast protocol v1 (relative MASE: lower is better)")
     table.add_column("trace", style="bold")
     table.add_column("model", no_wrap=True)
     for col in ("relative MASE", "MASE", "coverage 80%", "width/scale", "seconds"):
         table.add_column(col, justify="right")
-    rows = [*result["traces"].items(), ("aggregate", result["aggregate"])]
+    rows: list[tuple[str, dict[str, Any]]] = [
+        *result["traces"].items(),
+        ("aggregate", result["aggregate"]),
+    ]
     for trace, scores in rows:
         for i, (model, s) in enumerate(scores.items()):
             table.add_row(

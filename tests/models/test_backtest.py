@@ -91,7 +91,7 @@ def test_statsforecast_reference_gives_ordered_intervals() -> None:
 def test_unknown_model_and_empty_folder_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown model 'prophet'"):
         make_models(["prophet"], 288)
-    with pytest.raises(InputError, match="no .csv traces"):
+    with pytest.raises(InputError, match=r"no \.csv traces"):
         run_backtest(tmp_path)
 
 
