@@ -1,0 +1,140 @@
+"""Causal building blocks of the anomaly detector: every function only looks backwards.
+
+* :func:`left_nn_distance` — distance from the last ``m`` values to their nearest earlier
+  neighbour (a left discord, as in the matrix profile): a shape never seen before is far away.
+* :func:`range_max` — ``max(a[lo:hi])`` for many ranges at once (sparse table), used for the
+  "record ratio": how much a feature exceeds its own recent maximum.
+* :func:`suppress_alarms` — one alarm per event: after a ratio crosses the alarm level the output
+  stays quiet for a while, because NAB-style scoring (and an operator) only wants the earliest
+  detection of an event, and repeated alarms are false positives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_BLOCK = 256
+
+
+def robust_location_scale(values: FloatArray) -> tuple[float, float]:
+    """Median and a scale that is never zero (MAD, else standard deviation, else 1 % of level)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    med = float(np.median(finite))
+    scale = float(np.median(np.abs(finite - med))) * 1.4826
+    if scale <= 1e-12:
+        scale = float(np.std(finite))
+    if scale <= 1e-12:
+        scale = max(abs(med) * 0.01, 1e-6)
+    return med, scale
+
+
+def left_nn_distance(z: FloatArray, m: int, history: int, start: int) -> FloatArray:
+    """Nearest-neighbour distance of each window ``z[t-m+1 : t+1]`` for ``t >= start``.
+
+    Candidates are the windows ending in ``[t - history, t - m]`` (no overlap with the query),
+    so the result at ``t`` depends on rows up to ``t`` only. Rows without a candidate get 0.
+    The distance is divided by ``sqrt(m)`` so that lengths are comparable.
+    """
+    n = len(z)
+    out = np.zeros(max(n - start, 0))
+    if n < m or start >= n:
+        return out
+    emb = np.lib.stride_tricks.sliding_window_view(z, m)  # emb[i] ends at row i + m - 1
+    sq = np.einsum("ij,ij->i", emb, emb)
+    first = max(start - m + 1, 0)
+    for s in range(first, len(emb), _BLOCK):
+        e = min(len(emb), s + _BLOCK)
+        best = _block_min_sq_distance(emb, sq, s, e, m, history)
+        rows = np.arange(s, e) + m - 1 - start
+        keep = (rows >= 0) & np.isfinite(best)
+        out[rows[keep]] = np.sqrt(np.maximum(best[keep], 0.0) / m)
+    return out
+
+
+def _block_min_sq_distance(
+    emb: FloatArray, sq: FloatArray, s: int, e: int, m: int, history: int
+) -> FloatArray:
+    """Smallest squared distance of queries ``s…e-1`` to candidates ``[i-history, i-m]``.
+
+    Candidates valid for every query of the block need no mask; only the two edge strips do.
+    """
+    queries = np.arange(s, e)
+    best = np.full(e - s, np.inf)
+    lo, hi = max(0, s - history), e - m  # union of the candidate ranges
+    if hi <= lo:
+        return best
+    common_lo, common_hi = max(0, e - 1 - history), s - m + 1  # valid for all queries
+    q = emb[s:e]
+    if common_hi > common_lo:
+        d2 = sq[None, common_lo:common_hi] - 2.0 * (q @ emb[common_lo:common_hi].T)
+        best = d2.min(axis=1)
+    for a, b in ((lo, min(common_lo, hi)), (max(common_hi, lo), hi)):
+        if b <= a:
+            continue
+        cand = np.arange(a, b)[None, :]
+        d2 = sq[None, a:b] - 2.0 * (q @ emb[a:b].T)
+        valid = (cand <= queries[:, None] - m) & (cand >= queries[:, None] - history)
+        best = np.minimum(best, np.where(valid, d2, np.inf).min(axis=1))
+    return np.asarray(best + sq[s:e], dtype=np.float64)
+
+
+def range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """``max(values[lo[i]:hi[i]])`` for every ``i``; NaN where the range is empty."""
+    n = len(values)
+    out = np.full(len(lo), np.nan)
+    length = hi - lo
+    ok = length > 0
+    if n == 0 or not ok.any():
+        return out
+    levels = [values]
+    while (1 << len(levels)) <= n:
+        prev, step = levels[-1], 1 << (len(levels) - 1)
+        levels.append(np.maximum(prev[:-step], prev[step:]))
+    k = np.zeros(len(lo), dtype=np.int64)
+    k[ok] = np.floor(np.log2(length[ok])).astype(np.int64)
+    for level in np.unique(k[ok]):
+        sel = ok & (k == level)
+        table = levels[int(level)]
+        out[sel] = np.maximum(table[lo[sel]], table[hi[sel] - (1 << int(level))])
+    return out
+
+
+def suppress_alarms(
+    ratio: FloatArray,
+    positions: IntArray,
+    *,
+    level: float,
+    quiet_rows: int,
+    quiet_growth: float,
+    last_alarm: int,
+) -> tuple[FloatArray, int]:
+    """Zero the ratio for ``max(quiet_rows, quiet_growth·t)`` rows after each alarm.
+
+    ``positions`` are the absolute row numbers ``t`` of ``ratio``; ``last_alarm`` carries the
+    state across calls. Returns the suppressed ratio and the new ``last_alarm``.
+    """
+    out = ratio.copy()
+    for i, t in enumerate(positions.tolist()):
+        if t - last_alarm <= max(quiet_rows, quiet_growth * t):
+            out[i] = 0.0
+        elif ratio[i] >= level:
+            last_alarm = t
+    return out, last_alarm
+
+
+def mean_of_top_two(ratios: FloatArray) -> FloatArray:
+    """Mean of the two largest values per row (columns are candidates).
+
+    Two independent views must agree before the score gets high: one feature alone spikes on
+    noise far more often than two at once.
+    """
+    if ratios.shape[1] == 1:
+        return ratios[:, 0].copy()
+    top = np.sort(ratios, axis=1)[:, -2:]
+    return np.asarray(top.mean(axis=1), dtype=np.float64)
