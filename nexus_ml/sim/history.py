@@ -110,13 +110,25 @@ def simulate_module(
     return module_metrics(profile, traits, cal, noise, demand, count.astype(np.float64), effects)
 
 
-def series_frame(module: str, timestamps: pd.DatetimeIndex, series: ModuleSeries) -> pd.DataFrame:
-    """One module's series as metric-frame rows plus the ground-truth columns."""
-    columns: dict[str, object] = {"module": module, "timestamp": timestamps}
-    for name in (*METRIC_FIELDS, *TRUTH_COLUMNS):
-        columns[name] = getattr(series, name)
-    frame = pd.DataFrame(columns)
-    frame["replicas"] = frame["replicas"].astype(np.int64)
+def series_frame(
+    modules: Sequence[str], t: IntArray, series: Sequence[ModuleSeries]
+) -> pd.DataFrame:
+    """Modules' series on epoch seconds ``t`` as metric-frame rows (module-major), plus the
+    ground-truth columns."""
+    floats = (*METRIC_FIELDS, "demand_rpm")
+    n = len(t)
+    # One (columns × rows) block filled in place: pandas adopts it without another copy.
+    block = np.empty((len(floats), n * len(modules)))
+    replicas = np.empty(n * len(modules), dtype=np.int64)
+    for i, one in enumerate(series):
+        rows = slice(i * n, (i + 1) * n)
+        for j, name in enumerate(floats):
+            block[j, rows] = getattr(one, name)
+        replicas[rows] = one.replicas
+    frame = pd.DataFrame(block.T, columns=list(floats), copy=False)
+    frame.insert(0, "module", np.repeat(np.asarray(modules, dtype=object), n))
+    frame.insert(1, "timestamp", pd.to_datetime(np.tile(t, len(modules)), unit="s", utc=True))
+    frame.insert(len(METRIC_FIELDS) + 2, "replicas", replicas)
     return frame
 
 
@@ -179,9 +191,8 @@ def simulate_history(
     t0 = int(as_utc(start).timestamp())
     t = t0 + np.arange(int(days * 86400 // step_s), dtype=np.int64) * step_s
     cal = LocalCalendar.from_epoch(t)
-    timestamps = pd.DatetimeIndex(pd.to_datetime(t, unit="s", utc=True))
     profiles = sorted(catalog, key=lambda m: m.name)
-    frames = []
+    computed: list[ModuleSeries] = []
     for done, profile in enumerate(profiles, start=1):
         series = simulate_module(
             profile,
@@ -192,7 +203,7 @@ def simulate_history(
             replicas=replicas,
             step_s=step_s,
         )
-        frames.append(series_frame(profile.name, timestamps, series))
+        computed.append(series)
         if progress is not None:
             progress(done, len(profiles))
-    return pd.concat(frames, ignore_index=True)
+    return series_frame([p.name for p in profiles], t, computed)
