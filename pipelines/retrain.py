@@ -91,9 +91,8 @@ def run_locked(job: Callable[[], TrainReport], lock: RunLock) -> RunResult:
     try:
         report = job()
     except NexusError as exc:
-        result = RunResult(
-            "failed", f"retrain failed after {time.perf_counter() - began:.1f}s: {exc}"
-        )
+        elapsed = time.perf_counter() - began
+        result = RunResult("failed", f"retrain failed after {elapsed:.1f}s: {exc}", error=exc)
         log.error(result.message)
         return result
     finally:

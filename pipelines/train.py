@@ -124,10 +124,6 @@ def train(
     """
     began = time.perf_counter()
     phase = on_phase or (lambda _: None)
-    if forecaster_factory is None or detector_factory is None:
-        default_fc, default_det = default_factories(config)
-        forecaster_factory = forecaster_factory or default_fc
-        detector_factory = detector_factory or default_det
     end_ts = (
         pd.Timestamp(end).tz_convert("UTC")
         if pd.Timestamp(end).tzinfo
@@ -140,6 +136,10 @@ def train(
         config.modules, start_ts.to_pydatetime(), end_ts.to_pydatetime(), config.step
     )
     _check_coverage(fetched.quality.coverage, config)
+    if forecaster_factory is None or detector_factory is None:  # after the cheap checks
+        default_fc, default_det = default_factories(config)
+        forecaster_factory = forecaster_factory or default_fc
+        detector_factory = detector_factory or default_det
 
     frames = {
         m: module_frame(fetched.frame, m, METRIC_FIELDS, start_ts, end_ts, config.step)

@@ -141,7 +141,9 @@ def fit_modules(
     for module, wide in frames.items():
         windows = {}
         for name in forecast_fields:
-            y = wide[name].rename(f"{module}:{name}")
+            # Each task gets its own index object: pandas builds index lookup tables lazily and
+            # not thread-safely, and threaded backends (Dask in-process workers) share memory.
+            y = pd.Series(wide[name].to_numpy(), index=wide.index.copy(), name=f"{module}:{name}")
             windows[name] = make_window(
                 y,
                 backtest_steps=bt_steps,
@@ -154,7 +156,7 @@ def fit_modules(
                 delayed(_fit_forecaster)(module, name, forecaster_factory, y, windows[name])
             )
         cut = next(iter(windows.values())).origins[0]
-        jobs.append(delayed(_fit_detector)(module, detector_factory, wide, cut))
+        jobs.append(delayed(_fit_detector)(module, detector_factory, wide.copy(deep=True), cut))
         fits[module] = ModuleFit(module=module, window=windows)
     parallel_kw: dict[str, Any] = {"n_jobs": n_jobs}
     if backend is not None:
