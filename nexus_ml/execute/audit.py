@@ -152,7 +152,11 @@ class PostgresAudit:
                 f"audit database unreachable: {self._redactor.text(str(exc))}"
             ) from None
         if not self._ready:
-            conn.execute(_DDL.format(schema=self._schema))
+            # Two executors (or threads) starting together would race on CREATE SCHEMA IF NOT
+            # EXISTS; a transaction-scoped advisory lock serialises the DDL.
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._schema,))
+                conn.execute(_DDL.format(schema=self._schema))
             self._ready = True
         return conn
 

@@ -22,16 +22,17 @@ from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.errors import NexusError
+from nexus_ml.execute.alerting import decision_alert
 from nexus_ml.execute.audit import AuditEntry, AuditTrail, utcnow
 from nexus_ml.execute.backend import ClusterBackend, ServiceState
 from nexus_ml.execute.client import DecisionBatch, RejectedDecision
+from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import Guardrails, Verdict
 from nexus_ml.execute.leader import LeaderLock, SoloLock
 
 log = logging.getLogger(__name__)
 
 EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
-_METRIC_KINDS = ("requests_per_min", "memory_usage", "error_rate", "cpu_usage", "response_time")
 
 
 class DecisionSource(Protocol):
@@ -98,6 +99,8 @@ class Executor:
         The leader lock; only the holder acts.
     clock
         Current time (UTC, aware); the demo passes a replayed clock.
+    context
+        Key metrics for alerts (requests/min against normal, memory, error rate).
     """
 
     def __init__(
@@ -112,8 +115,10 @@ class Executor:
         lock: LeaderLock | None = None,
         config: ExecutorConfig | None = None,
         clock: Callable[[], datetime] = utcnow,
+        context: MetricContext | None = None,
     ) -> None:
         self.source = source
+        self.context = context
         self.backend = backend
         self.catalog = catalog
         self.guardrails = guardrails
@@ -404,33 +409,13 @@ class Executor:
             return None
 
     def _decision_alert(self, decision: Decision, problem: str, taken: str | None) -> Alert:
-        lang = self.config.language
-        metrics = {
-            e.kind: e.value
-            for e in decision.explanation
-            if e.kind in _METRIC_KINDS and e.value is not None
-        }
-        normal = {
-            e.kind.removesuffix("_normal"): e.value
-            for e in decision.explanation
-            if e.kind.endswith("_normal") and e.value is not None
-        }
-        severity = "critical" if problem in ("cluster_error", "failed_release") else "warning"
-        impact = ""
-        if decision.action in (Action.SCALE_UP, Action.SCALE_DOWN):
-            impact = phrase("impact_capacity", lang, after=decision.target_replicas)
-        return Alert(
-            module=decision.module,
-            container=decision.module,
-            problem=problem,
-            severity=severity,
-            action_taken=taken or phrase("hold", lang),
-            impact=impact,
-            key_metrics=metrics,
-            normal_metrics={k: v for k, v in normal.items() if k in metrics},
-            probable_cause=decision.reason,
-            next_action=phrase("next_watch" if taken else "next_operator", lang),
+        return decision_alert(
+            decision,
+            problem,
+            taken,
+            language=self.config.language,
             dashboard_url=self.config.dashboard_url,
+            context=self.context,
         )
 
     def _alert(self, alert: Alert, now: datetime) -> None:
