@@ -4,12 +4,13 @@ Time compression: the simulator, the decision service and the executor share one
 clock that runs ``SPEED`` times faster than the wall clock, so a simulated hour passes in two
 minutes. Prometheus keeps wall-clock timestamps; :class:`CompressedSource` translates the
 service's simulated-minute windows to wall-clock windows (one simulated minute = ``60/SPEED``
-wall seconds) and back, around the real :class:`~nexus_ml.ingest.prometheus_source.PrometheusSource`.
+wall seconds) and back, around the real ``PrometheusSource``.
 Everything else is the production code path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -142,10 +143,9 @@ class CachedReplicas:
     def __call__(self, module: str) -> int:
         with self._lock:
             if time.monotonic() - self._at > 0.3:
-                try:
+                # keep the last counts when the Engine is busy
+                with contextlib.suppress(Exception):
                     self.counts = {m: s.running for m, s in self.backend.services().items()}
-                except Exception:  # keep the last counts when the Engine is busy
-                    pass
                 self._at = time.monotonic()
             return self.counts.get(module, 0)
 

@@ -161,7 +161,7 @@ def loop(
                 base_url=telegram.base_url,
                 grouper=AlertGrouper(300),
                 backoff_s=0.1,
-            ),  # fmt: skip
+            ),
             lock=PgLeaderLock(db, name=f"exec-loop-{run}"),
             config=ExecutorConfig(interval_s=60 / SPEED, action_timeout_s=20, executor_id="loop"),
             clock=clock.now,
@@ -211,15 +211,22 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
     loop.exporter.clear()
     fall_from = loop.clock.now()
     # Meanwhile Agendamento degrades (latency ×5, 20 % errors); see step 3.
-    tasks_before = {t["ID"] for t in loop.backend._client.api.tasks(
-        filters={"service": loop.backend._prefix + AG, "desired-state": "running"})}  # fmt: skip
+    tasks_before = {
+        t["ID"]
+        for t in loop.backend._client.api.tasks(
+            filters={"service": loop.backend._prefix + AG, "desired-state": "running"}
+        )
+    }
     loop.exporter.inject(
         BadRelease(module=AG, start=fall_from, duration=timedelta(hours=1), magnitude=4.0)
     )
 
     def downs() -> list[AuditEntry]:
-        return [e for e in loop.audit.since(fall_from)
-                if e.event == "action_taken" and e.action == "scale_down"]  # fmt: skip
+        return [
+            e
+            for e in loop.audit.since(fall_from)
+            if e.event == "action_taken" and e.action == "scale_down"
+        ]
 
     loop.wait_for("two CRM scale-downs", lambda: len(downs()) >= 2, timeout_s=40)
     first, second = downs()[:2]
@@ -235,26 +242,40 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
         lambda: any(m.text.count("Degradação") for m in loop.telegram.messages),
         timeout_s=70,
     )
-    tasks_after = {t["ID"] for t in loop.backend._client.api.tasks(
-        filters={"service": loop.backend._prefix + AG, "desired-state": "running"})}  # fmt: skip
+    tasks_after = {
+        t["ID"]
+        for t in loop.backend._client.api.tasks(
+            filters={"service": loop.backend._prefix + AG, "desired-state": "running"}
+        )
+    }
     assert tasks_after and tasks_after.isdisjoint(tasks_before)  # the task was replaced
     message = next(m for m in loop.telegram.messages if "Degradação" in m.text)
-    for field in ("<b>Container:</b> nexus-agendamento", "<b>Ação tomada:</b> Serviço reiniciado",
-                  "<b>Métricas-chave:</b>", "Taxa de erro", "<b>Causa provável:</b>",
-                  "<b>Próxima ação:</b>"):  # fmt: skip
+    for field in (
+        "<b>Container:</b> nexus-agendamento",
+        "<b>Ação tomada:</b> Serviço reiniciado",
+        "<b>Métricas-chave:</b>",
+        "Taxa de erro",
+        "<b>Causa provável:</b>",
+        "<b>Próxima ação:</b>",
+    ):
         assert field in message.text, field
     loop.exporter.clear()
 
     # 4. The service is killed: the executor holds and alerts; back: it resumes.
     loop.service.stop()
     killed_at = loop.clock.now()
-    loop.wait_for("a service-down alert",
-                  lambda: any("Serviço de decisão indisponível" in m.text
-                              for m in loop.telegram.messages), timeout_s=20)  # fmt: skip
+    loop.wait_for(
+        "a service-down alert",
+        lambda: any("Serviço de decisão indisponível" in m.text for m in loop.telegram.messages),
+        timeout_s=20,
+    )
     replicas_while_down = {m: loop.replicas(m) for m in (UM, AG, CRM)}
     loop.service.start()
-    loop.wait_for("resumed", lambda: ("fetch_resumed", "", "", "service_back")
-                  in loop.events(killed_at), timeout_s=20)  # fmt: skip
+    loop.wait_for(
+        "resumed",
+        lambda: ("fetch_resumed", "", "", "service_back") in loop.events(killed_at),
+        timeout_s=20,
+    )
     events = loop.events(killed_at)
     assert ("fetch_failed", "", "", "service_unavailable") in events
     down = [e for e in events[: events.index(("fetch_resumed", "", "", "service_back"))]]
