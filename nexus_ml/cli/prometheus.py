@@ -21,10 +21,11 @@ def register(app: typer.Typer) -> None:
         promtool: str | None = typer.Option(None, help="promtool executable (default: PATH)"),
         block: str = typer.Option("24h", help="--max-block-duration for promtool"),
         keep_openmetrics: Path | None = typer.Option(
-            None, help="Also keep the OpenMetrics text written for promtool"
+            None, help="Directory to keep the OpenMetrics files written for promtool"
         ),
     ) -> None:
         """Write HISTORY as `nexus:<field>{module}` series into TSDB blocks (promtool)."""
+        from nexus_ml.cli.metrics import parse_duration
         from nexus_ml.ingest.backfill import backfill
         from nexus_ml.ingest.frame_source import read_metric_frame
 
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
                 frame,
                 tsdb,
                 promtool=promtool,
-                max_block_duration=block,
+                max_block_duration=parse_duration(block),
                 keep_openmetrics=keep_openmetrics,
             )
         console.print(

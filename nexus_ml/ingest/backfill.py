@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -91,7 +92,7 @@ def write_openmetrics(frame: pd.DataFrame, out: TextIO) -> int:
 class BackfillResult:
     samples: int
     blocks: tuple[str, ...]
-    openmetrics: Path | None
+    openmetrics: tuple[Path, ...]
 
 
 def find_promtool(promtool: str | None = None) -> str:
@@ -111,60 +112,97 @@ def find_promtool(promtool: str | None = None) -> str:
     return found
 
 
+def promtool_block_seconds(max_block_duration: timedelta) -> int:
+    """The block length promtool really uses: the largest 2 h x 3^k not above the maximum
+    (18 h for 24 h), as in promtool's ``getCompatibleBlockDuration``."""
+    limit = max_block_duration.total_seconds()
+    block = 7200
+    while block * 3 <= limit and block < 7200 * 3**9:
+        block *= 3
+    return block
+
+
+def _run_promtool(cmd: list[str], timeout_s: float) -> None:
+    log.info("backfill: running %s", " ".join(cmd))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise IngestError(f"promtool did not finish within {timeout_s:g} s") from exc
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
+        raise IngestError(
+            f"promtool tsdb create-blocks-from failed (exit {proc.returncode}): {lines[-1]}",
+            returncode=proc.returncode,
+        )
+
+
 def backfill(
     frame: pd.DataFrame,
     tsdb_dir: Path,
     *,
     promtool: str | None = None,
-    max_block_duration: str = "24h",
+    max_block_duration: timedelta = timedelta(hours=24),
     keep_openmetrics: Path | None = None,
     timeout_s: float = 600.0,
 ) -> BackfillResult:
     """Write ``frame`` as TSDB blocks into ``tsdb_dir`` with ``promtool tsdb create-blocks-from``.
 
-    Start Prometheus with ``--storage.tsdb.path`` at ``tsdb_dir`` (and a retention covering the
-    history) to query the blocks at once; a running server picks new blocks up within a minute.
+    The frame is cut at promtool's block boundaries (multiples of
+    :func:`promtool_block_seconds` since the epoch) and each piece goes to promtool on its own:
+    promtool re-reads its whole input once per block window, so one file per window turns a
+    quadratic cost into a linear one. Start Prometheus with ``--storage.tsdb.path`` at
+    ``tsdb_dir`` (and a retention covering the history) to query the blocks at once; a running
+    server picks new blocks up within a minute.
+
+    Parameters
+    ----------
+    keep_openmetrics
+        A directory to keep the OpenMetrics files in (default: a temporary one, deleted).
 
     Raises
     ------
     InputError
-        When the frame is not a metric frame or is empty.
+        When the frame is not a metric frame, is empty, or the block duration is not whole hours.
     IngestError
         When promtool is missing or fails; the message carries its last output line.
     """
     frame = validate_metric_frame(frame)
     if frame.empty:
         raise InputError("backfill: the metric frame has no rows")
+    max_s = int(max_block_duration.total_seconds())
+    if max_s < 3600 or max_s % 3600:
+        raise InputError(f"max_block_duration must be whole hours, got {max_block_duration}")
+    block_s = promtool_block_seconds(max_block_duration)
     tool = find_promtool(promtool)
     tsdb_dir.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in tsdb_dir.iterdir()}
+    seconds = frame["timestamp"].to_numpy(dtype="datetime64[s]").astype(np.int64)
+    windows = seconds // block_s
+    samples, written = 0, []
     with tempfile.TemporaryDirectory(prefix="nexus-backfill-") as tmp:
-        om_path = keep_openmetrics or Path(tmp) / "history.om"
-        with om_path.open("w", encoding="utf-8") as out:
-            samples = write_openmetrics(frame, out)
-        cmd = [
-            tool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            f"--max-block-duration={max_block_duration}",
-            str(om_path),
-            str(tsdb_dir),
-        ]
-        log.info("backfill: %d samples, running %s", samples, " ".join(cmd))
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise IngestError(f"promtool did not finish within {timeout_s:g} s") from exc
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
-            raise IngestError(
-                f"promtool tsdb create-blocks-from failed (exit {proc.returncode}): {lines[-1]}",
-                returncode=proc.returncode,
+        out_dir = keep_openmetrics or Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for window in np.unique(windows):
+            piece = frame[windows == window]
+            path = out_dir / f"history-{int(window) * block_s}.om"
+            with path.open("w", encoding="utf-8") as out:
+                samples += write_openmetrics(piece, out)
+            written.append(path)
+            _run_promtool(
+                [
+                    tool,
+                    "tsdb",
+                    "create-blocks-from",
+                    "openmetrics",
+                    f"--max-block-duration={max_s // 3600}h",
+                    str(path),
+                    str(tsdb_dir),
+                ],
+                timeout_s,
             )
     blocks = tuple(
         sorted(p.name for p in tsdb_dir.iterdir() if p.is_dir() and p.name not in before)
     )
-    return BackfillResult(samples=samples, blocks=blocks, openmetrics=keep_openmetrics)
+    kept = tuple(written) if keep_openmetrics else ()
+    log.info("backfill: %d samples in %d block(s) into %s", samples, len(blocks), tsdb_dir)
+    return BackfillResult(samples=samples, blocks=blocks, openmetrics=kept)

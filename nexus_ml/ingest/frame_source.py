@@ -120,7 +120,7 @@ class FrameSource:
             if rows is None:
                 continue
             window = rows[
-                (rows["timestamp"] >= lo - pd.Timedelta(seconds=grid.step))
+                (rows["timestamp"] > lo - pd.Timedelta(seconds=grid.step))
                 & (rows["timestamp"] <= hi)
             ]
             nan_values[module] = int(window[list(METRIC_FIELDS)].isna().to_numpy().sum())

@@ -43,6 +43,20 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 _Series = list[dict[str, Any]]
+#: A parsed range-query series: labels, Unix seconds, values.
+_Parsed = tuple[dict[str, str], np.ndarray, np.ndarray]
+
+
+def parse_matrix(result: _Series) -> list[_Parsed]:
+    """Labels and numpy arrays of each series of a range-query result."""
+    parsed = []
+    for series in result:
+        values = series["values"]
+        n = len(values)
+        seconds = np.fromiter((v[0] for v in values), dtype=np.float64, count=n)
+        numbers = np.fromiter((float(v[1]) for v in values), dtype=np.float64, count=n)
+        parsed.append((series.get("metric", {}), seconds.astype(np.int64), numbers))
+    return parsed
 
 
 def _server_error(exc: PrometheusApiClientException) -> str:
@@ -170,11 +184,13 @@ class PrometheusSource:
         nan_values = dict.fromkeys(modules, 0)
         wanted = set(modules)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="prom-fetch") as pool:
-            futures: dict[Future[_Series], str] = {
-                pool.submit(self.query_range, q, c): f for f, q, c in jobs
+            # parsing happens in the workers too, overlapping with the other queries' waits
+            futures: dict[Future[list[_Parsed]], str] = {
+                pool.submit(lambda q, c: parse_matrix(self.query_range(q, c)), q, c): f
+                for f, q, c in jobs
             }
             done_count = 0
-            pending: set[Future[_Series]] = set(futures)
+            pending: set[Future[list[_Parsed]]] = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in done:
@@ -182,19 +198,13 @@ class PrometheusSource:
                         for other in pending:
                             other.cancel()
                         fut.result()  # re-raises the IngestError
-                    for series in fut.result():
-                        module = series.get("metric", {}).get("module")
+                    for labels, seconds, values in fut.result():
+                        module = labels.get("module")
                         if module not in wanted:
-                            log.warning(
-                                "ignoring series without a wanted module label: %s",
-                                series.get("metric"),
-                            )
+                            log.warning("ignoring series without a wanted module: %s", labels)
                             continue
-                        values = np.asarray(series["values"], dtype=float).reshape(-1, 2)
-                        nan_values[module] += int(np.isnan(values[:, 1]).sum())
-                        pieces.setdefault((module, futures[fut]), []).append(
-                            (values[:, 0].astype(np.int64), values[:, 1])
-                        )
+                        nan_values[module] += int(np.isnan(values).sum())
+                        pieces.setdefault((module, futures[fut]), []).append((seconds, values))
                     done_count += 1
                     if progress is not None:
                         progress(done_count, len(jobs))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -118,3 +119,27 @@ def test_cli_backfill_of_a_missing_file_is_one_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "nope.parquet" in result.output and "Traceback" not in result.output
+
+
+def test_cli_without_prometheus_fetches_from_the_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexus_ml.cli.main import app
+    from nexus_ml.settings import get_settings
+
+    monkeypatch.delenv("NEXUS_PROMETHEUS_URL", raising=False)
+    monkeypatch.setenv("NEXUS_CONFIG", str(tmp_path / "absent.yaml"))
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "crm.csv"
+        end = "2026-11-02T12:00:00+00:00"
+        result = CliRunner().invoke(
+            app, ["metrics", "fetch", "-m", "crm", "--since", "2h", "--end", end, "--out", str(out)]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 121 and set(frame["module"]) == {"nexus-crm"}
+    assert frame["requests_per_min"].notna().all()
+    assert "100.0%" in result.output  # the quality table: full coverage
