@@ -66,17 +66,19 @@ def all_modules(
     Raises
     ------
     LintFailed
-        Unacknowledged dangerous operations (``check_lint``).
+        Unacknowledged dangerous operations in the pending migrations (``check_lint``).
     StepFailed, DriftError, LockTimeout
         From the staging rehearsal (production untouched) or the production run.
     """
-    if check_lint and (findings := lint(graph, dbmap)):
+    coordinator = Coordinator(conninfo, dbmap, settings, progress)
+    # Gate on what is about to run: an applied migration's findings are history.
+    if check_lint and (findings := lint_all(coordinator.pending(graph), dbmap)):
         raise LintFailed(len(findings), str(findings[0]))
     rehearsal: RunReport | None = None
     if staging:
         with staging_copy(conninfo) as copy:
             rehearsal = Coordinator(copy, dbmap, settings, progress).apply(graph, release=release)
-    production = Coordinator(conninfo, dbmap, settings, progress).apply(
+    production = coordinator.apply(
         graph, release=release, expect=rehearsal.applied if rehearsal else None
     )
     return AllModulesResult(production=production, staging=rehearsal)

@@ -17,6 +17,7 @@ from types import TracebackType
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from nexus_ml.errors import MigrationError
 from nexus_ml.migrate.errors import LockTimeout
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,26 @@ def database_of(conninfo: str) -> str:
     return str(conninfo_to_dict(conninfo).get("dbname", ""))
 
 
+def connect(conninfo: str) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection; a failure becomes one line naming the (redacted) target.
+
+    Raises
+    ------
+    MigrationError
+        The server is unreachable or refuses the credentials.
+    """
+    try:
+        return psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise MigrationError(f"cannot connect to {redact(conninfo)}: {reason}") from exc
+
+
 def open_session(
     conninfo: str, settings: SessionSettings
 ) -> psycopg.Connection[tuple[object, ...]]:
     """An autocommit connection with the coordinator's timeouts set for the session."""
-    conn = psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME)
+    conn = connect(conninfo)
     for name, value in (
         ("lock_timeout", settings.lock_timeout),
         ("statement_timeout", settings.statement_timeout),

@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from nexus_ml.errors import MigrationError
-from nexus_ml.migrate.pg import database_of, with_dbname
+from nexus_ml.migrate.pg import connect, database_of, with_dbname
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ def staging_copy(conninfo: str, maintenance_db: str = "postgres") -> Iterator[st
     """Yield the DSN of a fresh copy of ``conninfo``'s database; drop it afterwards."""
     source = database_of(conninfo)
     copy = f"{source[:40]}_staging_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect(with_dbname(conninfo, maintenance_db), autocommit=True)
+    admin = connect(with_dbname(conninfo, maintenance_db))
     try:
         # PostgreSQL waits 5 s before refusing a template others are connected to: look first.
         busy = admin.execute(

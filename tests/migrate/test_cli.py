@@ -72,7 +72,7 @@ def test_bad_input_exits_2_with_one_line_and_applies_nothing(
 
 
 @pytest.mark.integration
-def test_verbs_on_a_database(fresh_db: str) -> None:
+def test_verbs_on_a_database(fresh_db: str, migrations_copy: Path) -> None:
     code, out, _ = invoke("all-modules", "--dsn", fresh_db, "--dry-run")
     assert code == 0 and "crm:0002" in out and "after commit" in out
     assert run_sql(fresh_db, "SELECT to_regnamespace('crm') IS NULL") == [(True,)]
@@ -81,6 +81,15 @@ def test_verbs_on_a_database(fresh_db: str) -> None:
     assert "release v1: 7 migrations applied" in out
     code, out, _ = invoke("map", "--from-db", fresh_db)
     assert code == 0 and "matches the map" in out
+    # a dangerous pending migration is stopped by lint before it runs
+    (migrations_copy / "crm" / "0004_email_idx.sql").write_text(
+        "-- migrate:up\nCREATE INDEX customers_email_idx ON crm.customers (email);\n"
+    )
+    code, _, err = invoke(
+        "all-modules", "--dsn", fresh_db, "--migrations-dir", str(migrations_copy)
+    )
+    assert code == 6 and "[index-without-concurrently]" in err and "0004_email_idx.sql:2" in err
+    assert run_sql(fresh_db, "SELECT to_regclass('crm.customers_email_idx') IS NULL") == [(True,)]
     run_sql(fresh_db, "ALTER TABLE crm.customers ADD COLUMN fax text")
     code, out, err = invoke("map", "--from-db", fresh_db)
     assert code == 6 and "crm.customers.fax" in out and "differs from the map" in err
@@ -107,5 +116,8 @@ def test_pure_verbs() -> None:
 
 
 def test_dsn_password_is_never_shown() -> None:
+    code, out, err = invoke("status", "--dsn", "postgresql://app:s3cret@127.0.0.1:1/erp")
+    assert code == 6 and "cannot connect to app@127.0.0.1:1/erp" in err
+    assert "s3cret" not in out + err and len(err.strip().splitlines()) == 1
     assert redact("postgresql://app:s3cret@db.local:5433/erp") == "app@db.local:5433/erp"
     assert "s3cret" not in redact("host=h user=u password=s3cret dbname=d")

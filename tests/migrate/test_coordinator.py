@@ -3,6 +3,7 @@ every step leave schema and data as they were, drift, rollback and staging."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,11 @@ pytestmark = pytest.mark.integration
 BASE = ("user_management:0001", "crm:0001", "agendamento:0001")
 CHAIN = ["crm:0002", "agendamento:0002", "user_management:0002", "crm:0003"]
 FAST = SessionSettings(lock_wait_s=5.0)
+# advisory locks in this test's database only (other suites take advisory locks elsewhere)
+OUR_LOCKS = (
+    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+    "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+)
 
 
 def graph_of(root: Path) -> commands.MigrationGraph:
@@ -155,7 +161,7 @@ def test_failure_at_each_step_leaves_schema_and_data_identical(
         after = snapshot(fresh_db)
         assert after[0] == before[0], f"schema changed after a failure in {case}"
         assert after[1] == before[1], f"data changed after a failure in {case}"
-        locks = run_sql(fresh_db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        locks = run_sql(fresh_db, OUR_LOCKS)
         assert locks == [(0,)], case
 
     # Orphaned cross-module rows: a declared (not enforced) reference, customers.email must
@@ -201,8 +207,13 @@ def test_rollback_to_a_release_runs_downs_in_reverse(fresh_db: str, migrations_c
 
 
 def test_staging_rehearsal_gates_production(
-    fresh_db: str, migrations_copy: Path, pg_dsn: str, tmp_path: Path
+    fresh_db: str,
+    migrations_copy: Path,
+    pg_dsn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="nexus_ml.migrate.staging")
     with_base_and_data(fresh_db, migrations_copy)
     before = snapshot(fresh_db)
     broken = tmp_path / "broken"
@@ -212,6 +223,7 @@ def test_staging_rehearsal_gates_production(
     with open_session(fresh_db, FAST), pytest.raises(StepFailed) as err:
         commands.all_modules(fresh_db, graph_of(broken), load_map(), staging=True, settings=FAST)
     assert err.value.migration == "user_management:0002"
+    assert "made with pg_dump (source in use)" in caplog.text
     assert snapshot(fresh_db) == before, "production changed although staging failed"
     result = commands.all_modules(
         fresh_db, graph_of(migrations_copy), load_map(), staging=True, settings=FAST, release="v2"
