@@ -1,0 +1,20 @@
+"""Replay model v1 (../shared/BENCHMARKS.md): autoscaling policies replayed on demand traces."""
+
+from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
+from nexus_ml.sim.replay.physics import ReplayParams, ReplayResult, prepare_trace, replay
+from nexus_ml.sim.replay.policies import POLICIES, Observation, Policy, make_policy
+from nexus_ml.sim.replay.trace import load_trace
+
+__all__ = [
+    "POLICIES",
+    "Observation",
+    "Policy",
+    "ReplayMetrics",
+    "ReplayParams",
+    "ReplayResult",
+    "load_trace",
+    "make_policy",
+    "prepare_trace",
+    "replay",
+    "score_replay",
+]
