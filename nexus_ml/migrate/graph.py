@@ -92,6 +92,11 @@ class MigrationGraph:
             modules_in_order=tuple(dict.fromkeys(m.module for m in steps)),
         )
 
+    @property
+    def allowed_not_valid(self) -> frozenset[str]:
+        """Constraints some migration declared may stay NOT VALID."""
+        return frozenset().union(*(m.allow_not_valid for m in self.migrations.values()))
+
     def ancestors(self, key: str) -> set[str]:
         """Every migration ``key`` depends on, directly or not."""
         return self._closure(key, self.requires)

@@ -7,7 +7,7 @@ left NOT VALID; no index is invalid; no cross-module reference of the map has or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -60,9 +60,18 @@ def _failed(migration: Migration, phase: str, st: Statement, cause: str) -> Step
 
 
 def check_integrity(
-    conn: Conn, unit: Sequence[Migration], dbmap: DatabaseMap | None, *, verify: bool = True
+    conn: Conn,
+    unit: Sequence[Migration],
+    dbmap: DatabaseMap | None,
+    *,
+    verify: bool = True,
+    allowed_not_valid: Collection[str] = (),
 ) -> None:
-    """The checks after a module's migrations ran (inside the caller's savepoint)."""
+    """The checks after a module's migrations ran (inside the caller's savepoint).
+
+    ``allowed_not_valid`` names constraints a migration declared may stay NOT VALID
+    (``-- migrate:allow-not-valid``, e.g. a foreign key on a huge table validated later).
+    """
     last = unit[-1]
     if verify:
         for m in unit:
@@ -74,12 +83,14 @@ def check_integrity(
         "WHERE NOT c.convalidated AND n.nspname = ANY(%s) ORDER BY 1",
         (schemas,),
     ).fetchall()
+    rows = [r for r in rows if r[0] not in allowed_not_valid]
     if rows:
         _raise_check(
             last,
             "constraints valid",
             f"constraint {rows[0][0]} on {rows[0][1]} is "
-            "NOT VALID: VALIDATE CONSTRAINT it in the same migration",
+            "NOT VALID: VALIDATE CONSTRAINT it in the same migration (or declare "
+            "`-- migrate:allow-not-valid` if validation is deliberately later)",
         )
     rows = conn.execute(
         "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c "

@@ -5,6 +5,7 @@ Format (directives are SQL comments, so every file stays valid SQL)::
     -- migrate:depends crm:0001, user_management:0001
     -- migrate:transactional false        (optional: run outside the plan's transaction)
     -- migrate:lint-ignore index-without-concurrently   (optional: acknowledged lint rules)
+    -- migrate:allow-not-valid orders_customer_fk  (optional: may stay NOT VALID for now)
     -- migrate:up
     ALTER TABLE ...;
     -- migrate:verify                     (optional: statements that must return true)
@@ -31,7 +32,7 @@ MODULE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 DEPENDENCY = re.compile(r"^(?P<module>[a-z_][a-z0-9_]*):(?P<number>\d{4})$")
 _DIRECTIVE = re.compile(r"^--\s*migrate:(?P<word>[a-z-]+)\b\s*(?P<value>.*?)\s*$")
 _SECTIONS = ("up", "verify", "down")
-_HEADER = ("depends", "transactional", "lint-ignore")
+_HEADER = ("depends", "transactional", "lint-ignore", "allow-not-valid")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Migration:
     depends_on: tuple[str, ...] = ()
     transactional: bool = True
     lint_ignore: frozenset[str] = field(default_factory=frozenset)
+    allow_not_valid: frozenset[str] = field(default_factory=frozenset)
     path: str = ""
     checksum: str = ""
 
@@ -128,9 +130,8 @@ def parse_migration(module: str, file_name: str, text: str, *, path: str = "") -
         down=parts.get("down", ()),
         depends_on=_dependencies(where, header.get("depends", "")),
         transactional=_flag(where, header.get("transactional", "true")),
-        lint_ignore=frozenset(
-            v.strip() for v in header.get("lint-ignore", "").split(",") if v.strip()
-        ),
+        lint_ignore=_names(header.get("lint-ignore", "")),
+        allow_not_valid=_names(header.get("allow-not-valid", "")),
         path=where,
         checksum=checksum_of(text),
     )
@@ -162,6 +163,10 @@ def _dependencies(where: str, value: str) -> tuple[str, ...]:
         if not DEPENDENCY.match(dep):
             raise ParseError(where, f"dependency {dep!r} is not module:NNNN")
     return deps
+
+
+def _names(value: str) -> frozenset[str]:
+    return frozenset(v.strip() for v in value.split(",") if v.strip())
 
 
 def _flag(where: str, value: str) -> bool:

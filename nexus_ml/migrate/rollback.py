@@ -58,7 +58,7 @@ def rollback_to(coordinator: Coordinator, graph: MigrationGraph, target: str) ->
                         migration=m.key,
                     )
             if undo:
-                _undo(coordinator, conn, undo, seq, report)
+                _undo(coordinator, conn, undo, seq, report, graph.allowed_not_valid)
             report.release = target
         report.lock_hold_s = lock.held_s
     report.wall_s = time.monotonic() - start
@@ -71,6 +71,7 @@ def _undo(
     undo: list[Migration],
     seq: int,
     report: RunReport,
+    allowed: frozenset[str],
 ) -> None:
     deferred = [m for m in undo if not m.transactional]
     in_tx = [m for m in undo if m.transactional]
@@ -84,7 +85,9 @@ def _undo(
                 with conn.transaction():
                     for m in unit:
                         run_part(conn, m, "down")
-                    check_integrity(conn, unit, coordinator.dbmap, verify=False)
+                    check_integrity(
+                        conn, unit, coordinator.dbmap, verify=False, allowed_not_valid=allowed
+                    )
                 report.units.append((module, [m.key for m in unit]))
                 coordinator.progress(f"{module}: rolled back {', '.join(m.key for m in unit)}")
             history.forget(conn, [m.key for m in undo], seq)

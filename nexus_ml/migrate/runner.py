@@ -147,13 +147,18 @@ class Coordinator:
                         pending=[m.key for m in pending],
                     )
                 if pending:
-                    self._apply_pending(conn, pending, release, report)
+                    self._apply_pending(conn, pending, release, report, graph.allowed_not_valid)
             report.lock_hold_s = lock.held_s
         report.wall_s = time.monotonic() - start
         return report
 
     def _apply_pending(
-        self, conn: Conn, pending: Sequence[Migration], name: str | None, report: RunReport
+        self,
+        conn: Conn,
+        pending: Sequence[Migration],
+        name: str | None,
+        report: RunReport,
+        allowed: frozenset[str],
     ) -> None:
         in_tx = [m for m in pending if m.transactional]
         deferred = [m for m in pending if not m.transactional]
@@ -165,7 +170,7 @@ class Coordinator:
                 with conn.transaction():  # the module's savepoint
                     for m in unit:
                         run_part(conn, m, "up")
-                    check_integrity(conn, unit, self.dbmap)
+                    check_integrity(conn, unit, self.dbmap, allowed_not_valid=allowed)
                 report.units.append((module, [m.key for m in unit]))
                 self.progress(f"{module}: applied {', '.join(m.key for m in unit)}")
             history.record(conn, in_tx, rel)
@@ -176,7 +181,7 @@ class Coordinator:
             try:
                 run_part(conn, m, "up")
                 run_verify(conn, m)
-                check_integrity(conn, [m], self.dbmap, verify=False)
+                check_integrity(conn, [m], self.dbmap, verify=False, allowed_not_valid=allowed)
             except StepFailed:
                 self._compensate(conn, [*done, m], in_tx, rel.seq - 1, first_run)
                 raise

@@ -181,6 +181,19 @@ def test_failure_at_each_step_leaves_schema_and_data_identical(
     )
     assert snapshot(fresh_db) == before
 
+    # the same NOT VALID constraint, declared deliberate: the run goes through
+    inject(migrations_copy, "user_management", "0002", "up", FAILURES[3][3])
+    path = next((migrations_copy / "user_management").glob("0002_*.sql"))
+    path.write_text(
+        path.read_text().replace(
+            "-- migrate:up", "-- migrate:allow-not-valid o_chk\n-- migrate:up", 1
+        )
+    )
+    report = Coordinator(fresh_db, load_map(), FAST).apply(graph_of(migrations_copy))
+    assert len(report.applied) == 4
+    rows = run_sql(fresh_db, "SELECT convalidated FROM pg_constraint WHERE conname = 'o_chk'")
+    assert rows == [(False,)]
+
 
 def test_rollback_to_a_release_runs_downs_in_reverse(fresh_db: str, migrations_copy: Path) -> None:
     graph = graph_of(migrations_copy)

@@ -15,6 +15,7 @@ from .conftest import EXAMPLES
 TEXT = """-- a comment before anything
 -- migrate:depends crm:0001, user_management:0001
 -- migrate:lint-ignore type-change
+-- migrate:allow-not-valid t_fk, t_chk
 -- migrate:up
 CREATE TABLE x.t (id int, note text DEFAULT 'a;b');
 CREATE FUNCTION x.f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;
@@ -30,7 +31,8 @@ def test_sections_dependencies_and_flags_are_parsed() -> None:
     assert (m.key, m.name, m.transactional) == ("agendamento:0003", "add_things", True)
     assert m.depends_on == ("crm:0001", "user_management:0001")
     assert m.lint_ignore == frozenset({"type-change"})
-    assert [s.line for s in m.up] == [5, 6]
+    assert m.allow_not_valid == frozenset({"t_fk", "t_chk"})
+    assert [s.line for s in m.up] == [6, 7]
     assert "$$ SELECT 1; $$" in m.up[1].text and "'a;b'" in m.up[0].text
     assert [s.text for s in m.verify] == ["SELECT true"]
     assert [s.text for s in m.down] == ["DROP TABLE x.t"]
