@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 from wsgiref.simple_server import WSGIServer
 
 import numpy as np
@@ -67,6 +67,12 @@ BUCKETS: tuple[float, ...] = (
 CPU_PERIOD_US = 100_000
 GIB = 1024**3
 DEFAULT_FS_LIMIT_BYTES = 10 * GIB
+
+
+class Clock(Protocol):
+    """Anything that tells the simulated now (a :class:`SimClock`, or a test's own)."""
+
+    def now(self) -> datetime: ...
 
 
 class SimClock:
@@ -145,7 +151,8 @@ class SimExporter:
     replicas_of
         Running replicas of a module (full name); default: every module at its minimum.
     clock
-        Simulated time (default: real time).
+        Simulated time: anything with ``now() -> datetime`` (default: a real-time
+        :class:`SimClock`).
     host, port
         Listen address; port 0 picks a free port (see :attr:`port` after :meth:`start`).
     tick_s
@@ -161,7 +168,7 @@ class SimExporter:
         simulator: ErpSimulator,
         *,
         replicas_of: Callable[[str], int] | None = None,
-        clock: SimClock | None = None,
+        clock: Clock | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         tick_s: float = 1.0,
