@@ -107,16 +107,19 @@ def register(app: typer.Typer) -> None:
     @mig.command("impact")
     @exits_cleanly
     def impact(
-        migration: str = typer.Argument(..., help="module:NNNN, e.g. crm:0002"),
+        migration: str = typer.Argument(..., help="module:NNNN, e.g. crm:0002 or nexus-crm:0002"),
         migrations_dir: Path | None = MIGRATIONS,
         map_path: Path | None = MAP,
     ) -> None:
         """What a migration changes and which modules, tables and columns it affects."""
+        from nexus_ml.catalog import load_catalog
+        from nexus_ml.migrate.commands import schema_key
         from nexus_ml.migrate.impact import analyse_impact
 
         graph, dbmap = _project(migrations_dir, map_path)
-        report = analyse_impact(graph, dbmap, migration)
-        table = Table(title=f"Impact of {migration}")
+        key = schema_key(migration, load_catalog(settings().catalog_path))
+        report = analyse_impact(graph, dbmap, key)
+        table = Table(title=f"Impact of {key}")
         for col in ("module", "object", "change", "via"):
             table.add_column(col)
         for c in report.changes:

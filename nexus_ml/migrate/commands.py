@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexus_ml.catalog import Catalog
+from nexus_ml.errors import NexusError
 from nexus_ml.migrate.dbmap import DatabaseMap
 from nexus_ml.migrate.errors import LintFailed
 from nexus_ml.migrate.graph import MigrationGraph
@@ -36,6 +37,17 @@ def module_order(catalog: Catalog | None) -> list[str]:
     if catalog is None:
         return []
     return [catalog.get(name).schema_name for name in catalog.dependency_order()]
+
+
+def schema_key(key: str, catalog: Catalog | None) -> str:
+    """``nexus-crm:0002`` -> ``crm:0002``: catalog module names work where keys are expected."""
+    module, sep, number = key.partition(":")
+    if catalog is None or not sep:
+        return key
+    try:
+        return f"{catalog.get(module).schema_name}:{number}"
+    except NexusError:
+        return key  # not a catalog name: maybe already a schema-style module
 
 
 def load_graph(

@@ -104,9 +104,10 @@ def test_verbs_on_a_database(fresh_db: str, migrations_copy: Path) -> None:
 
 
 def test_pure_verbs() -> None:
-    code, out, _ = invoke("impact", "crm:0002")
-    assert code == 0
-    assert "modules affected: agendamento, user_management" in out
+    for key in ("crm:0002", "nexus-crm:0002"):
+        code, out, _ = invoke("impact", key)
+        assert code == 0
+        assert "modules affected: agendamento, user_management" in out
     code, out, _ = invoke("lint")
     assert code == 0 and "7 migrations, no finding" in out
     code, out, _ = invoke("plan")
