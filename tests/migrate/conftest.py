@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -59,21 +60,11 @@ def dump(conninfo: str, *flags: str) -> str:
 
 
 def snapshot(conninfo: str) -> tuple[str, str]:
-    """(schema, data) of a database from ONE ``pg_dump``: the data are the COPY blocks and
-    sequence values, the schema everything else (what ``pg_dump --schema-only`` prints)."""
-    schema: list[str] = []
-    data: list[str] = []
-    in_copy = False
-    for line in dump(conninfo).splitlines():
-        if line.startswith("COPY "):
-            in_copy = True
-        if in_copy or line.startswith("SELECT pg_catalog.setval("):
-            data.append(line)
-        else:
-            schema.append(line)
-        if line == "\\.":
-            in_copy = False
-    return "\n".join(schema), "\n".join(data)
+    """(``pg_dump --schema-only``, ``pg_dump --data-only``) of a database, run side by side."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        schema = pool.submit(dump, conninfo, "--schema-only")
+        data = pool.submit(dump, conninfo, "--data-only")
+        return schema.result(), data.result()
 
 
 def run_sql(conninfo: str, statement: str) -> list[tuple[object, ...]]:
