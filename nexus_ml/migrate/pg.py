@@ -79,11 +79,13 @@ def open_session(
 ) -> psycopg.Connection[tuple[object, ...]]:
     """An autocommit connection with the coordinator's timeouts set for the session."""
     conn = connect(conninfo)
-    for name, value in (
+    values = [
         ("lock_timeout", settings.lock_timeout),
         ("statement_timeout", settings.statement_timeout),
-        ("client_connection_check_interval", settings.client_check_interval),
-    ):
+    ]
+    if conn.info.server_version >= 140000:  # the setting exists since PostgreSQL 14
+        values.append(("client_connection_check_interval", settings.client_check_interval))
+    for name, value in values:
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))
     return conn
 
@@ -121,10 +123,15 @@ class AdvisoryLock:
         tb: TracebackType | None,
     ) -> None:
         self.held_s = time.monotonic() - self._acquired_at
-        if not self.conn.closed:
-            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                self.conn.rollback()
-            self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        try:
+            if not self.conn.closed:
+                if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    self.conn.rollback()
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        except psycopg.Error as unlock_error:
+            # A broken session: the server frees its locks when it ends. Do not hide the
+            # error that brought us here.
+            log.warning("could not unlock explicitly (%s); the session end frees it", unlock_error)
         log.info("migration lock released after %.3f s", self.held_s)
 
     def _database(self) -> str:
