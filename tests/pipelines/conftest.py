@@ -61,26 +61,13 @@ def small_config(modules: tuple[str, ...] = MODULES, **overrides: Any) -> TrainC
     return TrainConfig(**values)
 
 
-class StandInDetector:
-    """Until nexus_ml.models.anomaly lands: a z-score detector with the same interface."""
-
-    def fit(self, frame: pd.DataFrame) -> StandInDetector:
-        self.mean_ = frame.mean()
-        self.std_ = frame.std().replace(0, 1.0)
-        return self
-
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        z = ((frame - self.mean_) / self.std_).abs()
-        scores = (z / 6).clip(0, 1)
-        scores["combined"] = scores.max(axis=1)
-        return scores
-
-    def update(self, frame: pd.DataFrame) -> StandInDetector:
-        return self
-
-
 def detector_factory() -> Any:
-    return StandInDetector
+    """The real detector, sized for a few days of 5-minute rows so tests stay fast."""
+    import functools
+
+    from nexus_ml.models.anomaly import AnomalyDetector
+
+    return functools.partial(AnomalyDetector, window_lengths=(4, 16), history=600, n_estimators=25)
 
 
 def forecaster_factory(**params: Any) -> Any:
