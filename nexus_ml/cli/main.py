@@ -40,6 +40,7 @@ _VERB_MODULES = (
     "audit",
     "migrate",
     "replay",
+    "incident",
 )
 
 for _name in _VERB_MODULES:
