@@ -56,6 +56,8 @@ class MetricWindow:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, module: str) -> MetricWindow:
         """The rows of ``module`` in a metric frame (see :mod:`nexus_ml.domain.frame`)."""
+        if frame.empty or "timestamp" not in frame.columns:
+            return cls(module=module, timestamps=(), values={})
         rows = frame[frame["module"] == module] if "module" in frame.columns else frame
         rows = rows.sort_values("timestamp", kind="stable")
         stamps = pd.to_datetime(rows["timestamp"], utc=True)

@@ -13,6 +13,9 @@ from nexus_ml.errors import InputError
 from service.api.schemas import MetricRow, WindowRequest
 from service.core.engine import DecisionEngine
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
 
 def window_from_rows(module: str, rows: Sequence[MetricRow], now: datetime) -> MetricWindow:
     """The rows as a window; rows without timestamps are the minutes that end now.
@@ -27,6 +30,9 @@ def window_from_rows(module: str, rows: Sequence[MetricRow], now: datetime) -> M
         raise InputError(f"window: {stamped.count(False)} of {len(rows)} rows have no timestamp")
     if all(stamped):
         stamps = [_utc(r.timestamp) for r in rows if r.timestamp is not None]
+        for ts in stamps:
+            if not EARLIEST <= ts <= LATEST:  # beyond what the models' clocks can represent
+                raise InputError(f"window: timestamp {ts.isoformat()} outside 1970..2200")
         order = sorted(range(len(rows)), key=lambda i: stamps[i])
         rows = [rows[i] for i in order]
         stamps = [stamps[i] for i in order]

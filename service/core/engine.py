@@ -88,13 +88,33 @@ class DecisionEngine:
         # question about the same minute costs a dict lookup, not a model call
         self._forecasts: dict[tuple[object, ...], ForecastView] = {}
         self._forecast_lock = threading.Lock()
+        self._windows: dict[str, tuple[float, MetricWindow]] = {}
+        self._window_lock = threading.Lock()
 
     # -- inputs ---------------------------------------------------------------------------
     def read_windows(self, modules: Sequence[str]) -> dict[str, MetricWindow]:
-        """The last ``window_minutes`` of each module from the metric source."""
-        end = self.clock()
-        fetch = self.source.fetch(list(modules), end - timedelta(minutes=self.window_minutes), end)
-        return {m: MetricWindow.from_frame(fetch.frame, m) for m in modules}
+        """The last ``window_minutes`` of each module from the metric source.
+
+        A module's window is reused for ``cache_s`` seconds: the source's resolution is a
+        minute, and a burst of requests should cost one query, not one each.
+        """
+        now = time.monotonic()
+        with self._window_lock:
+            cached = {
+                m: w
+                for m, (at, w) in self._windows.items()
+                if m in modules and now - at < self.cache_s
+            }
+        missing = [m for m in modules if m not in cached]
+        if missing:
+            end = self.clock()
+            start = end - timedelta(minutes=self.window_minutes)
+            fetch = self.source.fetch(missing, start, end)
+            fresh = {m: MetricWindow.from_frame(fetch.frame, m) for m in missing}
+            with self._window_lock:
+                self._windows.update({m: (now, w) for m, w in fresh.items()})
+            cached.update(fresh)
+        return {m: cached[m] for m in modules}
 
     def forecast_frame(
         self,

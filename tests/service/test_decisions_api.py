@@ -143,3 +143,9 @@ def test_mixed_timestamps_are_rejected_with_a_reason(client: TestClient) -> None
     rows = [{"timestamp": NOW.isoformat(), "requests_per_min": 1.0}, {"requests_per_min": 2.0}]
     r = client.post("/v1/decisions", headers=AUTH, json={"module": "crm", "window": rows})
     assert r.status_code == 422 and "no timestamp" in r.json()["detail"]
+
+
+def test_timestamps_beyond_the_models_clock_are_rejected(client: TestClient) -> None:
+    rows = [{"timestamp": "0001-01-01T00:00:00Z", "requests_per_min": 1.0}]
+    r = client.post("/v1/anomalies", headers=AUTH, json={"module": "crm", "window": rows})
+    assert r.status_code == 422 and "outside 1970..2200" in r.json()["detail"]

@@ -6,6 +6,7 @@ module, alias ``champion``) under a unique prefix, and removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,10 +56,8 @@ def store(mlflow_uri: str) -> Iterator[object]:
     yield store
     client = store._client()
     for name in (store.model_name(m) for m in load_catalog().names):
-        try:
+        with contextlib.suppress(Exception):  # never registered
             client.delete_registered_model(name)
-        except Exception:  # never registered
-            pass
 
 
 def wait_for(client: TestClient, version: str, timeout_s: float = 30.0) -> dict[str, object]:

@@ -48,38 +48,36 @@ def test_no_server_error_over_generated_requests(tmp_path: Path) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 8
 
+    def send(
+        client: TestClient, case: schemathesis.Case, module: str | None, anonymous: int
+    ) -> None:
+        kwargs = case.as_transport_kwargs(base_url="http://testserver")
+        if "json" in kwargs:
+            kwargs["json"] = _with_real_module(kwargs["json"], module)
+        headers = {
+            k: v for k, v in kwargs.get("headers", {}).items() if k.lower() != "authorization"
+        }
+        kwargs["headers"] = headers if anonymous == 0 else {**headers, **AUTH}
+        response = client.request(**kwargs)
+        statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            failures.append(f"{case.operation.label}: {response.status_code} {response.text[:300]}")
+        assert "Traceback" not in response.text
+
     with TestClient(app, raise_server_exceptions=False) as client:
         for operation in operations:
-
-            @given(case=operation.as_strategy(), module=modules, anonymous=st.integers(0, 9))
-            @settings(
+            run = given(
+                case=operation.as_strategy(),
+                module=modules,
+                anonymous=st.integers(0, 9),  # 0: a request without the token
+            )(lambda case, module, anonymous: send(client, case, module, anonymous))
+            settings(
                 max_examples=EXAMPLES_PER_OPERATION,
                 deadline=None,
                 database=None,
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
-            )
-            def run(case: schemathesis.Case, module: str | None, anonymous: int) -> None:
-                kwargs = case.as_transport_kwargs(base_url="http://testserver")
-                if "json" in kwargs:
-                    kwargs["json"] = _with_real_module(kwargs["json"], module)
-                if anonymous == 0:  # one request in ten without the token
-                    kwargs["headers"] = {
-                        k: v
-                        for k, v in kwargs.get("headers", {}).items()
-                        if k.lower() != "authorization"
-                    }
-                else:
-                    kwargs["headers"] = {**kwargs.get("headers", {}), **AUTH}
-                response = client.request(**kwargs)
-                statuses[response.status_code] += 1
-                if response.status_code >= 500:
-                    failures.append(
-                        f"{operation.label}: {response.status_code} {response.text[:300]}"
-                    )
-                assert "Traceback" not in response.text
-
-            run()
+            )(run)()
 
     total = sum(statuses.values())
     print(f"{total} generated requests, statuses {dict(sorted(statuses.items()))}")
