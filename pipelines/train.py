@@ -132,8 +132,10 @@ def train(
     end_ts = end_ts.floor(pd.Timedelta(config.step))
     start_ts = end_ts - pd.Timedelta(days=config.days)
     phase(f"fetching {config.days:g} days for {len(config.modules)} module(s)")
+    # Sources return the closed range [start, end]; the window is [start, end).
+    last = end_ts - pd.Timedelta(config.step)
     fetched = source.fetch(
-        config.modules, start_ts.to_pydatetime(), end_ts.to_pydatetime(), config.step
+        config.modules, start_ts.to_pydatetime(), last.to_pydatetime(), config.step
     )
     _check_coverage(fetched.quality.coverage, config)
     if forecaster_factory is None or detector_factory is None:  # after the cheap checks
