@@ -58,13 +58,18 @@ def _fast_rules(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def prom(tmp_path_factory: pytest.TempPathFactory, exporter: SimExporter) -> Iterator[str]:
+def target_port(exporter: SimExporter) -> int:
+    return exporter.port  # taken while it runs: a stopped exporter forgets its port
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory, target_port: int) -> Iterator[str]:
     need_binary("prometheus")
     tsdb = tmp_path_factory.mktemp("live")
     server = LocalPrometheus(
         tsdb,
         rule_files=(_fast_rules(tsdb),),
-        scrape_targets=(f"127.0.0.1:{exporter.port}",),
+        scrape_targets=(f"127.0.0.1:{target_port}",),
         scrape_interval="1s",
     )
     with server:
@@ -130,3 +135,30 @@ def test_stopped_target_turns_stale(prom: str, exporter: SimExporter) -> None:
         time.sleep(0.5)
     assert all(w.stale for w in stale.values())
     assert all(w.age is not None and w.age > 3 * SECOND for w in stale.values())
+
+
+def test_restarted_exporter_counts_counter_resets(
+    prom: str, exporter: SimExporter, target_port: int
+) -> None:
+    # runs after the stop above: a new exporter on the same port starts its counters from zero,
+    # as a restarted container does
+    restarted = SimExporter(
+        exporter.simulator,
+        replicas_of=fixed_replicas(REPLICAS),
+        clock=exporter.clock,
+        port=target_port,
+        tick_s=0.2,
+    )
+    source = PrometheusSource(prom, timeout_s=5)
+    with restarted:
+        deadline = time.monotonic() + 20
+        while True:
+            now = datetime.now(UTC)
+            fetch = source.fetch(list(MODULES), now - 60 * SECOND, now, SECOND)
+            resets = fetch.quality.counter_resets
+            if all(resets[m] > 0 for m in MODULES) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    # every replica's CPU counter and both HTTP counters (200, 500) dropped back once
+    assert resets == {m: REPLICAS[m] + 2 for m in MODULES}
+    assert any("counter reset(s)" in issue for issue in fetch.quality.issues)
