@@ -62,7 +62,7 @@ class _Stream:
     last_raw: FloatArray  # last finite raw value per field, for gaps
     features: FloatArray  # last rows of raw features, (rows, features)
     n_seen: int
-    last_alarm: int
+    last_alarm: tuple[int, float]  # row and ratio of the last alarm
 
 
 class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
@@ -91,6 +91,8 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         Quiet period after an alarm, as a fraction of the fit rows.
     quiet_growth : float
         The quiet period grows to this fraction of all rows seen when that is longer.
+    escalation : float
+        A ratio this many times the last alarm's raises a new alarm even in a quiet period.
     max_reference : int
         Cap on the reference span (bounds memory for endless streams).
     n_estimators : int
@@ -112,6 +114,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         alarm_ratio: float = 1.5,
         quiet_fraction: float = 0.2,
         quiet_growth: float = 0.03,
+        escalation: float = 2.0,
         max_reference: int = 20_000,
         n_estimators: int = 100,
         random_state: int = 0,
@@ -126,6 +129,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         self.alarm_ratio = alarm_ratio
         self.quiet_fraction = quiet_fraction
         self.quiet_growth = quiet_growth
+        self.escalation = escalation
         self.max_reference = max_reference
         self.n_estimators = n_estimators
         self.random_state = random_state
@@ -160,7 +164,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             last_raw=start,
             features=np.empty((0, self._n_features)),
             n_seen=0,
-            last_alarm=-(10**12),
+            last_alarm=(-(10**12), np.inf),
         )
         z = self._standardise(raw, empty)
         self.forest_ = IsolationForest(
@@ -239,6 +243,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             level=self.alarm_ratio,
             quiet_rows=int(self.quiet_fraction * self.n_fit_),
             quiet_growth=self.quiet_growth,
+            escalation=self.escalation,
             last_alarm=state.last_alarm,
         )
         combined_ratio[live] = suppressed
@@ -363,6 +368,8 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise bad(name, "in [0, 1)", value)
+        if not self.escalation > 1:
+            raise bad("escalation", "greater than 1", self.escalation)
         if not self.alarm_ratio > 1:
             raise bad("alarm_ratio", "greater than 1", self.alarm_ratio)
         if self.fields is not None and (

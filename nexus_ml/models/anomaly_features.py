@@ -112,20 +112,26 @@ def suppress_alarms(
     level: float,
     quiet_rows: int,
     quiet_growth: float,
-    last_alarm: int,
-) -> tuple[FloatArray, int]:
+    escalation: float,
+    last_alarm: tuple[int, float],
+) -> tuple[FloatArray, tuple[int, float]]:
     """Zero the ratio for ``max(quiet_rows, quiet_growth·t)`` rows after each alarm.
 
-    ``positions`` are the absolute row numbers ``t`` of ``ratio``; ``last_alarm`` carries the
+    A ratio ``escalation`` times the last alarm's breaks the quiet period: a much stronger event
+    is news even right after a weak one (with many metrics, noise alarms are not rare).
+    ``positions`` are the absolute row numbers ``t``; ``last_alarm`` = (row, ratio) carries the
     state across calls. Returns the suppressed ratio and the new ``last_alarm``.
     """
     out = ratio.copy()
+    alarm_row, alarm_ratio = last_alarm
     for i, t in enumerate(positions.tolist()):
-        if t - last_alarm <= max(quiet_rows, quiet_growth * t):
+        value = float(ratio[i])
+        quiet = t - alarm_row <= max(quiet_rows, quiet_growth * t)
+        if quiet and value < escalation * alarm_ratio:
             out[i] = 0.0
-        elif ratio[i] >= level:
-            last_alarm = t
-    return out, last_alarm
+        elif value >= level:
+            alarm_row, alarm_ratio = t, value
+    return out, (alarm_row, alarm_ratio)
 
 
 def mean_of_top_two(ratios: FloatArray) -> FloatArray:
