@@ -5,6 +5,12 @@ the start-up lead time, the anomaly scores, the module's profile — and what it
 the module, and returns a :class:`~nexus_ml.domain.Decision` plus the memory to keep. The
 primary action is the most urgent one (rollback, restart, scale up, alert, scale down, hold);
 the flags carry the others.
+
+Confidence is a probability read from the forecast distribution when a model decides: for a
+scale-up, P(demand exceeds the current capacity within the lead time); for a scale-down, P(the
+smaller capacity still suffices); for a hold, P(the current capacity suffices). The seed's rules
+give a fixed, lower confidence; a restart takes the anomaly score's; a rollback the rollback
+analysis's. Stale or missing data caps a hold or scale-up at 0.5.
 """
 
 from __future__ import annotations
@@ -170,7 +176,7 @@ def _model_scaling(
             forecast.mean, forecast.lo, forecast.hi, new_capacity, level=forecast.level
         )
     else:
-        confidence = 1.0 - p_exceed if p_exceed < 0.5 else p_exceed
+        confidence = 1.0 - p_exceed  # P(the current capacity suffices); low when pinned at max
     return _Scaling(rec.target, confidence, tuple(evidence), rec.state)
 
 

@@ -23,7 +23,7 @@ from service.core.config import ServiceSettings
 from tests.service.conftest import make_app
 from tests.service.fakes import AUTH, TOKEN, MemoryStore, StaticSource, bundle, steady_frame
 
-EXAMPLES_PER_OPERATION = 180
+EXAMPLES_PER_OPERATION = 170
 MIN_REQUESTS = 1000
 MODULE_KEYS = ("module", "failed_module")
 
