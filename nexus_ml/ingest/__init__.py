@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nexus_ml.ingest.factory import metric_source
 from nexus_ml.ingest.frame_source import FrameSource, read_metric_frame
 from nexus_ml.ingest.latest import LatestWindow, latest_windows
 from nexus_ml.ingest.quality import DEFAULT_MIN_COVERAGE, assess_quality, require_coverage
@@ -28,6 +29,7 @@ __all__ = [
     "assess_quality",
     "latest_windows",
     "load_query_catalog",
+    "metric_source",
     "read_metric_frame",
     "require_coverage",
 ]

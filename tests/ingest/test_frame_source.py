@@ -148,3 +148,18 @@ def test_latest_windows_mark_stale_modules_for_the_policy() -> None:
     assert windows["nexus-agendamento"].age == timedelta(minutes=9)
     assert len(windows["nexus-crm"].frame) == 16
     assert set(windows["nexus-crm"].frame["module"]) == {"nexus-crm"}
+
+
+def test_factory_picks_prometheus_or_the_simulator() -> None:
+    from nexus_ml.ingest.factory import metric_source
+    from nexus_ml.ingest.prometheus_source import PrometheusSource
+    from nexus_ml.settings import Settings
+
+    prom = metric_source(Settings(prometheus_url="http://127.0.0.1:1", prometheus_timeout_s=3))
+    assert isinstance(prom, PrometheusSource) and prom.timeout_s == 3
+    now = T0 + timedelta(hours=5)
+    sim = metric_source(Settings(prometheus_url=None), sim_days=0.25, now=now)
+    fetch = sim.fetch(["nexus-crm"], now - timedelta(hours=1), now)
+    assert len(fetch.frame) == 61 and fetch.quality.min_coverage() == 1.0
+    given = metric_source(Settings(prometheus_url=None), frame=synthetic_frame(T0, 5))
+    assert given.fetch(["nexus-crm"], T0, T0 + 4 * MIN).quality.min_coverage() == 1.0
