@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -97,7 +97,9 @@ class ForecastRequest(WindowRequest):
 
     field: Literal["requests_per_min", "cpu_usage"] = "requests_per_min"
     horizon: int = Field(12, ge=1, le=1440, description="Steps of the model's own step")
-    levels: list[int] = Field(default_factory=lambda: [80], min_length=1, max_length=3)
+    levels: list[Annotated[int, Field(ge=1, le=99)]] = Field(
+        default_factory=lambda: [80], min_length=1, max_length=3, description="Interval levels, %"
+    )
 
 
 class ForecastPoint(BaseModel):

@@ -135,3 +135,8 @@ def test_openapi_documents_examples_and_the_bearer_scheme(client: TestClient) ->
     } <= set(schema["paths"])
     assert schema["components"]["schemas"]["DecisionRequest"]["examples"]
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_forecast_levels_are_bounded(client: TestClient) -> None:
+    r = client.post("/v1/forecast", headers=AUTH, json={"module": "crm", "levels": [80, 100]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "levels", 1]

@@ -50,11 +50,6 @@ async def forecast(
         name, window = resolve_window(engine, body, settings.max_window_rows)
         bundle = _champion(engine, name)
         levels = sorted(set(body.levels))
-        for level in levels:
-            if not 1 <= level <= 99:
-                from nexus_ml.errors import InputError
-
-                raise InputError(f"levels must be in [1, 99], got {level}")
         frame = engine.forecast_frame(bundle, body.field, window, body.horizon, levels)
         points = [
             ForecastPoint(
