@@ -15,6 +15,7 @@ PG_PORT=${NEXUS_TEST_PG_PORT:-54329}
 PROM_PORT=${NEXUS_TEST_PROM_PORT:-19090}
 AM_PORT=${NEXUS_TEST_AM_PORT:-19093}
 MLFLOW_PORT=${NEXUS_TEST_MLFLOW_PORT:-15000}
+SWARM_PORT=${NEXUS_TEST_SWARM_PORT:-2377}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -124,7 +125,7 @@ up_docker() {
     --bridge=none --ip-masq=false --storage-driver=vfs >"$d/log" 2>&1 &
   export DOCKER_HOST=unix://$d/docker.sock
   wait_for dockerd 60 docker info
-  docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
+  docker swarm init --advertise-addr 127.0.0.1:$SWARM_PORT --listen-addr 127.0.0.1:$SWARM_PORT >/dev/null
   make_module_image "$d"
   echo "export DOCKER_HOST=unix://$d/docker.sock" >>"$DIR/env"
   log "docker swarm on $DOCKER_HOST"
