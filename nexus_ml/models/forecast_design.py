@@ -176,17 +176,25 @@ def forecast_design(
     return np.hstack(columns)
 
 
-def ridge_fit(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+def ridge_fit(x: np.ndarray, y: np.ndarray, penalty: float, huber_steps: int = 0) -> np.ndarray:
     """Ridge least squares with an unpenalised intercept (column 0); features are scaled so one
-    penalty suits every series."""
+    penalty suits every series. ``huber_steps`` reweighting rounds give a Huber fit, so a few
+    bursts do not drag the coefficients (the errors that matter are absolute ones)."""
     scale = x.std(axis=0)
     scale[0] = 1.0
     scale[scale == 0] = 1.0
     xs = x / scale
-    gram = xs.T @ xs
     reg = penalty * x.shape[0] * np.eye(x.shape[1]) * 1e-3
     reg[0, 0] = 0.0
-    coef = np.linalg.solve(gram + reg, xs.T @ y)
+    weights = np.ones(y.size)
+    for step in range(huber_steps + 1):
+        xw = xs * weights[:, None]
+        coef = np.linalg.solve(xw.T @ xs + reg, xw.T @ y)
+        if step == huber_steps:
+            break
+        residual = np.abs(y - xs @ coef)
+        cutoff = 1.345 * 1.4826 * max(float(np.median(residual)), 1e-12)
+        weights = np.minimum(1.0, cutoff / np.maximum(residual, 1e-12))
     return np.asarray(coef / scale)
 
 

@@ -9,6 +9,7 @@ output frame (statsforecast's long shape: ``unique_id, ds, mean, lo-<level>, hi-
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,8 +55,10 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         Horizon steps with their own regression; beyond it, a profile + calendar model.
     penalty
         Ridge penalty on the standardised remainder features.
-    calibration_fraction
-        Share of the most recent training origins held out to measure the interval errors.
+    huber_steps
+        Reweighting rounds of a Huber fit of the regressions (0 = least squares).
+    calibration_folds
+        Blocks of the training window for cross-fitted interval errors (1 = in-sample errors).
     volatility_hours
         Interval errors are measured relative to the noise level of the last
         ``volatility_hours`` (locally adaptive conformal intervals); 0 keeps them absolute.
@@ -70,12 +73,13 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         *,
         season_lengths: tuple[int, ...] | None = None,
         levels: tuple[int, ...] = (80, 95),
-        profile_days: int = 14,
+        profile_days: int = 7,
         direct_horizon: int = 48,
         penalty: float = 1.0,
-        calibration_fraction: float = 0.3,
+        huber_steps: int = 3,
+        calibration_folds: int = 3,
         calendar: bool = True,
-        volatility_hours: float = 2.0,
+        volatility_hours: float = 0.0,
         tz: str = DEFAULT_TZ,
     ) -> None:
         self.season_lengths = season_lengths
@@ -83,7 +87,8 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         self.profile_days = profile_days
         self.direct_horizon = direct_horizon
         self.penalty = penalty
-        self.calibration_fraction = calibration_fraction
+        self.huber_steps = huber_steps
+        self.calibration_folds = calibration_folds
         self.calendar = calendar
         self.volatility_hours = volatility_hours
         self.tz = tz
@@ -126,17 +131,14 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         r = values - profile_at(steps, daily, weekly)
         window = round(self.volatility_hours * 3600 / step)
         floor = max(0.25 * float(np.median(noise_level(r, window, 0.0))), 1e-9)
-        first = seasons.memory
-        coefs, in_sample = self._fit_steps(
-            r, observed, seasons, cal, first, raw.size, horizon, noise_level(r, window, floor)
+        allowed = np.arange(raw.size) >= seasons.memory
+        coefs, errors = self._fit_steps(
+            r, observed, allowed, seasons, cal, horizon, noise_level(r, window, floor)
         )
-        long_coef, long_err = self._fit_long(r, observed, seasons, cal, first)
-        # Out-of-fit errors: everything (profile included) refitted on the older part only.
-        cut = raw.size - max(int(raw.size * self.calibration_fraction), horizon + 8)
-        errors = in_sample  # fallback when too short to hold out
-        if cut - first > horizon + 8:
-            errors = self._holdout_errors(
-                raw, values, observed, end_step, seasons, cal, cut, horizon, window, floor
+        long_coef, long_err = self._fit_long(r, observed, seasons, cal, seasons.memory)
+        if self.calibration_folds > 1 and allowed.sum() > self.calibration_folds * (horizon + 8):
+            errors = self._crossfit_errors(
+                raw, values, observed, end_step, seasons, cal, horizon, window, floor
             )
 
         self.step_seconds_ = step
@@ -155,7 +157,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         self.n_observations_ = int(observed.sum())
         return self
 
-    def _holdout_errors(
+    def _crossfit_errors(
         self,
         raw: np.ndarray,
         values: np.ndarray,
@@ -163,44 +165,49 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         end_step: int,
         seasons: Seasons,
         cal: np.ndarray | None,
-        cut: int,
         horizon: int,
         window: int,
         floor: float,
     ) -> list[np.ndarray]:
-        daily, weekly = seasonal_profile(
-            raw[:cut], end_step - (raw.size - cut), seasons, self.profile_days
-        )
+        # Each block of origins is forecast by a model (profile included) fitted without it, so
+        # the interval errors are out-of-fit and span the whole window's regimes.
         steps = np.arange(end_step - raw.size + 1, end_step + 1)
-        r = values - profile_at(steps, daily, weekly)
-        noise = noise_level(r, window, floor)
-        coefs, _ = self._fit_steps(r, observed, seasons, cal, seasons.memory, cut, horizon, noise)
-        errors = []
-        for h in range(1, horizon + 1):
-            origins = np.arange(cut - 1, raw.size - h)
-            origins = origins[observed[origins + h]]
-            x = design(state_features(r, seasons), r, origins, h, seasons, cal_at(cal, origins + h))
-            errors.append((r[origins + h] - x @ coefs[h - 1]) / noise[origins])
-        return errors
+        positions = np.arange(raw.size)
+        bounds = np.linspace(seasons.memory, raw.size, self.calibration_folds + 1).astype(int)
+        errors: list[list[np.ndarray]] = [[] for _ in range(horizon)]
+        for lo, hi in itertools.pairwise(bounds):
+            block = (positions >= lo) & (positions < hi)
+            daily, weekly = seasonal_profile(
+                np.where(block, np.nan, raw), end_step, seasons, self.profile_days
+            )
+            r = values - profile_at(steps, daily, weekly)
+            noise = noise_level(r, window, floor)
+            outside = ~block & (positions >= seasons.memory)
+            coefs, _ = self._fit_steps(r, observed, outside, seasons, cal, horizon, noise)
+            state = state_features(r, seasons)
+            for h in range(1, horizon + 1):
+                origins = np.arange(lo, min(hi, raw.size - h))
+                origins = origins[observed[origins + h]]
+                x = design(state, r, origins, h, seasons, cal_at(cal, origins + h))
+                errors[h - 1].append((r[origins + h] - x @ coefs[h - 1]) / noise[origins])
+        return [np.concatenate(e) for e in errors]
 
     def _fit_steps(
         self,
         r: np.ndarray,
         observed: np.ndarray,
+        allowed: np.ndarray,
         seasons: Seasons,
         cal: np.ndarray | None,
-        first: int,
-        end: int,
         horizon: int,
         noise: np.ndarray,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         state = state_features(r, seasons)
         coefs, residuals = [], []
         for h in range(1, horizon + 1):
-            origins = np.arange(first, end - h)
-            origins = origins[observed[origins + h]]
+            origins = np.flatnonzero(allowed[: r.size - h] & observed[h:] & allowed[h:])
             x = design(state, r, origins, h, seasons, cal_at(cal, origins + h))
-            coef = ridge_fit(x, r[origins + h], self.penalty)
+            coef = ridge_fit(x, r[origins + h], self.penalty, self.huber_steps)
             coefs.append(coef)
             residuals.append((r[origins + h] - x @ coef) / noise[origins])
         return np.array(coefs), residuals
@@ -222,7 +229,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         origins = origins[observed[origins + lead]]
         state = state_features(r, seasons)[:, 3:4]
         x = design(state, r, origins, lead, Seasons(0, 0), cal_at(cal, origins + lead))
-        coef = ridge_fit(x, r[origins + lead], self.penalty)
+        coef = ridge_fit(x, r[origins + lead], self.penalty, self.huber_steps)
         return coef, r[origins + lead] - x @ coef
 
     # -------------------------------------------------------------- predict
@@ -330,10 +337,8 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
             )
         if self.penalty < 0:
             raise InputError(f"penalty must be >= 0, got {self.penalty}")
-        if not 0 < self.calibration_fraction < 1:
-            raise InputError(
-                f"calibration_fraction must be in (0, 1), got {self.calibration_fraction}"
-            )
+        if self.calibration_folds < 1:
+            raise InputError(f"calibration_folds must be >= 1, got {self.calibration_folds}")
         for level in self.levels:
             if not 0 < level < 100:
                 raise InputError(f"levels must be in (0, 100), got {level}")
