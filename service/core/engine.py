@@ -179,13 +179,22 @@ class DecisionEngine:
         step = int(getattr(model, "step_seconds_", 60) or 60)
         horizon = max(1, math.ceil(profile.startup_lead_time_s / step)) + 1
         frame = self.forecast_frame(bundle, "requests_per_min", window, horizon, (80,))
-        return ForecastView(
-            timestamps=tuple(ts.to_pydatetime() for ts in pd.to_datetime(frame["ds"], utc=True)),
-            mean=tuple(float(v) for v in frame["mean"]),
-            lo=tuple(float(v) for v in frame["lo-80"]),
-            hi=tuple(float(v) for v in frame["hi-80"]),
-            level=80.0,
-        )
+        try:
+            view = ForecastView(
+                timestamps=tuple(
+                    ts.to_pydatetime() for ts in pd.to_datetime(frame["ds"], utc=True)
+                ),
+                mean=tuple(float(v) for v in frame["mean"]),
+                lo=tuple(float(v) for v in frame["lo-80"]),
+                hi=tuple(float(v) for v in frame["hi-80"]),
+                level=80.0,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"forecast of {bundle.module} has an unexpected shape: {exc}") from exc
+        if not view.mean or not all(math.isfinite(v) for v in (*view.mean, *view.lo, *view.hi)):
+            # a forecast with holes must not size the cluster: the rules decide instead
+            raise ModelError(f"forecast of {bundle.module} is empty or not finite")
+        return view
 
     def _anomaly_scores(self, bundle: ModelBundle, window: MetricWindow) -> dict[str, float] | None:
         if bundle.detector is None or len(window) == 0:

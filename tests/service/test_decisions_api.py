@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain import Decision
-from tests.service.fakes import AUTH, NOW
+from nexus_ml.models.store import ModelBundle
+from tests.service.conftest import make_app
+from tests.service.fakes import AUTH, NOW, GrowthForecaster, MemoryStore
 
 
 def test_get_returns_one_decision_per_module_in_the_agreed_shape(
@@ -149,3 +151,20 @@ def test_timestamps_beyond_the_models_clock_are_rejected(client: TestClient) -> 
     rows = [{"timestamp": "0001-01-01T00:00:00Z", "requests_per_min": 1.0}]
     r = client.post("/v1/anomalies", headers=AUTH, json={"module": "crm", "window": rows})
     assert r.status_code == 422 and "outside 1970..2200" in r.json()["detail"]
+
+
+class NanForecaster(GrowthForecaster):
+    def predict(self, horizon, *, levels=(80,), context=None):  # type: ignore[no-untyped-def]
+        frame = super().predict(horizon, levels=levels, context=context)
+        frame["hi-80"] = float("nan")
+        return frame
+
+
+def test_a_broken_forecast_falls_back_to_the_rules(settings, catalog, frame_source) -> None:  # type: ignore[no-untyped-def]
+    broken = ModelBundle("nexus-crm", "7", {"requests_per_min": NanForecaster()}, None)
+    with TestClient(
+        make_app(settings, catalog, frame_source, MemoryStore({"nexus-crm": broken}))
+    ) as c:
+        d = c.post("/v1/decisions", headers=AUTH, json={"module": "crm"}).json()
+    assert d["policy"] == "rules"
+    assert any(e["kind"] == "model" and "not finite" in e["detail"] for e in d["explanation"])
