@@ -87,6 +87,30 @@ def train_champions(models_dir: Path) -> dict[str, str]:
     return versions
 
 
+def cold_decision_ms(state: Path) -> dict[str, float]:
+    """In-process cost of one module's decision with every cache cleared (model path)."""
+    from service.app import create_app
+    from service.core.config import ServiceSettings
+
+    settings = ServiceSettings(
+        state_dir=state, api_token=TOKEN, prometheus_url=None, mlflow_tracking_uri=None
+    )
+    app = create_app(settings, poll_models=False)
+    engine = app.state.engine
+    engine.champions.refresh()
+    costs: dict[str, float] = {}
+    for module in engine.catalog.names:
+        samples = []
+        for _ in range(10):
+            engine._forecasts.clear()
+            engine._windows.clear()
+            t0 = time.perf_counter()
+            engine.decide(module)
+            samples.append(1000 * (time.perf_counter() - t0))
+        costs[module] = statistics.median(samples)
+    return costs
+
+
 def start(args: list[str], env: dict[str, str], port: int, probe: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -166,6 +190,7 @@ def main() -> None:
         t0 = time.perf_counter()
         versions = train_champions(state / "models")
         print(f"trained {len(versions)} champions in {time.perf_counter() - t0:.1f} s")
+        cold = cold_decision_ms(state)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
         env.update(
             {
@@ -227,6 +252,10 @@ def main() -> None:
         print(
             f"{name:<30}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['throughput_rps']:>9.0f}{r['p50_ratio_vs_bare']:>10.2f}"
         )
+    print(
+        "cold decision (window read + forecast + policy), median ms: "
+        + ", ".join(f"{m} {v:.1f}" for m, v in cold.items())
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
