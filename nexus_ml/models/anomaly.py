@@ -114,7 +114,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         alarm_ratio: float = 1.5,
         quiet_fraction: float = 0.2,
         quiet_growth: float = 0.03,
-        escalation: float = 2.0,
+        escalation: float = 10.0,
         max_reference: int = 20_000,
         n_estimators: int = 100,
         random_state: int = 0,

@@ -44,7 +44,7 @@ def read_labelled_series(path: Path) -> pd.DataFrame:
     expected = {"TimeStamp", "Value", "Label"}
     if not expected <= set(raw.columns):
         raise InputError(f"{str(path)!r} needs columns {sorted(expected)}, got {list(raw.columns)}")
-    index = pd.DatetimeIndex(pd.to_datetime(raw["TimeStamp"]), name="timestamp").tz_localize("UTC")
+    index = pd.DatetimeIndex(pd.to_datetime(raw["TimeStamp"], utc=True), name="timestamp")
     frame = pd.DataFrame(
         {"value": raw["Value"].to_numpy(float), "label": raw["Label"].to_numpy(int)}, index=index
     )
