@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "service.json"
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "3000"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
+ROUNDS = 5
 WARMUP = 300
 TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
 
@@ -131,38 +133,61 @@ def start(args: list[str], env: dict[str, str], port: int, probe: str) -> subpro
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
-async def load(url: str, method: str, body: Any, headers: dict[str, str]) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    errors: int = 0
+
+    def summary(self) -> dict[str, float]:
+        lat = sorted(self.latencies)
+        return {
+            "p50_ms": 1000 * statistics.median(lat),
+            "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))],
+            "throughput_rps": len(lat) / self.wall_s,
+            "requests": len(lat),
+            "transport_errors": self.errors,
+        }
+
+
+async def load(
+    url: str, method: str, body: Any, headers: dict[str, str], n: int, tally: Tally | None
+) -> None:
+    """``n`` requests with ``CONCURRENCY`` in flight; recorded in ``tally`` unless None."""
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(limits=limits, timeout=30.0, headers=headers) as client:
 
-        async def worker(n: int, record: bool) -> None:
-            nonlocal errors
-            for _ in range(n):
+        async def worker(count: int) -> None:
+            for _ in range(count):
                 t0 = time.perf_counter()
                 try:
                     r = await client.request(method, url, json=body)
                 except httpx.TransportError:  # counted, not fatal: a loaded machine drops some
-                    errors += 1
+                    if tally is not None:
+                        tally.errors += 1
                     continue
                 if r.status_code != 200:
                     raise RuntimeError(f"{method} {url}: {r.status_code} {r.text[:300]}")
-                if record:
-                    latencies.append(time.perf_counter() - t0)
+                if tally is not None:
+                    tally.latencies.append(time.perf_counter() - t0)
 
-        await asyncio.gather(*(worker(WARMUP // CONCURRENCY, False) for _ in range(CONCURRENCY)))
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker(REQUESTS // CONCURRENCY, True) for _ in range(CONCURRENCY)))
-        wall = time.perf_counter() - t0
-    latencies.sort()
-    return {
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "throughput_rps": len(latencies) / wall,
-        "requests": len(latencies),
-        "transport_errors": errors,
-    }
+        await asyncio.gather(*(worker(n // CONCURRENCY) for _ in range(CONCURRENCY)))
+        if tally is not None:
+            tally.wall_s += time.perf_counter() - t0
+
+
+def measure(
+    targets: list[tuple[str, str, str, Any, dict[str, str]]],
+) -> dict[str, dict[str, float]]:
+    """Warm every target up, then run them in interleaved rounds so drift hits all alike."""
+    tallies = {name: Tally() for name, *_ in targets}
+    for _, url, method, body, headers in targets:
+        asyncio.run(load(url, method, body, headers, WARMUP, None))
+    for _ in range(ROUNDS):
+        for name, url, method, body, headers in targets:
+            asyncio.run(load(url, method, body, headers, REQUESTS // ROUNDS, tallies[name]))
+    return {name: t.summary() for name, t in tallies.items()}
 
 
 def window_rows(n: int = 60) -> list[dict[str, Any]]:
@@ -236,9 +261,7 @@ def main() -> None:
         ]
         try:
             policy = httpx.get(f"{base}/v1/decisions", headers=auth, timeout=30).json()["policy"]
-            results = {
-                name: asyncio.run(load(url, m, body, h)) for name, url, m, body, h in targets
-            }
+            results = measure(targets)
         finally:
             for proc in (bare, svc):
                 proc.terminate()
