@@ -35,6 +35,7 @@ from nexus_ml.models.forecast_design import (
 from nexus_ml.models.forecast_state import NS, GridState, align_to_grid, to_utc_series
 
 MAX_HORIZON = 10080
+MAX_ROWS = 6000  # regression rows per horizon step
 DAY_SECONDS = 86400
 
 
@@ -187,7 +188,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
             state = state_features(r, seasons)
             for h in range(1, horizon + 1):
                 origins = np.arange(lo, min(hi, raw.size - h))
-                origins = origins[observed[origins + h]]
+                origins = thin(origins[observed[origins + h]])
                 x = design(state, r, origins, h, seasons, cal_at(cal, origins + h))
                 errors[h - 1].append((r[origins + h] - x @ coefs[h - 1]) / noise[origins])
         return [np.concatenate(e) for e in errors]
@@ -205,7 +206,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         state = state_features(r, seasons)
         coefs, residuals = [], []
         for h in range(1, horizon + 1):
-            origins = np.flatnonzero(allowed[: r.size - h] & observed[h:] & allowed[h:])
+            origins = thin(np.flatnonzero(allowed[: r.size - h] & observed[h:] & allowed[h:]))
             x = design(state, r, origins, h, seasons, cal_at(cal, origins + h))
             coef = ridge_fit(x, r[origins + h], self.penalty, self.huber_steps)
             coefs.append(coef)
@@ -363,6 +364,13 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         if available < 1:
             raise InputError(f"y is too short to fit: {n} steps")
         return max(1, min(self.direct_horizon, cap, available))
+
+
+def thin(origins: np.ndarray) -> np.ndarray:
+    """At most :data:`MAX_ROWS` evenly spread origins: ten coefficients need no more, and long
+    1-minute histories would otherwise make each fit slow."""
+    stride = -(-origins.size // MAX_ROWS)
+    return origins[::stride] if stride > 1 else origins
 
 
 def noise_level(r: np.ndarray, window: int, floor: float) -> np.ndarray:
