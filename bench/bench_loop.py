@@ -91,7 +91,7 @@ def trial(docker_host: str, prometheus_url: str, targets_dir: Path) -> dict[str,
                 decision_cache_s=0.5,
                 window_minutes=20,
                 state_dir=Path(f"/tmp/exec-bench-{run}"),
-            ),  # fmt: skip
+            ),
             catalog=catalog,
             metric_source=source,
             model_store=NoModelStore(),
@@ -124,8 +124,9 @@ def trial(docker_host: str, prometheus_url: str, targets_dir: Path) -> dict[str,
             time.sleep(2)
             t0 = time.monotonic()
             sim0 = clock.now()
-            exporter.inject(DemandSurge(module=crm, start=sim0, duration=timedelta(minutes=20),
-                                        magnitude=40.0))  # fmt: skip
+            exporter.inject(
+                DemandSurge(module=crm, start=sim0, duration=timedelta(minutes=20), magnitude=40.0)
+            )
             decided = spec = running = float("nan")
             while time.monotonic() - t0 < 60 and running != running:
                 if decided != decided:
