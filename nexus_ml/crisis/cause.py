@@ -27,6 +27,7 @@ MEMORY_RISE = 0.10  # fraction of the limit gained during the incident
 LATENCY_RATIO = 2.0
 LINK_RISE_MS = 20.0
 CRASH_ERROR_RATE = 0.5
+DEPENDENCY_DEGRADED_RATIO = 1.5  # the dependency's mean response time over its normal
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def _check_dependency(incident: CollectedIncident) -> Finding | None:
         if dep not in incident.manifest.modules:
             continue
         rt = metric_signals(incident, dep).get("response_time")
-        if rt is not None and rt.ratio >= LATENCY_RATIO:
+        # The mean, not the peak: a dependency's own latency spikes now and then anyway.
+        if rt is not None and rt.mean_ratio >= DEPENDENCY_DEGRADED_RATIO:
             degraded.append(dep)
     if degraded:
         return Finding("dependency_degraded", {"target": ", ".join(degraded)})

@@ -1,0 +1,176 @@
+"""Incident reports: how often the probable cause matches the incident actually injected.
+
+For ``PER_KIND`` random incidents of each kind (random module, start hour, duration, magnitude
+and simulator seed) the bench simulates 9 days, collects the incident as an operator would
+(the error type they would file; two kinds are misfiled under the wrong type on purpose) and
+compares the report's cause code with the truth:
+
+- nexus: the collection as shipped (normal = the same window 7 days earlier);
+- reference "before only": the same rules with ``reference_days=0`` (normal = the hours just
+  before the incident), the usual "compare with before" of incident tooling.
+
+Also times collect + build report + Markdown. Prints a table and writes
+``bench/results/crisis.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nexus_ml.catalog import load_catalog  # noqa: E402
+from nexus_ml.crisis import (  # noqa: E402
+    build_report,
+    collect_incident,
+    load_collection_plans,
+    render_markdown,
+)
+from nexus_ml.domain.crisis import ErrorType  # noqa: E402
+from nexus_ml.execute.audit import AuditEntry, MemoryAudit  # noqa: E402
+from nexus_ml.ingest import FrameSource  # noqa: E402
+from nexus_ml.sim import (  # noqa: E402
+    BadRelease,
+    DemandSurge,
+    ErrorBurst,
+    Incident,
+    LatencyDegradation,
+    MemoryLeak,
+    SlowDependency,
+    simulate_history,
+)
+
+PER_KIND = 12
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+DAYS = 9.0
+OUT = ROOT / "bench" / "results" / "crisis.json"
+MODULES = ("nexus-crm", "nexus-agendamento", "nexus-user-management")
+H = timedelta(hours=1)
+
+Make = Callable[[np.random.Generator, str, datetime], Incident]
+
+#: kind → (incident factory, error type an operator files, expected cause code)
+KINDS: dict[str, tuple[Make, ErrorType, str]] = {
+    "memory leak": (
+        lambda r, m, s: MemoryLeak(module=m, start=s, duration=r.uniform(2, 8) * H,
+                                   magnitude=r.uniform(0.2, 0.5)),
+        ErrorType.MEMORY_LEAK, "memory_leak",
+    ),
+    "demand surge": (
+        lambda r, m, s: DemandSurge(module=m, start=s, duration=r.uniform(1, 3) * H,
+                                    magnitude=r.uniform(1.0, 3.0)),
+        ErrorType.PERFORMANCE_DEGRADATION, "demand_surge",
+    ),
+    "bad release": (
+        lambda r, m, s: BadRelease(module=m, start=s, duration=r.uniform(0.5, 2) * H,
+                                   magnitude=r.uniform(0.5, 2.0)),
+        ErrorType.ERROR_BURST, "bad_release",
+    ),
+    "error burst": (
+        lambda r, m, s: ErrorBurst(module=m, start=s, duration=r.uniform(0.5, 2) * H,
+                                   magnitude=r.uniform(0.05, 0.3)),
+        ErrorType.ERROR_BURST, "error_burst",
+    ),
+    "slow dependency": (
+        lambda r, m, s: SlowDependency(module=m, start=s, duration=r.uniform(1, 3) * H,
+                                       magnitude=r.uniform(100, 500),
+                                       target="nexus-user-management"),
+        ErrorType.SLOW_DEPENDENCY, "slow_dependency",
+    ),
+    "degradation → crash": (
+        lambda r, m, s: LatencyDegradation(module=m, start=s, duration=r.uniform(2, 6) * H,
+                                           magnitude=r.uniform(2.0, 6.0)),
+        ErrorType.CRASH, "progressive_degradation",
+    ),
+}  # fmt: skip
+# Misfiled incidents: the operator guessed the wrong type; the report must not echo the guess.
+KINDS["surge filed as leak"] = (KINDS["demand surge"][0], ErrorType.MEMORY_LEAK, "demand_surge")
+KINDS["burst filed as slow dep."] = (
+    KINDS["error burst"][0], ErrorType.SLOW_DEPENDENCY, "dependency_not_confirmed",
+)  # fmt: skip
+
+
+def one_case(rng: np.random.Generator, kind: str, seed: int) -> dict[str, object]:
+    make, error_type, expected = KINDS[kind]
+    modules = MODULES[:2] if kind == "slow dependency" else MODULES  # callers of user-mgmt
+    module = str(rng.choice(modules))
+    start = T0 + timedelta(days=7) + timedelta(minutes=int(rng.integers(0, 24 * 60)))
+    incident = make(rng, module, start)
+    catalog = load_catalog()
+    frame = simulate_history(catalog, start=T0, days=DAYS, seed=seed, incidents=[incident])
+    audit = MemoryAudit()
+    if isinstance(incident, BadRelease):  # what a deploy job writes to the trail
+        audit.write(AuditEntry(at=start, event="deploy", module=module, data={"version": "2"}))
+    source = FrameSource(frame)
+    plan = load_collection_plans().for_type(error_type)
+    codes, elapsed = {}, 0.0
+    for name, used in (
+        ("nexus", plan),
+        ("before only", plan.model_copy(update={"reference_days": 0})),
+    ):
+        t = time.perf_counter()
+        collected = collect_incident(
+            module=module, error_type=error_type, started_at=start, ended_at=incident.end,
+            plan=used, source=source, catalog=catalog, now=T0 + timedelta(days=DAYS),
+            audit=audit,
+        )  # fmt: skip
+        report = build_report(collected, "pt")
+        render_markdown(report)
+        if name == "nexus":
+            elapsed = time.perf_counter() - t
+        codes[name] = report.finding.code
+    return {"kind": kind, "expected": expected, "codes": codes, "seconds": elapsed}
+
+
+def main() -> None:
+    rng = np.random.default_rng(7)
+    cases = [one_case(rng, kind, seed) for kind in KINDS for seed in range(PER_KIND)]
+    table = Table(title=f"Probable cause vs injected incident ({PER_KIND} random per kind)")
+    for col in ("incident", "filed as", "nexus", "before only", "nexus misses →"):
+        table.add_column(col)
+    results: dict[str, dict[str, object]] = {}
+    for kind, (_, error_type, _) in KINDS.items():
+        rows = [c for c in cases if c["kind"] == kind]
+        acc = {
+            name: float(np.mean([c["codes"][name] == c["expected"] for c in rows]))  # type: ignore[index]
+            for name in ("nexus", "before only")
+        }
+        misses = sorted({c["codes"]["nexus"] for c in rows if c["codes"]["nexus"] != c["expected"]})  # type: ignore[index]
+        results[kind] = {"error_type": error_type.value, "n": len(rows), **acc, "misses": misses}
+        table.add_row(kind, error_type.value, f"{acc['nexus']:.0%}", f"{acc['before only']:.0%}",
+                      ", ".join(misses) or "—")  # fmt: skip
+    overall = {
+        name: float(np.mean([c["codes"][name] == c["expected"] for c in cases]))  # type: ignore[index]
+        for name in ("nexus", "before only")
+    }
+    seconds = [float(c["seconds"]) for c in cases]  # type: ignore[arg-type]
+    table.add_row("all", "", f"{overall['nexus']:.0%}", f"{overall['before only']:.0%}", "")
+    results["overall"] = {
+        **overall,
+        "ratio_nexus_vs_before_only": overall["nexus"] / max(overall["before only"], 1e-9),
+        "report_s_median": float(np.median(seconds)),
+        "report_s_max": float(np.max(seconds)),
+    }
+    console = Console()
+    console.print(table)
+    console.print(
+        f"collect + report + Markdown: median {np.median(seconds) * 1000:.0f} ms, "
+        f"max {np.max(seconds) * 1000:.0f} ms per incident"
+    )
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
