@@ -7,7 +7,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export NEXUS_SERVICES_DIR=${NEXUS_SERVICES_DIR:-$(mktemp -d /tmp/nexus-bench.XXXXXX)}
 rmdir "$NEXUS_SERVICES_DIR" 2>/dev/null || true
-trap 'scripts/services.sh down' EXIT INT TERM
+trap 'scripts/services.sh down' EXIT
+trap 'exit 130' INT TERM
 scripts/services.sh up || exit 1
 # shellcheck disable=SC1091
 source "$NEXUS_SERVICES_DIR/env"

@@ -7,7 +7,8 @@ export NEXUS_SERVICES_DIR=${NEXUS_SERVICES_DIR:-$(mktemp -d /tmp/nexus-services.
 rmdir "$NEXUS_SERVICES_DIR" 2>/dev/null || true
 
 cleanup() { scripts/services.sh down; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM   # exit runs the EXIT trap: services stop
 
 scripts/services.sh up || { echo "could not start the test services" >&2; exit 1; }
 # shellcheck disable=SC1091
