@@ -3,18 +3,21 @@
 The model, in three layers:
 
 1. **Seasonal profile**: the robust (median) value of each phase of the day over the last
-   ``profile_days`` days, smoothed over neighbouring phases; plus, with two weeks or more of
-   history, a weekly correction (median over weeks of what the daily profile misses).
+   ``profile_days`` days (a week by default: recent enough to follow level changes), smoothed
+   over neighbouring phases; plus, with three weeks or more of history, a weekly correction
+   (median over weeks of what the daily profile misses).
 2. **Remainder** ``r = y - profile``: level shifts, bursts and day-to-day variation.
 3. **Direct regression per horizon step** ``h``: ``r[t+h]`` from the recent remainder (last value,
    short, hourly and daily means), the remainder one day (and one week) before the target — which
    lets the fit blend toward the seasonal naive where that works — and the calendar at the target
-   (business hours, weekend, month-end in São Paulo). Ridge-regularised least squares, so an
-   uninformative feature costs nothing.
+   (business hours, weekend, month-end in São Paulo). Ridge-regularised, so an uninformative
+   feature costs little. With two weeks of history the remainder one week before joins in.
 
-Intervals are split-conformal in spirit: empirical quantiles of the out-of-fit errors per horizon
-step (each step's regression is fitted on the older part of the window and its errors measured on
-the recent part), so an 80 % interval covers about 80 % of what the model has not seen.
+Coefficients come from a Huber-reweighted fit, so bursts do not drag them.
+
+Intervals are conformal in spirit: empirical quantiles of cross-fitted errors per horizon step
+(each block of the window is forecast by a model, profile included, fitted without that block),
+so an 80 % interval covers about 80 % of what the model has not seen.
 """
 
 from __future__ import annotations
