@@ -73,19 +73,24 @@ def register(app: typer.Typer) -> None:
         else:
             raise InputError("no metric source: pass --source FILE or set NEXUS_PROMETHEUS_URL")
         with console.status(f"collecting {kind.value} data for {module}"):
-            incident = collect_incident(
-                module=module,
-                error_type=kind,
-                started_at=started,
-                ended_at=ended,
-                plan=plan,
-                source=metric_source,
-                catalog=catalog,
-                now=now,
-                audit=audit_for(cfg),
-                redactor=redactor_for(cfg),
-                source_name=name,
-            )
+            try:
+                incident = collect_incident(
+                    module=module,
+                    error_type=kind,
+                    started_at=started,
+                    ended_at=ended,
+                    plan=plan,
+                    source=metric_source,
+                    catalog=catalog,
+                    now=now,
+                    audit=audit_for(cfg),
+                    redactor=redactor_for(cfg),
+                    source_name=name,
+                )
+            finally:
+                close = getattr(metric_source, "close", None)
+                if close is not None:  # PrometheusSource holds an HTTP session
+                    close()
         manifest = IncidentStore(cfg.state_dir / "incidents").save(incident)
         console.print(
             f"[green]collected[/green] {manifest.id}: {len(incident.frame)} rows of "

@@ -130,3 +130,22 @@ def test_no_data_in_the_window_exits_3(source: Path) -> None:
     code, _, err = invoke("collect", "-m", "crm", "-t", "CRASH", "--start", "2025-01-01T00:00",
                           "--end", "2025-01-01T01:00", "--source", str(source))  # fmt: skip
     assert code == 3 and "no metrics for nexus-crm" in one_line(err)
+
+
+def test_collect_from_the_real_prometheus(
+    prometheus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Prometheus path end to end: a window long before any scrape holds no data (exit 3),
+    and a dead server is one line, not a traceback."""
+    monkeypatch.setenv("NEXUS_PROMETHEUS_URL", prometheus_url)
+    get_settings.cache_clear()
+    code, _, err = invoke("collect", "-m", "crm", "-t", "UI_BUG", "--start", "2020-01-06T10:00",
+                          "--end", "2020-01-06T10:30")  # fmt: skip
+    assert code == 3 and "no metrics for nexus-crm" in one_line(err)
+    assert "2020-01-06T09:30" in err  # the UI_BUG window: 30 min before the start
+
+    monkeypatch.setenv("NEXUS_PROMETHEUS_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("NEXUS_PROMETHEUS_TIMEOUT_S", "2")
+    get_settings.cache_clear()
+    code, _, err = invoke("collect", "-m", "crm", "-t", "UI_BUG", "--since", "10m")
+    assert code == 3 and "127.0.0.1:1" in one_line(err)

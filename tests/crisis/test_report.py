@@ -182,3 +182,18 @@ def test_plot_is_a_png_of_the_key_metrics(collect: Collect, tmp_path: Path) -> N
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     height, width = imread(path).shape[:2]
     assert width == 900 and height > 600  # three stacked panels
+
+
+def test_open_incident_report(collect: Collect) -> None:
+    from nexus_ml.crisis import CollectedIncident
+
+    burst = ErrorBurst(module="crm", start=at(15), duration=H, magnitude=0.2)
+    closed = collect(ErrorType.ERROR_BURST, [burst])
+    manifest = closed.manifest.model_copy(update={"ended_at": None})
+    incident = CollectedIncident(manifest, closed.frame, closed.evidence, closed.reference)
+    report = build_report(incident, "pt")
+    assert report.crisis.ended_at is None and report.expires_at is None
+    assert "em aberto" in report.crisis.summary
+    assert "após o encerramento" in render_markdown(report)
+    en = render_markdown(build_report(incident, "en"))
+    assert "still open" in en and "after the incident is closed" in en
