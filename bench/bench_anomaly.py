@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from nexus_ml.models.nab.corpus import load_results, read_windows  # noqa: E402
 from nexus_ml.models.nab.labels import labelled_series, read_labelled_series  # noqa: E402
-from nexus_ml.models.nab.runner import DETECTORS, nexus_scores, run_corpus  # noqa: E402
+from nexus_ml.models.nab.runner import nexus_scores, robust_z_scores, run_corpus  # noqa: E402
 from nexus_ml.models.nab.scoring import (  # noqa: E402
     PROFILES,
     LabelledSeries,
@@ -44,18 +42,6 @@ MS = DATA / "ms-cloud-monitoring"
 OUT = ROOT / "bench" / "results" / "anomaly.json"
 
 
-def robust_z_scores(values: np.ndarray, n_probation: int) -> np.ndarray:
-    """Reference: |x − median| / MAD over the previous 100 rows, squashed to [0, 1)."""
-    s = pd.Series(values)
-    prev = s.shift(1)
-    med = prev.rolling(100, min_periods=10).median()
-    mad = (prev - med).abs().rolling(100, min_periods=10).median() * 1.4826
-    z = ((s - med).abs() / mad.clip(lower=1e-9)).fillna(0.0).to_numpy()
-    scores = 1.0 - np.exp(-np.minimum(z, 1e6) / 4.0)
-    scores[:n_probation] = 0.0
-    return scores
-
-
 def scores_row(results: dict[str, object]) -> dict[str, float]:
     return {p.name: float(results[p.name].normalised) for p in PROFILES}  # type: ignore[attr-defined]
 
@@ -66,7 +52,6 @@ def bench_nab(console: Console) -> dict[str, object]:
     official = json.loads(
         (NAB / "reference_results" / "official_scores_dev_subset.json").read_text()
     )
-    DETECTORS.setdefault("robust_z", robust_z_scores)
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("nexus", "robust_z"):
@@ -147,7 +132,7 @@ def bench_ms(console: Console) -> dict[str, object]:
 
 
 def main() -> None:
-    console = Console()
+    console = Console(width=130)
     report = {"nab": bench_nab(console), "ms_cloud_monitoring": bench_ms(console)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2, default=float))

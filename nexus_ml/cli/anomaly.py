@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
     def nab_run(
         data_dir: Annotated[Path, typer.Argument(help="NAB data folder: <category>/<file>.csv")],
         out_dir: Annotated[Path, typer.Argument(help="Where to write <category>/<file>.csv")],
-        detector: Annotated[str, typer.Option(help="Detector to run")] = "nexus",
+        detector: Annotated[
+            str, typer.Option(help="Detector: nexus, or the robust_z reference")
+        ] = "nexus",
         jobs: Annotated[int, typer.Option(help="Files scored in parallel")] = 2,
     ) -> None:
         """Run a detector causally over every file of DATA_DIR and write NAB result files."""

@@ -43,8 +43,25 @@ def nexus_scores(values: FloatArray, n_probation: int) -> FloatArray:
     return scores
 
 
+def robust_z_scores(values: FloatArray, n_probation: int) -> FloatArray:
+    """Reference detector: |x − median| / MAD over the previous 100 rows, squashed to [0, 1)."""
+    import pandas as pd
+
+    s = pd.Series(values)
+    prev = s.shift(1)
+    med = prev.rolling(100, min_periods=10).median()
+    mad = (prev - med).abs().rolling(100, min_periods=10).median() * 1.4826
+    z = ((s - med).abs() / mad.clip(lower=1e-9)).fillna(0.0).to_numpy()
+    scores = 1.0 - np.exp(-np.minimum(z, 1e6) / 4.0)
+    scores[:n_probation] = 0.0
+    return np.asarray(scores, dtype=np.float64)
+
+
 #: Detectors ``nab-run`` knows: name → (values, probationary rows) → scores in [0, 1].
-DETECTORS: dict[str, Callable[[FloatArray, int], FloatArray]] = {"nexus": nexus_scores}
+DETECTORS: dict[str, Callable[[FloatArray, int], FloatArray]] = {
+    "nexus": nexus_scores,
+    "robust_z": robust_z_scores,
+}
 
 
 @dataclass(frozen=True)
