@@ -79,7 +79,15 @@ class Loop:
         start = time.monotonic()
         while not check():
             if time.monotonic() - start > timeout_s:
-                pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+                recent = [
+                    f"{e.at:%H:%M:%S} {e.event} {e.module} {e.action} {e.reason} {e.detail[:90]}"
+                    for e in self.audit.since(self.clock.now() - timedelta(minutes=10))
+                    if e.event != "decision_received"
+                ]
+                pytest.fail(
+                    f"timed out after {timeout_s:g} s waiting for {what}; recent audit:\n"
+                    + "\n".join(recent[-25:])
+                )
             time.sleep(0.2)
         return time.monotonic() - start
 
@@ -210,16 +218,6 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
     # 2. Surge removed: replicas fall one at a time, at least a cooldown apart.
     loop.exporter.clear()
     fall_from = loop.clock.now()
-    # Meanwhile Agendamento degrades (latency ×5, 20 % errors); see step 3.
-    tasks_before = {
-        t["ID"]
-        for t in loop.backend._client.api.tasks(
-            filters={"service": loop.backend._prefix + AG, "desired-state": "running"}
-        )
-    }
-    loop.exporter.inject(
-        BadRelease(module=AG, start=fall_from, duration=timedelta(hours=1), magnitude=4.0)
-    )
 
     def downs() -> list[AuditEntry]:
         return [
@@ -235,12 +233,25 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
         assert after == before - 1, step.detail
     assert second.at - first.at >= timedelta(seconds=150), (first.at, second.at)
 
-    # 3. The degradation: a restart (once the health rule has its 30-minute baseline) and a
-    #    Telegram message with the seed's fields.
+    # 3. Agendamento degrades (latency ×5, 20 % errors): a restart and a Telegram message with
+    #    the seed's fields. The health rule compares with the median response time before the
+    #    last 15 minutes: wait until 30 clean minutes are in the window before degrading.
+    loop.wait_for(
+        "a 30-minute baseline", lambda: loop.clock.now() - t0 > timedelta(minutes=31), timeout_s=60
+    )
+    tasks_before = {
+        t["ID"]
+        for t in loop.backend._client.api.tasks(
+            filters={"service": loop.backend._prefix + AG, "desired-state": "running"}
+        )
+    }
+    loop.exporter.inject(
+        BadRelease(module=AG, start=loop.clock.now(), duration=timedelta(hours=1), magnitude=4.0)
+    )
     loop.wait_for(
         "a restart of Agendamento",
         lambda: any(m.text.count("Degradação") for m in loop.telegram.messages),
-        timeout_s=70,
+        timeout_s=40,
     )
     tasks_after = {
         t["ID"]
