@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -97,7 +97,7 @@ def incident_id(module: str, error_type: ErrorType, started_at: datetime) -> str
     """A readable id: ``20260302T1100Z-crm-memory-leak``."""
     short = _ID_SAFE.sub("-", module.removeprefix("nexus-").lower()).strip("-")
     kind = error_type.value.lower().replace("_", "-")
-    return f"{started_at:%Y%m%dT%H%MZ}-{short}-{kind}"
+    return f"{started_at.astimezone(UTC):%Y%m%dT%H%MZ}-{short}-{kind}"
 
 
 def audit_evidence(

@@ -162,3 +162,12 @@ def test_no_data_for_the_module_is_a_data_quality_error(collect: Collect) -> Non
 def test_evidence_kinds_are_known() -> None:
     for plan in load_collection_plans().plans.values():
         assert all(isinstance(k, EvidenceKind) for k in plan.evidence)
+
+
+def test_incident_id_is_in_utc_whatever_the_offset_given() -> None:
+    from datetime import timezone
+
+    from nexus_ml.crisis.collect import incident_id
+
+    sao_paulo = at(15).astimezone(timezone(timedelta(hours=-3)))
+    assert incident_id("nexus-crm", ErrorType.CRASH, sao_paulo) == "20260309T1500Z-crm-crash"
