@@ -68,13 +68,9 @@ class IncidentStore:
         manifest as stored."""
         self.root.mkdir(parents=True, exist_ok=True)
         manifest = incident.manifest
-        free = self._free_id(manifest.id)
-        if free != manifest.id:
-            manifest = manifest.model_copy(update={"id": free})
         tmp = self.root / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
-            (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
             incident.frame.to_parquet(tmp / METRICS, index=False)
             if incident.reference is not None:
                 incident.reference.to_parquet(tmp / REFERENCE, index=False)
@@ -82,7 +78,17 @@ class IncidentStore:
                 json.dumps(incident.evidence, indent=2, sort_keys=True, default=str),
                 encoding="utf-8",
             )
-            tmp.rename(self._folder(manifest.id))
+            while True:
+                manifest = manifest.model_copy(update={"id": self._free_id(incident.manifest.id)})
+                (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+                target = self._folder(manifest.id)
+                try:
+                    tmp.rename(target)
+                    break
+                except OSError:
+                    # Another collector took the id between the check and the rename: retry.
+                    if not target.exists():
+                        raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -133,3 +133,19 @@ def test_secrets_never_reach_the_disk(tmp_path: Path, collect: Collect, catalog:
         raw = path.read_bytes()
         assert secret.encode() not in raw and b"pa55word" not in raw, path.name
     assert "***" in str(store.load(manifest.id).evidence["audit"])
+
+
+def test_concurrent_saves_of_one_incident_get_distinct_ids(
+    tmp_path: Path, collect: Collect
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    incident = collect(ErrorType.ERROR_BURST, [BURST])
+    store = IncidentStore(tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        ids = [m.id for m in pool.map(lambda _: store.save(incident), range(8))]
+    assert len(set(ids)) == 8
+    assert {m.id for m in store.manifests()} == set(ids)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    for incident_id in ids:  # each folder's manifest names its own folder
+        assert store.manifest(incident_id).id == incident_id
