@@ -104,7 +104,9 @@ def register(app: typer.Typer) -> None:
     @exits_cleanly
     def report(
         incident_id: str = typer.Argument(..., help="Incident id (see `nexus-ml incident list`)"),
-        lang: str = typer.Option("pt", "--lang", help="Language: pt or en"),
+        lang: str | None = typer.Option(
+            None, "--lang", help="Language: pt or en (default: settings, NEXUS_LANGUAGE, pt)"
+        ),
         out: Path | None = typer.Option(
             None, help="Markdown file (default: report.<lang>.md in the incident's folder)"
         ),
@@ -114,6 +116,7 @@ def register(app: typer.Typer) -> None:
         from nexus_ml.crisis.report import build_report, plot_key_metrics, render_markdown
         from nexus_ml.crisis.store import IncidentStore
 
+        lang = lang or settings().language
         if lang not in ("pt", "en"):
             raise InputError(f"--lang must be pt or en, got {lang!r}")
         language: Language = "pt" if lang == "pt" else "en"

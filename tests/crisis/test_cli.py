@@ -149,3 +149,15 @@ def test_collect_from_the_real_prometheus(
     get_settings.cache_clear()
     code, _, err = invoke("collect", "-m", "crm", "-t", "UI_BUG", "--since", "10m")
     assert code == 3 and "127.0.0.1:1" in one_line(err)
+
+
+def test_report_language_defaults_to_the_settings(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert collect_leak(source)[0] == 0
+    monkeypatch.setenv("NEXUS_LANGUAGE", "en")
+    get_settings.cache_clear()
+    code, _, err = invoke("report", LEAK_ID)
+    assert code == 0, err
+    folder = tmp_path / "state" / "incidents" / LEAK_ID
+    assert "## Probable cause" in (folder / "report.en.md").read_text()
