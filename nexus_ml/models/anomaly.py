@@ -115,7 +115,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         quiet_fraction: float = 0.2,
         quiet_growth: float = 0.03,
         escalation: float = 10.0,
-        max_reference: int = 20_000,
+        max_reference: int = 10_000,
         n_estimators: int = 100,
         random_state: int = 0,
     ) -> None:
@@ -170,7 +170,18 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators, random_state=self.random_state
         ).fit(self._forest_inputs(z, 0))
-        _, _, self.state_ = self._advance(raw, empty)
+        # Only the last rows' features and values survive in the state: start the pass there,
+        # primed with the values the first of those rows looks back at (same state, less work).
+        skip = max(0, len(raw) - self._keep_features)
+        lead = min(skip, self._keep_values)
+        primed = _Stream(
+            z=z[skip - lead : skip],
+            last_raw=self._last_raw(raw[:skip], start),
+            features=empty.features,
+            n_seen=skip,
+            last_alarm=empty.last_alarm,
+        )
+        _, _, self.state_ = self._advance(raw[skip:], primed)
         return self
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -249,8 +260,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         combined_ratio[live] = suppressed
         combined_ratio[~live] = 0.0
 
-        keep_z = self.history + max(int(m) for m in self.window_lengths) + _ROLL
-        keep_f = self.max_reference + self._gap + 1
+        keep_z, keep_f = self._keep_values, self._keep_features
         new_state = _Stream(
             z=z_all[-keep_z:],
             last_raw=self._last_raw(raw, state.last_raw),
@@ -280,6 +290,14 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
                 ratio = feats[:, k] / np.maximum(ref, 1e-12)
             out[:, k] = np.where(np.isfinite(ratio) & (positions >= burn), ratio, 0.0)
         return out
+
+    @property
+    def _keep_values(self) -> int:
+        return self.history + max(int(m) for m in self.window_lengths) + _ROLL
+
+    @property
+    def _keep_features(self) -> int:
+        return self.max_reference + self._gap + 1
 
     @property
     def _gap(self) -> int:

@@ -200,3 +200,25 @@ def test_round_trip_gives_identical_scores(
     else:
         loaded = pickle.loads(pickle.dumps(det))
     pd.testing.assert_frame_equal(whole, loaded.score(frame.iloc[N_FIT:]))
+
+
+def test_fit_on_a_long_frame_keeps_the_state_of_a_full_pass(frame: pd.DataFrame) -> None:
+    # With a short reference cap, fit skips the rows whose features the state drops anyway.
+    det = AnomalyDetector(history=300, max_reference=200, window_lengths=(4, 16))
+    det.fit(frame.iloc[:1200])
+    assert det.state_.n_seen == 1200
+    full = copy.deepcopy(det)
+    raw = frame["value"].to_numpy()[:1200, None]
+    empty = type(det.state_)(
+        z=np.empty((0, 1)),
+        last_raw=raw[0],
+        features=np.empty((0, det.state_.features.shape[1])),
+        n_seen=0,
+        last_alarm=(-(10**12), np.inf),
+    )
+    _, _, full.state_ = full._advance(raw, empty)
+    np.testing.assert_allclose(det.state_.features, full.state_.features, atol=1e-9)
+    np.testing.assert_allclose(det.state_.z, full.state_.z)
+    np.testing.assert_allclose(
+        det.score(frame.iloc[1200:]).to_numpy(), full.score(frame.iloc[1200:]).to_numpy(), atol=1e-9
+    )
