@@ -16,8 +16,9 @@ from pathlib import Path
 
 from nexus_ml.crisis.cause import Finding, Language, probable_cause
 from nexus_ml.crisis.collect import CollectedIncident
+from nexus_ml.crisis.labels import METRIC_NAMES, TYPE_NAMES, WORDS
 from nexus_ml.crisis.signals import MetricSignal, expected, incident_end, metric_signals
-from nexus_ml.domain.crisis import CrisisReport, ErrorType
+from nexus_ml.domain.crisis import CrisisReport
 
 #: Audit events that count as actions in the report.
 ACTION_EVENTS = ("action_taken", "action_failed", "action_skipped", "alert_sent")
@@ -42,135 +43,6 @@ class IncidentReport:
     expires_at: datetime | None
     evidence_lines: tuple[str, ...]
 
-
-_TYPES: dict[Language, dict[ErrorType, str]] = {
-    "pt": {
-        ErrorType.UI_BUG: "Falha de interface",
-        ErrorType.API_BREAKING: "Quebra de API",
-        ErrorType.DATABASE_CORRUPTION: "Corrupção de banco de dados",
-        ErrorType.PERFORMANCE_DEGRADATION: "Degradação de desempenho",
-        ErrorType.MEMORY_LEAK: "Vazamento de memória",
-        ErrorType.ERROR_BURST: "Surto de erros",
-        ErrorType.SLOW_DEPENDENCY: "Dependência lenta",
-        ErrorType.CRASH: "Queda do serviço",
-    },
-    "en": {
-        ErrorType.UI_BUG: "UI bug",
-        ErrorType.API_BREAKING: "API breaking change",
-        ErrorType.DATABASE_CORRUPTION: "Database corruption",
-        ErrorType.PERFORMANCE_DEGRADATION: "Performance degradation",
-        ErrorType.MEMORY_LEAK: "Memory leak",
-        ErrorType.ERROR_BURST: "Error burst",
-        ErrorType.SLOW_DEPENDENCY: "Slow dependency",
-        ErrorType.CRASH: "Crash",
-    },
-}
-
-_METRIC_NAMES: dict[Language, dict[str, str]] = {
-    "pt": {
-        "cpu_usage": "CPU",
-        "memory_usage": "Memória",
-        "response_time": "Tempo de resposta",
-        "active_connections": "Conexões ativas",
-        "error_rate": "Taxa de erro",
-        "disk_usage": "Disco",
-        "network_latency": "Latência de rede",
-        "requests_per_min": "Requisições/min",
-    },
-    "en": {
-        "cpu_usage": "CPU",
-        "memory_usage": "Memory",
-        "response_time": "Response time",
-        "active_connections": "Active connections",
-        "error_rate": "Error rate",
-        "disk_usage": "Disk",
-        "network_latency": "Network latency",
-        "requests_per_min": "Requests/min",
-    },
-}
-
-_WORDS: dict[Language, dict[str, str]] = {
-    "pt": {
-        "report": "Relatório de incidente",
-        "summary": "Resumo",
-        "summary_line": "{kind} em {module} de {start} a {end} ({duration}).",
-        "open": "em aberto",
-        "timeline": "Linha do tempo",
-        "when": "Quando (UTC)",
-        "event": "Evento",
-        "metrics": "Métricas-chave",
-        "metric": "Métrica",
-        "baseline": "Normal",
-        "peak": "Pico",
-        "peak_at": "Hora do pico",
-        "actions": "Ações tomadas",
-        "no_actions": "Nenhuma ação registrada na trilha de auditoria.",
-        "impact": "Impacto",
-        "cause": "Causa provável",
-        "next": "Próximos passos",
-        "evidence": "Evidências",
-        "retention": "Retenção",
-        "retention_line": "Dados mantidos por {days} dias; expiram em {expires}.",
-        "retention_open": "Dados mantidos por {days} dias após o encerramento do incidente.",
-        "plot": "Gráfico",
-        "window_start": "início da coleta",
-        "window_end": "fim da coleta",
-        "started": "início do incidente",
-        "ended": "fim do incidente",
-        "deviates": "{metric} sai do normal",
-        "peaks": "pico de {metric}: {value}",
-        "deploy": "versão {version} implantada",
-        "impact_errors": "Taxa de erro máxima {peak} (normal {baseline})",
-        "impact_latency": "tempo de resposta máximo {peak} (normal {baseline})",
-        "impact_failed": "cerca de {n} requisições a mais com falha",
-        "impact_none": "Sem impacto mensurável nas métricas coletadas",
-        "deps": "Dependências: chama {calls}; chamado por {callers}",
-        "none": "nenhum",
-        "deploys_none": "Nenhuma mudança de versão registrada na janela",
-        "logs": "Logs do container: não coletados ({note})",
-        "coverage": "Cobertura mínima das métricas de {module}: {coverage}",
-    },
-    "en": {
-        "report": "Incident report",
-        "summary": "Summary",
-        "summary_line": "{kind} in {module} from {start} to {end} ({duration}).",
-        "open": "still open",
-        "timeline": "Timeline",
-        "when": "When (UTC)",
-        "event": "Event",
-        "metrics": "Key metrics",
-        "metric": "Metric",
-        "baseline": "Normal",
-        "peak": "Peak",
-        "peak_at": "Peak at",
-        "actions": "Actions taken",
-        "no_actions": "No action recorded in the audit trail.",
-        "impact": "Impact",
-        "cause": "Probable cause",
-        "next": "Next steps",
-        "evidence": "Evidence",
-        "retention": "Retention",
-        "retention_line": "Data kept for {days} days; expires {expires}.",
-        "retention_open": "Data kept for {days} days after the incident is closed.",
-        "plot": "Plot",
-        "window_start": "collection starts",
-        "window_end": "collection ends",
-        "started": "incident starts",
-        "ended": "incident ends",
-        "deviates": "{metric} leaves normal",
-        "peaks": "{metric} peaks: {value}",
-        "deploy": "version {version} deployed",
-        "impact_errors": "Peak error rate {peak} (normal {baseline})",
-        "impact_latency": "peak response time {peak} (normal {baseline})",
-        "impact_failed": "about {n} more failed requests",
-        "impact_none": "No measurable impact in the collected metrics",
-        "deps": "Dependencies: calls {calls}; called by {callers}",
-        "none": "none",
-        "deploys_none": "No version change recorded in the window",
-        "logs": "Container logs: not collected ({note})",
-        "coverage": "Minimum coverage of {module}'s metrics: {coverage}",
-    },
-}
 
 _FRACTIONS = {"cpu_usage", "memory_usage", "error_rate", "disk_usage"}
 _MS = {"response_time", "network_latency"}
@@ -210,7 +82,7 @@ def _failed_requests(incident: CollectedIncident) -> float | None:
 
 
 def _impact(incident: CollectedIncident, signals: dict[str, MetricSignal], lang: Language) -> str:
-    words, parts = _WORDS[lang], []
+    words, parts = WORDS[lang], []
     for metric, key in (("error_rate", "impact_errors"), ("response_time", "impact_latency")):
         s = signals.get(metric)
         if s is not None and math.isfinite(s.peak):
@@ -228,7 +100,7 @@ def _impact(incident: CollectedIncident, signals: dict[str, MetricSignal], lang:
 def _timeline(
     incident: CollectedIncident, signals: dict[str, MetricSignal], lang: Language
 ) -> tuple[TimelineEvent, ...]:
-    m, words, names = incident.manifest, _WORDS[lang], _METRIC_NAMES[lang]
+    m, words, names = incident.manifest, WORDS[lang], METRIC_NAMES[lang]
     events = [
         TimelineEvent(m.window_start, words["window_start"]),
         TimelineEvent(m.started_at, words["started"]),
@@ -266,7 +138,7 @@ def _action_text(entry: dict[str, str]) -> str:
 
 
 def _evidence_lines(incident: CollectedIncident, lang: Language) -> tuple[str, ...]:
-    words, ev = _WORDS[lang], incident.evidence
+    words, ev = WORDS[lang], incident.evidence
     lines: list[str] = []
     if "deploy_versions" in ev:
         deploys = ev["deploy_versions"]
@@ -299,10 +171,10 @@ def build_report(incident: CollectedIncident, language: Language = "pt") -> Inci
     m = incident.manifest
     signals = metric_signals(incident)
     finding = probable_cause(incident)
-    words = _WORDS[language]
+    words = WORDS[language]
     end = incident_end(incident)
     summary = words["summary_line"].format(
-        kind=_TYPES[language][m.error_type],
+        kind=TYPE_NAMES[language][m.error_type],
         module=m.module,
         start=_at(m.started_at),
         end=_at(m.ended_at) if m.ended_at else words["open"],
@@ -344,9 +216,9 @@ def build_report(incident: CollectedIncident, language: Language = "pt") -> Inci
 def render_markdown(report: IncidentReport, *, plot_path: str | None = None) -> str:
     """The report as Markdown; ``plot_path`` (relative to the Markdown file) is embedded."""
     lang, c = report.language, report.crisis
-    words, names = _WORDS[lang], _METRIC_NAMES[lang]
+    words, names = WORDS[lang], METRIC_NAMES[lang]
     out = [
-        f"# {words['report']}: {_TYPES[lang][c.error_type]} — {c.module}",
+        f"# {words['report']}: {TYPE_NAMES[lang][c.error_type]} — {c.module}",
         "",
         f"`{report.incident_id}`",
         "",
@@ -414,9 +286,9 @@ def plot_key_metrics(
         ax.plot(rows.index, expected(incident, metric), ls="--", lw=0.8, color="grey")
         if s.peak_at is not None:
             ax.plot([s.peak_at], [s.peak], "o", color="tab:red", ms=4)
-        ax.set_ylabel(_METRIC_NAMES[language][metric], fontsize=8)
+        ax.set_ylabel(METRIC_NAMES[language][metric], fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].set_title(f"{_TYPES[language][m.error_type]} — {m.module} ({m.id})", fontsize=10)
+    axes[0].set_title(f"{TYPE_NAMES[language][m.error_type]} — {m.module} ({m.id})", fontsize=10)
     axes[-1].set_xlabel("UTC")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
