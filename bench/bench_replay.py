@@ -37,14 +37,13 @@ def main() -> None:
         "replica_hours_vs_oracle": 1.10,
         "ece": 0.05,
     }
-    print(
-        f"{'policy':<12} {'tau_u':>7} {'theta_u':>8} {'overload':>9} {'rh/oracle':>10} {'events':>8}"
-    )
+    header = ("tau_u", "theta_u", "overload", "rh/oracle", "events")
+    print(f"{'policy':<12} " + " ".join(f"{h:>9}" for h in header))
     for policy, v in summary.items():
         print(
-            f"{policy:<12} {v['tau_u']:7.2f} {v['theta_u']:8.2f} "
-            f"{v['overload_minutes_servable_total']:9.0f} {v['replica_hours_vs_oracle']:10.3f} "
-            f"{v['scale_events']:8.0f}"
+            f"{policy:<12} {v['tau_u']:9.2f} {v['theta_u']:9.2f} "
+            f"{v['overload_minutes_servable_total']:9.0f} {v['replica_hours_vs_oracle']:9.3f} "
+            f"{v['scale_events']:9.0f}"
         )
     for name, value in checks.items():
         verdict = "ok" if value <= targets[name] else "MISSED"

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     catalog_path: Path | None = Field(None, description="Module catalog YAML; bundled if unset")
     language: Literal["pt", "en"] = Field("pt", description="Language of operator alerts")
 
-    pg_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN (audit, leader lock, migrate)")
+    pg_dsn: SecretStr | None = Field(
+        None, description="PostgreSQL DSN (audit, leader lock, migrate)"
+    )
     prometheus_url: str | None = Field(None, description="Prometheus base URL; simulator if unset")
     prometheus_timeout_s: float = Field(10.0, gt=0, le=300)
     mlflow_tracking_uri: str | None = Field(None, description="MLflow URI; local sqlite if unset")

@@ -17,7 +17,10 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def services_required() -> bool:
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get("NEXUS_REQUIRE_SERVICES") == "1"
+    return (
+        os.environ.get("CI", "").lower() == "true"
+        or os.environ.get("NEXUS_REQUIRE_SERVICES") == "1"
+    )
 
 
 def require_env(name: str, what: str) -> str:

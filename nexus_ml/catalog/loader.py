@@ -40,7 +40,9 @@ def load_catalog(path: Path | None = None) -> Catalog:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read catalog ({exc.strerror})", source=str(path)) from exc
+        raise ConfigError(
+            f"{path}: cannot read catalog ({exc.strerror})", source=str(path)
+        ) from exc
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""

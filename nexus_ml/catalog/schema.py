@@ -33,7 +33,9 @@ class ModuleProfile(Frozen):
     scale_trigger: ScaleTrigger
     target_utilisation: float = Field(0.7, gt=0, le=1)
     startup_lead_time_s: int = Field(60, ge=0, le=3600)
-    capacity_rpm_per_replica: float = Field(gt=0, description="Requests/min one replica serves at 100%")
+    capacity_rpm_per_replica: float = Field(
+        gt=0, description="Requests/min one replica serves at 100%"
+    )
 
     model_config = Frozen.model_config | {"populate_by_name": True}
 

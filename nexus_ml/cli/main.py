@@ -15,7 +15,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging")) -> None:
     """Predictive operations for the Nexus ERP on Docker Swarm."""

@@ -15,20 +15,33 @@ def test_seed_values_are_in_the_bundled_catalog() -> None:
     cat = load_catalog()
     um = cat.get("nexus-user-management")
     assert (um.client_share, um.cpu_limit, um.memory_limit_gb, um.max_replicas, um.port) == (
-        1.0, 2.0, 4.0, 8, 5003,
+        1.0,
+        2.0,
+        4.0,
+        8,
+        5003,
     )
     assert (um.scale_trigger.metric, um.scale_trigger.threshold, um.scale_trigger.duration_min) == (
-        "cpu_usage", 0.70, 5,
+        "cpu_usage",
+        0.70,
+        5,
     )
     ag = cat.get("agendamento")
     assert (ag.client_share, ag.cpu_limit, ag.memory_limit_gb, ag.max_replicas, ag.port) == (
-        0.30, 0.5, 1.0, 2, 5008,
+        0.30,
+        0.5,
+        1.0,
+        2,
+        5008,
     )
     assert ag.scale_trigger.threshold == 0.80 and ag.scale_trigger.duration_min == 10
     assert set(ag.depends_on) == {"nexus-crm", "nexus-user-management"}
     crm = cat.get("crm")
     assert (crm.client_share, crm.cpu_limit, crm.memory_limit_gb, crm.max_replicas) == (
-        0.80, 1.0, 2.0, 4,
+        0.80,
+        1.0,
+        2.0,
+        4,
     )
     assert crm.scale_trigger.metric == "requests_per_min" and crm.scale_trigger.threshold == 100
     assert crm.depends_on == ("nexus-user-management",)
