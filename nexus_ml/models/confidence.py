@@ -57,6 +57,12 @@ class OnlineIsotonicCalibrator:
             self._since_fit = 0
 
     def calibrate(self, raw: float) -> float:
-        if self._iso is None:
-            return float(raw)
-        return float(self._iso.predict(np.asarray([raw]))[0])
+        """The observed frequency of outcomes at raw probability ``raw`` (``raw`` until fitted)."""
+        return float(self.calibrate_many(np.asarray([raw]))[0])
+
+    def calibrate_many(self, raw: np.ndarray) -> np.ndarray:
+        """:meth:`calibrate` of every element of ``raw``."""
+        raw = np.asarray(raw, dtype=float)
+        if self._iso is None or raw.size == 0:
+            return raw.copy()
+        return np.asarray(self._iso.predict(raw), dtype=float)

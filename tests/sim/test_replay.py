@@ -140,6 +140,16 @@ def test_nexus_beats_hpa_on_a_seasonal_trace() -> None:
     assert nexus.replica_hours < 1.25 * oracle.replica_hours
 
 
+def test_nexus_under_cost_trades_replica_hours_for_fewer_short_minutes() -> None:
+    from nexus_ml.sim.replay.nexus_policy import NexusPolicy
+
+    trace = prepare_trace(_daily_trace(days=8, seed=6))
+    cheap = score_replay(replay(trace, NexusPolicy(under_cost=2.0)))
+    careful = score_replay(replay(trace, NexusPolicy(under_cost=200.0)))
+    assert careful.replica_hours > cheap.replica_hours
+    assert careful.tau_u < cheap.tau_u
+
+
 def test_expected_calibration_error_by_hand() -> None:
     confidence = np.array([0.05, 0.05, 0.95, 0.95])
     outcome = np.array([0.0, 0.0, 1.0, 0.0])  # bin 0: freq 0 vs 0.05; bin 9: freq 0.5 vs 0.95

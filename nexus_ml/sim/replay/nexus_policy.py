@@ -1,14 +1,21 @@
 """``nexus``: our policy in the replay, driven by the real model and the real scaling code.
 
-Each minute it feeds the last observed demand to a :class:`LeadTimeQuantileForecaster`, asks
-for the upper quantile of the peak over the start-up lead time, and lets
-:func:`nexus_ml.decide.scaling.recommend_replicas` turn that into a target. It sees only what
-replay model v1 allows: demand and ready replicas before the current minute.
+Each minute it feeds the last observed demand to a :class:`LeadTimeQuantileForecaster` and
+asks, for every replica count k, the probability that the peak over the start-up lead time
+exceeds what k replicas serve (for scale-ups, recalibrated online on the outcomes of past
+scale-ups). With ``under_cost`` set it provisions the k of least expected cost,
+``k + under_cost · P(peak > k)``: an under-provisioned minute is worth ``under_cost``
+replica-minutes. Otherwise it provisions the ``level`` quantile, cut down to the smallest k
+whose calibrated risk is within 1 − level. :func:`nexus_ml.decide.scaling.recommend_replicas`
+turns that into a target. It sees only what replay model v1 allows: demand and ready replicas
+before the current minute.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from nexus_ml.decide.scaling import ScalingInputs, ScalingState, recommend_replicas
 from nexus_ml.models.confidence import OnlineIsotonicCalibrator
@@ -19,12 +26,24 @@ if TYPE_CHECKING:
     from nexus_ml.sim.replay.physics import PreparedTrace
 
 
+# Replica-minutes an under-provisioned minute is worth. One global setting: 20 means a minute
+# short of capacity is as bad as running one replica too many for 20 minutes.
+UNDER_COST = 20.0
+
+
 class NexusPolicy:
     name = "nexus"
 
-    def __init__(self, *, level: float = 0.95, scale_down_window: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        level: float = 0.95,
+        scale_down_window: int = 1,
+        under_cost: float | None = UNDER_COST,
+    ) -> None:
         self.level = level
         self.scale_down_window = scale_down_window
+        self.under_cost = under_cost
         self.last_confidence = float("nan")
 
     def reset(self, trace: PreparedTrace, *, initial_target: int) -> None:
@@ -33,18 +52,26 @@ class NexusPolicy:
         self.model = LeadTimeQuantileForecaster(
             lead_time=self.p.startup_delay, level=self.level
         ).fit(trace.demand[: trace.start - 1])
+        # Replicas added now are ready only at the last step of the lead time: a scale-up
+        # cannot help the steps before, so its benefit is judged on that step alone.
+        self.end_model = LeadTimeQuantileForecaster(
+            lead_time=self.p.startup_delay, level=self.level, first_step=self.p.startup_delay + 1
+        ).fit(trace.demand[: trace.start - 1])
+        self.end_calibrator = OnlineIsotonicCalibrator()
         self.seen = trace.start - 1
         self.state = ScalingState()
         self.calibrator = OnlineIsotonicCalibrator()
-        self.pending: list[tuple[int, float, float]] = []  # (minute, raw confidence, capacity)
+        # (minute, raw confidence, raw risk at the ready step, capacity) of past scale-ups
+        self.pending: list[tuple[int, float, float, float]] = []
 
     def _learn_outcomes(self, obs: Observation) -> None:
         """Score past scale-ups whose lead-time window has now been observed."""
         L = self.p.startup_delay
         while self.pending and self.pending[0][0] + L < obs.t:
-            t, raw, capacity = self.pending.pop(0)
+            t, raw, raw_end, capacity = self.pending.pop(0)
             peak = float(obs.demand[t : t + L + 1].max())
             self.calibrator.record(raw, peak > capacity)
+            self.end_calibrator.record(raw_end, float(obs.demand[t + L]) > capacity)
 
     def _calibrated_upper(self, current: int) -> float:
         """Demand to provision for: the model's upper quantile, or less when calibration shows
@@ -60,12 +87,37 @@ class NexusPolicy:
                 return min(upper, k * per_replica)
         return upper
 
+    def _least_cost_upper(self, current: int) -> float:
+        """Demand to provision for: the replica count of least expected cost, in demand."""
+        assert self.under_cost is not None
+        per_replica = self.capacity * self.p.u_target
+        ks = np.arange(self.p.min_replicas, self.p.max_replicas + 1)
+        # Holding or shrinking to k caps the whole lead-time window at k.
+        risk = self.model.exceed_probabilities(ks * per_replica)
+        up = ks > current
+        if up.any():
+            # Growing to k leaves the first steps at the current capacity (that risk stays)
+            # and changes only the step at which the new replicas are ready; that step's raw
+            # risk is recalibrated on the outcomes of past scale-ups.
+            end = self.end_calibrator.calibrate_many(
+                self.end_model.exceed_probabilities(np.r_[current, ks[up]] * per_replica)
+            )
+            held = risk[ks == current][0] if (ks == current).any() else 1.0
+            risk[up] = max(held - end[0], 0.0) + end[1:]
+        cost = ks + self.under_cost * risk
+        return float(ks[int(np.argmin(cost))] * per_replica)
+
     def target(self, obs: Observation) -> int:
         if obs.t > self.seen:
             self.model.update(obs.demand[self.seen : obs.t])
+            self.end_model.update(obs.demand[self.seen : obs.t])
             self.seen = obs.t
         self._learn_outcomes(obs)
-        upper = self._calibrated_upper(obs.target)
+        upper = (
+            self._least_cost_upper(obs.target)
+            if self.under_cost is not None
+            else self._calibrated_upper(obs.target)
+        )
         capacity_now = obs.target * self.capacity * self.p.u_target
         exceed = self.model.exceed_probability(capacity_now)
         rec = recommend_replicas(
@@ -85,6 +137,7 @@ class NexusPolicy:
         self.state = rec.state
         self.last_confidence = float("nan")
         if rec.target > obs.target:
-            self.pending.append((obs.t, exceed, capacity_now))
+            exceed_end = self.end_model.exceed_probability(capacity_now)
+            self.pending.append((obs.t, exceed, exceed_end, capacity_now))
             self.last_confidence = self.calibrator.calibrate(exceed)
         return rec.target

@@ -1,0 +1,55 @@
+"""Online isotonic calibrator: biased probabilities are mapped to observed frequencies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nexus_ml.errors import InputError
+from nexus_ml.models.confidence import OnlineIsotonicCalibrator
+
+
+def feed(cal: OnlineIsotonicCalibrator, raw: np.ndarray, outcome: np.ndarray) -> None:
+    for p, hit in zip(raw, outcome, strict=True):
+        cal.record(float(p), bool(hit))
+
+
+def test_raw_probability_is_reported_until_enough_outcomes() -> None:
+    cal = OnlineIsotonicCalibrator(min_samples=50)
+    feed(cal, np.full(49, 0.8), np.zeros(49))
+    assert cal.calibrate(0.8) == pytest.approx(0.8)
+    cal.record(0.8, False)
+    assert cal.calibrate(0.8) == pytest.approx(0.0)
+
+
+def test_overconfident_probabilities_are_mapped_to_frequencies() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 1, 5000)
+    outcome = rng.uniform(0, 1, raw.size) < raw / 2  # the model claims twice the real risk
+    cal = OnlineIsotonicCalibrator(window=5000)
+    feed(cal, raw, outcome)
+    for p in (0.2, 0.5, 0.8):
+        assert cal.calibrate(p) == pytest.approx(p / 2, abs=0.06)
+    grid = np.linspace(0, 1, 21)
+    mapped = cal.calibrate_many(grid)
+    assert np.all(np.diff(mapped) >= 0)  # isotonic: more raw risk never means less
+    assert mapped == pytest.approx([cal.calibrate(p) for p in grid])
+
+
+def test_window_forgets_old_outcomes() -> None:
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0, 1, 1000)
+    cal = OnlineIsotonicCalibrator(window=300, refit_every=10)
+    feed(cal, raw, np.ones(raw.size))
+    assert cal.calibrate(0.5) == pytest.approx(1.0)
+    feed(cal, raw[:300], np.zeros(300))  # the regime changed: scale-ups are no longer needed
+    assert cal.calibrate(0.5) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"min_samples": 0}, {"min_samples": 10, "window": 5}, {"refit_every": 0}],
+)
+def test_bad_parameters_are_rejected_with_the_values(kw: dict[str, int]) -> None:
+    with pytest.raises(InputError, match="got"):
+        OnlineIsotonicCalibrator(**kw)
