@@ -262,7 +262,7 @@ def _report(report: TickReport, now: datetime, result: LoopDemoResult, emit: Eve
             line = f"{now:%H:%M} {o.module}: {o.action.value} — {o.detail}"
             result.actions.append(line)
             emit(f"[applied] {line}")
-        elif o.reason not in ("hold", "at_target"):
+        elif o.reason not in ("hold", "at_target", "alert"):  # alerts print themselves
             emit(f"[skipped] {now:%H:%M} {o.module}: {o.action.value} ({o.reason}: {o.detail})")
 
 

@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out"), help="Folder for the demo's outputs"),
         seed: int = typer.Option(0, help="Random seed"),
         catalog: Path | None = typer.Option(None, help="Catalog YAML (default: bundled)"),
+        loop: bool = typer.Option(True, "--loop/--no-loop", help="Run the whole loop (step 4)"),
+        train: bool = typer.Option(False, "--train/--no-train", help="Train models in step 4"),
     ) -> None:
         """Simulate the ERP for DAYS, print a per-module summary and plot a week of demand."""
         from rich.progress import BarColumn, Progress, TextColumn
@@ -93,6 +95,24 @@ def register(app: typer.Typer) -> None:
             steps.with_capacity(frame, cat), config.out_dir / "demand_week.png"
         )
         console.print(f"demand plot: [bold]{png}[/bold]")
+        if loop:  # step 4 lives in nexus_ml.demo_loop
+            import logging
+
+            from nexus_ml.demo_loop import LoopDemoConfig, run_loop_demo
+
+            console.rule("[bold]4. the whole loop: service → executor through a month-end day")
+            for noisy in ("httpx", "nexus_ml.execute"):  # step 4 prints its own event lines
+                logging.getLogger(noisy).setLevel(logging.WARNING)
+            result = run_loop_demo(
+                cat,
+                LoopDemoConfig(seed=seed, out_dir=out, train=train),
+                on_event=lambda line: console.print(line, highlight=False, markup=False),
+            )
+            console.print(
+                f"{len(result.actions)} actions and {len(result.alerts)} alerts in "
+                f"{result.ticks} executor passes; audit trail: {out}/audit.jsonl; "
+                f"demand vs replicas: [bold]{result.plot}[/bold]"
+            )
         console.print(
             f"outputs in [bold]{config.out_dir}/[/bold] ({time.perf_counter() - began:.1f} s)"
         )

@@ -369,6 +369,8 @@ class Executor:
         self, now: datetime, decision: Decision, verdict: Verdict, *, alert: bool
     ) -> Outcome:
         level = logging.WARNING if alert else logging.INFO
+        if verdict.reason in ("hold", "at_target"):  # routine: one line per module per pass
+            level = logging.DEBUG
         log.log(
             level,
             "skipped %s on %s: %s (%s)",
