@@ -132,7 +132,9 @@ def loop(
             state_dir=Path(f"/tmp/exec-loop-{run}"),
         )
         source = CompressedSource(
-            PrometheusSource(prometheus_url, timeout_s=5, catalog=raw_query_catalog(run)), clock
+            PrometheusSource(prometheus_url, timeout_s=5, catalog=raw_query_catalog(run)),
+            clock,
+            run,
         )
         app = create_app(
             settings,
