@@ -83,7 +83,9 @@ def trial(docker_host: str, prometheus_url: str, targets_dir: Path) -> dict[str,
         ).start()
         target = write_target(targets_dir, run, exporter.port)
         source = CompressedSource(
-            PrometheusSource(prometheus_url, timeout_s=5, catalog=raw_query_catalog(run)), clock
+            PrometheusSource(prometheus_url, timeout_s=5, catalog=raw_query_catalog(run)),
+            clock,
+            run,
         )
         app = create_app(
             ServiceSettings(
