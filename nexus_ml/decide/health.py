@@ -25,6 +25,7 @@ class HealthThresholds:
     restart_budget: int = 3  # restarts allowed per window
     budget_window: timedelta = timedelta(hours=1)
     rules_confidence: float = 0.6  # confidence of a restart without a detector
+    saturation: float = 0.9  # utilisation from which slowness is load, not a sick container
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def assess_health(
     baseline_ms: float | None,
     anomaly_score: float | None,
     restarts_used: int,
+    utilisation: float | None = None,
     thresholds: HealthThresholds = HealthThresholds(),
 ) -> HealthAssessment:
     """Decide whether to restart a module preventively.
@@ -78,6 +80,10 @@ def assess_health(
         The detector's combined score of the newest minute in [0, 1], None without a model.
     restarts_used
         Restarts already made within the budget window.
+    utilisation
+        Demand over the capacity of the running replicas (1.0 = saturated), None when unknown.
+        A saturated module is slow because it is overloaded: restarting it drops the requests
+        in flight and helps nothing, so it is scaled (or, at its maximum, alerted) instead.
     """
     t = thresholds
     rt_tail = _tail(response_time, t.sustain_min)
@@ -116,6 +122,11 @@ def assess_health(
         wants_restart, confidence = True, anomaly_score
         reasons.append(f"anomaly score {anomaly_score:.2f} with a degraded symptom")
 
+    if wants_restart and utilisation is not None and utilisation >= t.saturation:
+        wants_restart = False
+        reasons.append(
+            f"utilisation {utilisation:.0%} explains the symptoms: scale, do not restart"
+        )
     restart = wants_restart and budget_left > 0
     alert = seed_rule and not restart
     if wants_restart and not restart:

@@ -300,12 +300,19 @@ def decide(
     baseline = response_baseline(rt, recent=max(config.health.sustain_min, 15))
     anomaly = None if inputs.anomaly is None else inputs.anomaly.get("combined")
     used = restarts_in_window(memory.restarts, now, config.health.budget_window)
+    recent_demand = _finite(list(demand))
+    utilisation = (
+        recent_demand[-1] / (current * profile.capacity_rpm_per_replica)
+        if recent_demand and current > 0
+        else None
+    )
     health = assess_health(
         rt,
         err,
         baseline_ms=baseline,
         anomaly_score=anomaly,
         restarts_used=used,
+        utilisation=utilisation,
         thresholds=config.health,
     )
 

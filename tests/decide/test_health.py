@@ -59,3 +59,15 @@ def test_exhausted_budget_pages_a_human_instead() -> None:
 def test_restarts_outside_the_window_do_not_count() -> None:
     restarts = [NOW - timedelta(minutes=10), NOW - timedelta(hours=2)]
     assert restarts_in_window(restarts, NOW, timedelta(hours=1)) == 1
+
+
+def test_saturated_module_is_scaled_not_restarted() -> None:
+    overloaded = assess_health(
+        SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.95, restarts_used=0, utilisation=1.4
+    )
+    assert not overloaded.restart and overloaded.alert
+    assert any("utilisation 140%" in r for r in overloaded.reasons)
+    healthy_load = assess_health(
+        SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.95, restarts_used=0, utilisation=0.5
+    )
+    assert healthy_load.restart
