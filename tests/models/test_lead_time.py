@@ -103,3 +103,23 @@ def test_robust_centre_is_learned_on_reverting_spikes() -> None:
     assert model.centre_weight < 1.0
     smooth = small_model().fit(100 + np.cumsum(rng.normal(0, 1, 6 * DAY)))
     assert smooth.centre_weight > 0.0  # on a random walk the last value is informative
+
+
+def test_ready_step_model_predicts_that_step_only() -> None:
+    y = noisy_daily(5, seed=5)
+    lead_time, start = 2, 3 * DAY
+    window = small_model(lead_time=lead_time, level=0.9).fit(y[: start + 1])
+    ready = small_model(lead_time=lead_time, level=0.9, first_step=lead_time + 1)
+    ready.fit(y[: start + 1])
+    ready_upper, window_upper = [], []
+    for o in range(start, y.size - lead_time - 1):
+        ready_upper.append(ready.predict_upper())
+        window_upper.append(window.predict_upper())
+        ready.update([y[o + 1]])
+        window.update([y[o + 1]])
+    # The step a replica started now is ready at is one value; the window's peak is a maximum.
+    assert np.mean(ready_upper) < np.mean(window_upper)
+    coverage = np.mean(y[start + lead_time + 1 :] <= np.asarray(ready_upper))
+    assert 0.85 <= coverage <= 0.95
+    with pytest.raises(InputError, match="first_step"):
+        small_model(first_step=lead_time + 2).fit(y[:10])
