@@ -201,14 +201,15 @@ class LeadTimeQuantileForecaster(BaseEstimator):  # type: ignore[misc]
         cand.loss_sum.append((cand.loss_sum[-1] if len(cand.loss_sum) else 0.0) + loss)
 
     def _seasonal_jump(self, cand: _Candidate, origin: int) -> float:
-        past = [
-            cand.jump[i]
-            for i in range(
-                origin - self.season, origin - self.season * (self.seasonal_days + 1), -self.season
-            )
-            if 0 <= i < len(cand.jump)
-        ]
-        return statistics.median(past) if past else 0.0
+        """Median jump at origin − k·season for k = 1 … seasonal_days, among the known ones."""
+        season = self.season
+        known = len(cand.jump)
+        k_first = max(1, -(-(origin - known + 1) // season))  # smallest k with a known jump
+        k_last = min(self.seasonal_days, origin // season)  # largest k inside the history
+        if k_first > k_last:
+            return 0.0
+        past = cand.jump.view(origin - season * k_last, origin - season * k_first + 1)[::season]
+        return float(statistics.median(past.tolist()))
 
     def _errors(self, cand: _Candidate) -> np.ndarray:
         n = len(cand.z)
