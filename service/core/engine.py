@@ -27,6 +27,7 @@ from nexus_ml.errors import DataQualityError, ModelError, NotFoundError
 from nexus_ml.ingest.source import MetricSource
 from nexus_ml.models.store import ModelBundle
 from service.core.champions import ChampionRegistry
+from service.core.online_anomaly import OnlineAnomalyScorer
 from service.core.telemetry import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class DecisionEngine:
         self._forecast_lock = threading.Lock()
         self._windows: dict[str, tuple[float, MetricWindow]] = {}
         self._window_lock = threading.Lock()
+        self._online_anomaly = OnlineAnomalyScorer()
 
     # -- inputs ---------------------------------------------------------------------------
     def read_windows(self, modules: Sequence[str]) -> dict[str, MetricWindow]:
@@ -199,12 +201,24 @@ class DecisionEngine:
     def _anomaly_scores(self, bundle: ModelBundle, window: MetricWindow) -> dict[str, float] | None:
         if bundle.detector is None or len(window) == 0:
             return None
-        last = self.anomaly_frame(bundle, window).iloc[-1]
+        try:
+            last = self._online_anomaly.latest(bundle, window.to_frame())
+        except Exception as exc:
+            self.metrics.model_errors.labels(bundle.module, "anomaly").inc()
+            raise ModelError(f"anomaly scoring of {bundle.module} failed: {exc}") from exc
+        if last is None:
+            return None
         scores = {
             str(k): float(v)
             for k, v in last.items()
             if isinstance(v, int | float) and math.isfinite(v)
         }
+        per_field = [v for k, v in scores.items() if k != "combined"]
+        if per_field:
+            # The detector's "combined" column raises one alarm per event and then stays quiet
+            # (NAB rewards that); to confirm a symptom that lasts, the policy also needs the
+            # strongest field while the event goes on.
+            scores["sustained"] = max(per_field)
         return scores or None
 
     # -- decisions ------------------------------------------------------------------------

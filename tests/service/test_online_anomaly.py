@@ -1,0 +1,74 @@
+"""The decision path's anomaly scores: online updates equal scoring the rows in one pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from nexus_ml.catalog import load_catalog
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.models.anomaly import AnomalyDetector
+from nexus_ml.models.store import ModelBundle
+from nexus_ml.sim import simulate_history
+from service.core.online_anomaly import OnlineAnomalyScorer
+
+
+@pytest.fixture(scope="module")
+def crm() -> pd.DataFrame:
+    history = simulate_history(
+        load_catalog(), start=datetime(2026, 11, 2, tzinfo=UTC), days=1.5, seed=4
+    )
+    rows = history[history["module"] == "nexus-crm"].set_index("timestamp")
+    return rows[list(METRIC_FIELDS)]
+
+
+@pytest.fixture(scope="module")
+def bundle(crm: pd.DataFrame) -> ModelBundle:
+    detector = AnomalyDetector().fit(crm.iloc[:1440])
+    return ModelBundle(module="nexus-crm", version="1", forecasters={}, detector=detector)
+
+
+def test_sliding_windows_score_like_one_pass(crm: pd.DataFrame, bundle: ModelBundle) -> None:
+    scorer = OnlineAnomalyScorer(warmup_rows=30)
+    live = crm.iloc[1440:]
+    first = scorer.latest(bundle, live.iloc[0:60])
+    second = scorer.latest(bundle, live.iloc[10:75])  # overlaps: 15 new rows
+    one_pass = bundle.detector.score(live.iloc[30:75])
+    assert first is not None and second is not None
+    pd.testing.assert_series_equal(second, one_pass.iloc[-1], check_names=False)
+    # the champion's own state is never changed by the service's online copy
+    again = bundle.detector.score(live.iloc[30:75])
+    pd.testing.assert_frame_equal(again, one_pass)
+
+
+def test_same_window_twice_returns_the_cached_scores(
+    crm: pd.DataFrame, bundle: ModelBundle
+) -> None:
+    scorer = OnlineAnomalyScorer()
+    window = crm.iloc[1440:1500]
+    assert scorer.latest(bundle, window).equals(scorer.latest(bundle, window))
+
+
+def test_gap_or_new_version_restarts_from_the_champion(
+    crm: pd.DataFrame, bundle: ModelBundle
+) -> None:
+    scorer = OnlineAnomalyScorer(warmup_rows=20)
+    live = crm.iloc[1440:]
+    scorer.latest(bundle, live.iloc[0:40])
+    after_gap = scorer.latest(bundle, live.iloc[100:140])  # starts after the last seen row
+    fresh = bundle.detector.score(live.iloc[120:140]).iloc[-1]
+    pd.testing.assert_series_equal(after_gap, fresh, check_names=False)
+
+    newer = ModelBundle(module="nexus-crm", version="2", forecasters={}, detector=bundle.detector)
+    moved = scorer.latest(newer, live.iloc[110:150])
+    pd.testing.assert_series_equal(
+        moved, bundle.detector.score(live.iloc[130:150]).iloc[-1], check_names=False
+    )
+
+
+def test_no_detector_or_no_rows_gives_none(crm: pd.DataFrame) -> None:
+    scorer = OnlineAnomalyScorer()
+    empty = ModelBundle(module="nexus-crm", version="1", forecasters={}, detector=None)
+    assert scorer.latest(empty, crm.iloc[:10]) is None
