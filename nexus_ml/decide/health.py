@@ -66,6 +66,7 @@ def assess_health(
     anomaly_score: float | None,
     restarts_used: int,
     utilisation: float | None = None,
+    sustained_score: float | None = None,
     thresholds: HealthThresholds = HealthThresholds(),
 ) -> HealthAssessment:
     """Decide whether to restart a module preventively.
@@ -84,6 +85,10 @@ def assess_health(
         Demand over the capacity of the running replicas (1.0 = saturated), None when unknown.
         A saturated module is slow because it is overloaded: restarting it drops the requests
         in flight and helps nothing, so it is scaled (or, at its maximum, alerted) instead.
+    sustained_score
+        The strongest per-field score now. It may confirm the seed rule (whose symptoms
+        already hold for minutes) when the combined score has gone quiet after its one alarm
+        per event; it never restarts on its own.
     """
     t = thresholds
     rt_tail = _tail(response_time, t.sustain_min)
@@ -111,6 +116,8 @@ def assess_health(
             f"response time {ratio:.1f}x baseline and error rate {err:.1%} "
             f"for {t.sustain_min} min (seed rule)"
         )
+        if anomaly_score is not None and sustained_score is not None:
+            anomaly_score = max(anomaly_score, sustained_score)
         if anomaly_score is None:
             wants_restart, confidence = True, t.rules_confidence
         elif anomaly_score >= t.anomaly:

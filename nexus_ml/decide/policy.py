@@ -169,7 +169,21 @@ def _model_scaling(
             )
         )
     if rec.target > current:
-        confidence = p_exceed
+        # demand already over capacity now is evidence the forecast may lag (a surge it has
+        # not seen): the share of recent minutes over capacity bounds the probability below
+        observed = _finite(demand)[-5:]
+        over_now = sum(v > capacity for v in observed) / len(observed) if observed else 0.0
+        confidence = max(p_exceed, over_now)
+        if over_now > p_exceed:
+            evidence.append(
+                Evidence(
+                    kind="observed_overload",
+                    detail=(
+                        f"{over_now:.0%} of the last {len(observed)} min above {capacity:.0f} rpm"
+                    ),
+                    value=round(over_now, 4),
+                )
+            )
     elif rec.target < current:
         new_capacity = rec.target * p.capacity_rpm_per_replica * p.target_utilisation
         confidence = 1.0 - exceed_probability(
@@ -313,6 +327,7 @@ def decide(
         anomaly_score=anomaly,
         restarts_used=used,
         utilisation=utilisation,
+        sustained_score=None if inputs.anomaly is None else inputs.anomaly.get("sustained"),
         thresholds=config.health,
     )
 

@@ -71,3 +71,19 @@ def test_saturated_module_is_scaled_not_restarted() -> None:
         SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.95, restarts_used=0, utilisation=0.5
     )
     assert healthy_load.restart
+
+
+def test_sustained_field_score_confirms_the_seed_rule_but_never_restarts_alone() -> None:
+    quiet_combined = assess_health(
+        SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.0, restarts_used=0, sustained_score=0.9
+    )
+    assert quiet_combined.restart and quiet_combined.confidence == 0.95
+    one_symptom = assess_health(
+        SLOW,
+        [0.01] * 60,
+        baseline_ms=BASE,
+        anomaly_score=0.0,
+        restarts_used=0,
+        sustained_score=0.99,
+    )
+    assert not one_symptom.restart

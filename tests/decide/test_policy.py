@@ -26,7 +26,7 @@ def inputs(window=None, **kw):  # type: ignore[no-untyped-def]
 
 def test_forecast_above_capacity_scales_up_with_its_probability_as_confidence() -> None:
     fc = flat_forecast(2600.0)
-    d, _ = decide(inputs(make_window(requests_per_min=2000.0), forecast=fc, current_replicas=2))
+    d, _ = decide(inputs(make_window(requests_per_min=1500.0), forecast=fc, current_replicas=2))
     assert d.action is Action.SCALE_UP and d.scale_up and d.policy == "model"
     assert d.target_replicas == 4  # ceil(2860 / 840)
     expected = exceed_probability(fc.mean, fc.lo, fc.hi, 2 * 840.0)
@@ -34,6 +34,15 @@ def test_forecast_above_capacity_scales_up_with_its_probability_as_confidence() 
     kinds = {e.kind for e in d.explanation}
     assert {"forecast_peak", "exceed_probability", "freshness"} <= kinds
     assert d.decided_at == NOW
+
+
+def test_observed_overload_backs_a_scale_up_the_forecast_did_not_see() -> None:
+    fc = flat_forecast(1000.0)  # the model expects quiet: P(exceed 1680 rpm) is tiny
+    d, _ = decide(inputs(make_window(requests_per_min=2000.0), forecast=fc, current_replicas=2))
+    assert d.action is Action.SCALE_UP and d.target_replicas == 3  # ceil(2000 / 840)
+    assert exceed_probability(fc.mean, fc.lo, fc.hi, 2 * 840.0) < 0.01
+    assert d.confidence == 1.0  # 5 of the last 5 minutes above capacity
+    assert any(e.kind == "observed_overload" for e in d.explanation)
 
 
 def test_confidence_of_a_borderline_scale_up_is_moderate() -> None:
