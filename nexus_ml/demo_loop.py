@@ -41,8 +41,8 @@ from nexus_ml.sim.simulator import ErpSimulator
 log = logging.getLogger(__name__)
 
 Event = Callable[[str], None]
-_DEMO_CONFIDENCE = {Action.SCALE_UP: 0.5, Action.SCALE_DOWN: 0.55, Action.RESTART: 0.6,
-                    Action.ROLLBACK: 0.9}  # fmt: skip
+_RULES_CONFIDENCE = {Action.SCALE_UP: 0.5, Action.SCALE_DOWN: 0.55, Action.RESTART: 0.6,
+                     Action.ROLLBACK: 0.9}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -215,8 +215,13 @@ def run_loop_demo(
         cluster,
         catalog,
         # Without a trained model the service decides with the seed's rules, whose confidence
-        # is 0.55-0.6: the demo lowers the bar to that (production keeps the defaults).
-        Guardrails(GuardrailConfig(interval_s=interval, min_confidence=_DEMO_CONFIDENCE)),
+        # is 0.55-0.6: the demo then lowers the bar to that; with champions it keeps the
+        # production defaults.
+        Guardrails(
+            GuardrailConfig(interval_s=interval)
+            if store is not None
+            else GuardrailConfig(interval_s=interval, min_confidence=_RULES_CONFIDENCE)
+        ),
         JsonlAudit(audit_path),
         notifier,
         config=ExecutorConfig(interval_s=interval, executor_id="demo"),

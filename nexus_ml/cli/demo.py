@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Random seed"),
         catalog: Path | None = typer.Option(None, help="Catalog YAML (default: bundled)"),
         loop: bool = typer.Option(True, "--loop/--no-loop", help="Run the whole loop (step 4)"),
-        train: bool = typer.Option(False, "--train/--no-train", help="Train models in step 4"),
+        train: bool = typer.Option(
+            True, "--train/--no-train", help="Train champions before the loop (step 4)"
+        ),
     ) -> None:
         """Simulate the ERP for DAYS, print a per-module summary and plot a week of demand."""
         from rich.progress import BarColumn, Progress, TextColumn
