@@ -115,3 +115,20 @@ class RegistryStore(ModelStore, Protocol):
         ...
 
     def alias_version(self, module: str, alias: str) -> str | None: ...
+
+
+class ChampionByAlias:
+    """The service side of a :class:`RegistryStore`, derived from its aliases and versions."""
+
+    def alias_version(self, module: str, alias: str) -> str | None:
+        raise NotImplementedError
+
+    def load_version(self, module: str, version: str) -> ModelBundle:
+        raise NotImplementedError
+
+    def champion_version(self, module: str) -> str | None:
+        return self.alias_version(module, CHAMPION)
+
+    def load_champion(self, module: str) -> ModelBundle | None:
+        version = self.champion_version(module)
+        return None if version is None else self.load_version(module, version)

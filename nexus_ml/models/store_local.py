@@ -31,6 +31,7 @@ from nexus_ml.models.store import (
     TAG_MODULE,
     TAG_PROMOTION,
     TAG_REASON,
+    ChampionByAlias,
     ModelBundle,
     TrainedModule,
     bundle_from_payload,
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 BUNDLE_FILE = "bundle.joblib"
 
 
-class LocalModelStore:
+class LocalModelStore(ChampionByAlias):
     """A :class:`~nexus_ml.models.store.RegistryStore` over a folder (``settings.models_dir``)."""
 
     def __init__(self, root: Path) -> None:
@@ -51,13 +52,6 @@ class LocalModelStore:
         return f"LocalModelStore({str(self.root)!r})"
 
     # -- the service side -------------------------------------------------------------------
-    def champion_version(self, module: str) -> str | None:
-        return self.alias_version(module, CHAMPION)
-
-    def load_champion(self, module: str) -> ModelBundle | None:
-        version = self.champion_version(module)
-        return None if version is None else self.load_version(module, version)
-
     def alias_version(self, module: str, alias: str) -> str | None:
         return self._aliases(module).get(alias)
 

@@ -29,6 +29,7 @@ from nexus_ml.models.store import (
     TAG_MODULE,
     TAG_PROMOTION,
     TAG_REASON,
+    ChampionByAlias,
     ModelBundle,
     TrainedModule,
     bundle_from_payload,
@@ -44,7 +45,7 @@ BUNDLE_FILE = "bundle.joblib"
 DEFAULT_EXPERIMENT = "nexus-ml"
 
 
-class MlflowModelStore:
+class MlflowModelStore(ChampionByAlias):
     """A :class:`~nexus_ml.models.store.RegistryStore` over MLflow.
 
     Parameters
@@ -78,13 +79,6 @@ class MlflowModelStore:
         return f"{self.model_prefix}{module}"
 
     # -- the service side -------------------------------------------------------------------
-    def champion_version(self, module: str) -> str | None:
-        return self.alias_version(module, CHAMPION)
-
-    def load_champion(self, module: str) -> ModelBundle | None:
-        version = self.champion_version(module)
-        return None if version is None else self.load_version(module, version)
-
     def alias_version(self, module: str, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 
