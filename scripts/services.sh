@@ -146,6 +146,7 @@ up_mlflow() {
 cmd_up() {
   if [ -f "$DIR/env" ]; then log "already up in $DIR (run down first)"; return 1; fi
   mkdir -p "$DIR" && : >"$DIR/env"
+  command -v curl >/dev/null || apt_install curl ca-certificates
   for s in postgres prometheus alertmanager docker mlflow; do
     wants "$s" && "up_$s"
   done
