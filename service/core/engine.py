@@ -12,7 +12,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -151,12 +152,18 @@ class DecisionEngine:
         """The champion detector's scores of every row of the window."""
         if bundle.detector is None:
             raise NotFoundError(f"champion {bundle.version} of {bundle.module} has no detector")
-        try:
+        with self._anomaly_errors(bundle):
             scores: pd.DataFrame = bundle.detector.score(window.to_frame())
+        return scores
+
+    @contextmanager
+    def _anomaly_errors(self, bundle: ModelBundle) -> Iterator[None]:
+        """A detector failure becomes a counted :class:`ModelError` naming the module."""
+        try:
+            yield
         except Exception as exc:
             self.metrics.model_errors.labels(bundle.module, "anomaly").inc()
             raise ModelError(f"anomaly scoring of {bundle.module} failed: {exc}") from exc
-        return scores
 
     def _forecast_view(
         self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
@@ -201,11 +208,8 @@ class DecisionEngine:
     def _anomaly_scores(self, bundle: ModelBundle, window: MetricWindow) -> dict[str, float] | None:
         if bundle.detector is None or len(window) == 0:
             return None
-        try:
+        with self._anomaly_errors(bundle):
             last = self._online_anomaly.latest(bundle, window.to_frame())
-        except Exception as exc:
-            self.metrics.model_errors.labels(bundle.module, "anomaly").inc()
-            raise ModelError(f"anomaly scoring of {bundle.module} failed: {exc}") from exc
         if last is None:
             return None
         scores = {
