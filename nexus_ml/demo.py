@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nexus_ml.catalog import Catalog
+from nexus_ml.features.calendar import SAO_PAULO, LocalCalendar
 from nexus_ml.sim import (
     BadRelease,
     DemandSurge,
@@ -26,7 +27,6 @@ from nexus_ml.sim import (
     SlowDependency,
     simulate_history,
 )
-from nexus_ml.sim.calendar import SAO_PAULO, LocalCalendar
 from nexus_ml.sim.history import Progress
 
 #: Monday 5 January 2026, 00:00 in São Paulo: 28 days from here cover January's month end.

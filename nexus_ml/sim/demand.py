@@ -13,7 +13,7 @@ import numpy.typing as npt
 from scipy.special import expit
 
 from nexus_ml.catalog import ModuleProfile
-from nexus_ml.sim.calendar import LocalCalendar
+from nexus_ml.features.calendar import LocalCalendar
 from nexus_ml.sim.noise import DEMAND
 from nexus_ml.sim.traits import ModuleTraits
 

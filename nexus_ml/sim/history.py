@@ -18,7 +18,7 @@ import pandas as pd
 from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import InputError
-from nexus_ml.sim.calendar import LocalCalendar
+from nexus_ml.features.calendar import LocalCalendar
 from nexus_ml.sim.demand import demand_rpm
 from nexus_ml.sim.incidents import Effects, Incident, SlowDependency, as_utc
 from nexus_ml.sim.metrics import ModuleSeries, module_metrics

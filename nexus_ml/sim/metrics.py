@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nexus_ml.catalog import ModuleProfile
-from nexus_ml.sim.calendar import LocalCalendar
+from nexus_ml.features.calendar import LocalCalendar
 from nexus_ml.sim.incidents import Effects
 from nexus_ml.sim.noise import CPU, ERRORS, LATENCY, MEMORY, NETWORK
 from nexus_ml.sim.queueing import mmc_response_time

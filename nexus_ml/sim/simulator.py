@@ -16,7 +16,7 @@ import numpy as np
 
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.metrics import ContainerHealthMetrics
-from nexus_ml.sim.calendar import LocalCalendar
+from nexus_ml.features.calendar import LocalCalendar
 from nexus_ml.sim.demand import demand_rpm
 from nexus_ml.sim.history import effects_for, resolve_incidents
 from nexus_ml.sim.incidents import BadRelease, Incident, as_utc

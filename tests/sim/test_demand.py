@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.features.calendar import LocalCalendar
 from nexus_ml.sim import simulate_history
-from nexus_ml.sim.calendar import LocalCalendar
 
 # Monday 5 Jan 2026 00:00 São Paulo; Jan 29–31 (month end) fall on Thu–Sat.
 JANUARY = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

@@ -115,18 +115,6 @@ def test_zero_replicas_means_every_request_fails(catalog: Catalog) -> None:
     assert (crm["cpu_usage"] == 0.0).all()
 
 
-def test_local_calendar_fast_path_matches_the_vectorised_one() -> None:
-    from nexus_ml.sim.calendar import LocalCalendar
-
-    # Across years, month ends and São Paulo's old daylight-saving changes (2018).
-    t = np.arange(1_514_764_800, 1_830_000_000, 86_400 * 7 + 3_607, dtype=np.int64)
-    big = LocalCalendar.from_epoch(t)
-    for i in range(0, len(t), 37):
-        small = LocalCalendar.from_epoch(t[i : i + 1])
-        for field in ("hour", "weekday", "day", "days_in_month"):
-            assert getattr(small, field)[0] == pytest.approx(getattr(big, field)[i]), (field, t[i])
-
-
 def test_step_wise_simulation_walks_the_clock(frame: pd.DataFrame, catalog: Catalog) -> None:
     sim = ErpSimulator(catalog, seed=4, start=START + timedelta(hours=12))
     assert sim.now == START + timedelta(hours=12)
