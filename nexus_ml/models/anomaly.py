@@ -12,9 +12,15 @@ How a score is made, for every row ``t`` and using rows up to ``t`` only:
    reference span that ends a little before ``t`` (so a slowly growing anomaly is compared with
    what came before it, not with its own rise). Ratios near 1 are normal; 1.5 means 50 % above
    anything seen recently.
-4. Per metric, the mean of the two largest ratios (two views must agree); the combined ratio is
-   the largest over metrics. Scores are ``1 − exp(−ratio/2)``, in [0, 1].
-5. The combined score raises one alarm per event: after a ratio reaches ``alarm_ratio`` the
+4. Per metric, the mean of the two largest ratios (two views must agree).
+5. Beside them sits a robust view (:mod:`~nexus_ml.models.anomaly_robust`): the distance of the
+   value from the median of the last ``robust_window`` rows in units of their MAD, divided by a
+   high quantile of the same z over the series' own past (never below ``robust_floor``). Record
+   ratios miss an anomaly that follows a larger one within the reference span; a median barely
+   moves with earlier anomalies, so the robust view still sees it. Each metric's ratio is the
+   larger of the two views; the combined ratio is the largest over metrics. Scores are
+   ``1 − exp(−ratio/2)``, in [0, 1].
+6. The combined score raises one alarm per event: after a ratio reaches ``alarm_ratio`` the
    combined output is held at 0 for a quiet period, because only the earliest detection of an
    event is useful and repeats are false alarms.
 
@@ -28,7 +34,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError
 
-from nexus_ml.errors import ConfigError, InputError
+from nexus_ml.errors import InputError
 from nexus_ml.models.anomaly_features import (
     FloatArray,
     IntArray,
@@ -46,12 +51,12 @@ from nexus_ml.models.anomaly_features import (
     robust_location_scale,
     suppress_alarms,
 )
+from nexus_ml.models.anomaly_params import HyperParameterError, validate_params
+from nexus_ml.models.anomaly_robust import calibrated_ratio, trailing_robust_z
+
+__all__ = ["AnomalyDetector", "HyperParameterError"]
 
 _ROLL = 10  # rows behind the IsolationForest's local mean and spread
-
-
-class HyperParameterError(ConfigError, ValueError):
-    """A hyper-parameter is out of range (also a ``ValueError``, as scikit-learn raises)."""
 
 
 @dataclass
@@ -61,6 +66,7 @@ class _Stream:
     z: FloatArray  # last rows of standardised values, (rows, fields)
     last_raw: FloatArray  # last finite raw value per field, for gaps
     features: FloatArray  # last rows of raw features, (rows, features)
+    robust: FloatArray  # last rows of the robust z, (rows, fields)
     n_seen: int
     last_alarm: tuple[int, float]  # row and ratio of the last alarm
 
@@ -93,6 +99,12 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         The quiet period grows to this fraction of all rows seen when that is longer.
     escalation : float
         A ratio this many times the last alarm's raises a new alarm even in a quiet period.
+    robust_window : int
+        Rows of the trailing median and MAD of the robust view.
+    robust_quantile : float
+        The robust z is divided by this quantile of its own earlier values (in (0, 1)).
+    robust_floor : float
+        ... but never by less than this z (> 0).
     max_reference : int
         Cap on the reference span (bounds memory for endless streams).
     n_estimators : int
@@ -112,9 +124,12 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         gap_fraction: float = 0.1,
         burn_in_fraction: float = 0.5,
         alarm_ratio: float = 1.5,
-        quiet_fraction: float = 0.2,
-        quiet_growth: float = 0.03,
+        quiet_fraction: float = 0.1,
+        quiet_growth: float = 0.01,
         escalation: float = 10.0,
+        robust_window: int = 100,
+        robust_quantile: float = 0.98,
+        robust_floor: float = 6.0,
         max_reference: int = 10_000,
         n_estimators: int = 100,
         random_state: int = 0,
@@ -130,6 +145,9 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         self.quiet_fraction = quiet_fraction
         self.quiet_growth = quiet_growth
         self.escalation = escalation
+        self.robust_window = robust_window
+        self.robust_quantile = robust_quantile
+        self.robust_floor = robust_floor
         self.max_reference = max_reference
         self.n_estimators = n_estimators
         self.random_state = random_state
@@ -148,7 +166,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         AnomalyDetector
             ``self``.
         """
-        self._validate_params()
+        validate_params(self)
         fields = self._select_fields(frame)
         raw = self._values(frame, fields)
         if len(raw) < 2:
@@ -163,6 +181,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             z=np.empty((0, len(fields))),
             last_raw=start,
             features=np.empty((0, self._n_features)),
+            robust=np.empty((0, len(fields))),
             n_seen=0,
             last_alarm=(-(10**12), np.inf),
         )
@@ -170,14 +189,19 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators, random_state=self.random_state
         ).fit(self._forest_inputs(z, 0))
-        # Only the last rows' features and values survive in the state: start the pass there,
-        # primed with the values the first of those rows looks back at (same state, less work).
-        skip = max(0, len(raw) - self._keep_features)
+        # Features of rows before the burn-in never enter a reference span, and only the last
+        # rows' features survive in the state: start the (costly) pass after both, primed with
+        # the values the first of those rows looks back at (same scores, less work). The robust
+        # z is cheap: it covers every row, so its calibration sees the whole fit frame.
+        burn = int(self.burn_in_fraction * self.n_fit_)
+        skip = min(max(0, len(raw) - self._keep_features, burn), len(raw) - 1)
         lead = min(skip, self._keep_values)
+        robust = trailing_robust_z(z[:skip], 0, self.robust_window, 1.0)
         primed = _Stream(
             z=z[skip - lead : skip],
             last_raw=self._last_raw(raw[:skip], start),
             features=empty.features,
+            robust=robust[-self.max_reference :],
             n_seen=skip,
             last_alarm=empty.last_alarm,
         )
@@ -236,16 +260,26 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
 
         positions = np.arange(state.n_seen, state.n_seen + n_new, dtype=np.int64)
         ratios = self._record_ratios(feats, positions, state)
+        robust_all = np.vstack(
+            [state.robust, trailing_robust_z(z_all, start, self.robust_window, 1.0)]
+        )
+        robust_ratio = calibrated_ratio(
+            robust_all,
+            n_new,
+            span=self.max_reference,
+            quantile=self.robust_quantile,
+            z_floor=self.robust_floor,
+        )
+        robust_ratio[positions < int(self.burn_in_fraction * self.n_fit_)] = 0.0
         per_field_k = len(self.window_lengths) + 1
         forest_ratio = ratios[:, -1:]
         field_ratio = np.empty((n_new, n_fields))
         combined_ratio = np.zeros(n_new)
         for j in range(n_fields):
             own = ratios[:, j * per_field_k : (j + 1) * per_field_k]
-            field_ratio[:, j] = mean_of_top_two(own)
-            combined_ratio = np.maximum(
-                combined_ratio, mean_of_top_two(np.hstack([own, forest_ratio]))
-            )
+            field_ratio[:, j] = np.maximum(mean_of_top_two(own), robust_ratio[:, j])
+            with_forest = mean_of_top_two(np.hstack([own, forest_ratio]))
+            combined_ratio = np.maximum(combined_ratio, np.maximum(with_forest, robust_ratio[:, j]))
 
         live = positions >= self.n_fit_
         suppressed, last_alarm = suppress_alarms(
@@ -265,6 +299,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             z=z_all[-keep_z:],
             last_raw=self._last_raw(raw, state.last_raw),
             features=np.vstack([state.features, feats])[-keep_f:],
+            robust=robust_all[-self.max_reference :],
             n_seen=state.n_seen + n_new,
             last_alarm=last_alarm,
         )
@@ -293,7 +328,8 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
 
     @property
     def _keep_values(self) -> int:
-        return self.history + max(int(m) for m in self.window_lengths) + _ROLL
+        longest = self.history + max(int(m) for m in self.window_lengths) + _ROLL
+        return max(longest, int(self.robust_window))
 
     @property
     def _keep_features(self) -> int:
@@ -362,38 +398,6 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         out = pd.DataFrame(fields, index=index, columns=self.fields_)
         out["combined"] = combined
         return out
-
-    def _validate_params(self) -> None:
-        def bad(name: str, rule: str, value: Any) -> HyperParameterError:
-            return HyperParameterError(
-                f"{name} must be {rule}, got {value!r}", field=name, value=value
-            )
-
-        lengths = list(self.window_lengths)
-        if not lengths or any(not isinstance(m, int | np.integer) or m < 1 for m in lengths):
-            raise bad("window_lengths", "a non-empty sequence of positive integers", lengths)
-        for name in ("history", "max_reference", "n_estimators"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise bad(name, "a positive integer", value)
-        if self.history <= max(lengths):
-            raise bad("history", f"longer than the longest window ({max(lengths)})", self.history)
-        for name in ("reference_fraction", "gap_fraction", "burn_in_fraction", "quiet_fraction"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise bad(name, "in [0, 1]", value)
-        for name in ("reference_growth", "quiet_growth"):
-            value = getattr(self, name)
-            if not 0 <= value < 1:
-                raise bad(name, "in [0, 1)", value)
-        if not self.escalation > 1:
-            raise bad("escalation", "greater than 1", self.escalation)
-        if not self.alarm_ratio > 1:
-            raise bad("alarm_ratio", "greater than 1", self.alarm_ratio)
-        if self.fields is not None and (
-            isinstance(self.fields, str) or not all(isinstance(f, str) for f in self.fields)
-        ):
-            raise bad("fields", "a sequence of column names", self.fields)
 
 
 def _squash(ratio: FloatArray) -> FloatArray:

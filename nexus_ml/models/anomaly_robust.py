@@ -1,0 +1,95 @@
+"""The robust-z view of the anomaly detector: a point far from its recent median.
+
+The record ratios of :mod:`nexus_ml.models.anomaly` compare a feature with its own recent
+*maximum*. That is scale-free and tolerant of heavy-tailed noise, but one anomaly in the reference
+span hides the next smaller one: on series with frequent, short anomalies most of them go unseen.
+A trailing median/MAD z-score has the opposite strengths: a 50 % breakdown point (earlier
+anomalies barely move it) but no notion of how spiky a series normally is.
+
+This module gives the z-score that notion, learned causally from the series itself: the z of
+row ``t`` is divided by ``max(z_floor, q-quantile of the z of the rows before t)``. A series
+whose z often reaches 10 (spiky noise) needs a z well above 10 to look anomalous; a calm series
+is judged against ``z_floor``. The quantile (not the maximum) keeps the calibration robust to the
+anomalies themselves as long as they are rarer than ``1 − q`` of the rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nexus_ml.models.anomaly_features import FloatArray
+
+#: Fewer earlier rows than this give no z (0): a median of a handful of rows means little.
+MIN_ROWS = 10
+#: Fewer earlier z values than this leave the calibration at ``z_floor``.
+MIN_CALIBRATION_ROWS = 5
+
+
+def trailing_robust_z(z: FloatArray, start: int, window: int, min_scale: float) -> FloatArray:
+    """``|z_t − median| / max(1.4826·MAD, min_scale)`` over the ``window`` rows before ``t``.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        Standardised values, ``(rows, fields)``, gaps already filled.
+    start : int
+        First row to score; rows before it only serve as history.
+    window : int
+        Rows of the trailing median and MAD.
+    min_scale : float
+        Floor of the local scale (in standardised units): a flat stretch does not make every
+        small wiggle infinitely surprising.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows − start, fields)``; 0 where fewer than :data:`MIN_ROWS` earlier rows exist.
+    """
+    n, n_fields = z.shape
+    out = np.zeros((max(n - start, 0), n_fields))
+    first = max(start, MIN_ROWS)
+    if first >= n:
+        return out
+    for j in range(n_fields):
+        # Row t looks at z[max(0, t − window) : t]; pad the front so every row has `window`
+        # slots and ignore the padding with nan-aware statistics.
+        padded = np.concatenate([np.full(window, np.nan), z[:, j]])
+        past = np.lib.stride_tricks.sliding_window_view(padded, window)[first:n]
+        med = np.nanmedian(past, axis=1)
+        mad = np.nanmedian(np.abs(past - med[:, None]), axis=1) * 1.4826
+        out[first - start :, j] = np.abs(z[first:, j] - med) / np.maximum(mad, min_scale)
+    return out
+
+
+def calibrated_ratio(
+    history: FloatArray, n_new: int, *, span: int, quantile: float, z_floor: float
+) -> FloatArray:
+    """The last ``n_new`` rows of ``history`` over their causal calibration level.
+
+    Parameters
+    ----------
+    history : numpy.ndarray
+        Robust z values, ``(rows, fields)``, oldest first; the last ``n_new`` rows are scored.
+    n_new : int
+        Rows to score.
+    span : int
+        The calibration quantile is taken over at most this many rows before each scored row.
+    quantile : float
+        Quantile of the earlier z values that a row is compared with.
+    z_floor : float
+        The calibration level never goes below this z.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_new, fields)``: ``z_t / max(z_floor, quantile of z before t)``.
+    """
+    if n_new == 0:
+        return np.empty((0, history.shape[1]))
+    frame = pd.DataFrame(history[-(n_new + span) :])
+    level = (
+        frame.rolling(span, min_periods=MIN_CALIBRATION_ROWS).quantile(quantile).shift(1)
+    ).to_numpy()[-n_new:]
+    level = np.where(np.isfinite(level), np.maximum(level, z_floor), z_floor)
+    return np.asarray(history[-n_new:] / level, dtype=np.float64)
