@@ -8,31 +8,17 @@ from typing import Annotated
 import typer
 
 from nexus_ml.cli.common import err_console, exits_cleanly, settings
-from nexus_ml.cli.train import (
-    CoverageOpt,
-    DaskOpt,
-    DaysOpt,
-    EndOpt,
-    ExperimentOpt,
-    FieldsOpt,
-    FromOpt,
-    JobsOpt,
-    MarginOpt,
-    ModulesOpt,
-    StepOpt,
-    StoreOpt,
-    TrainOptions,
-    build_job,
-    print_report,
-    utc,
-)
+from nexus_ml.cli.train import build_job, print_report
+from nexus_ml.cli.train_options import TrainOptions, with_train_options
 from nexus_ml.errors import InputError, LockError
 
 
 def register(app: typer.Typer) -> None:
     @app.command("retrain")
     @exits_cleanly
+    @with_train_options
     def retrain_cmd(
+        opts: TrainOptions,
         every: Annotated[str | None, typer.Option(help="Interval: 30m, 6h, 1d")] = None,
         cron: Annotated[
             str | None, typer.Option(help='Cron expression in UTC: "0 3 * * *"')
@@ -46,18 +32,6 @@ def register(app: typer.Typer) -> None:
         pg_lock: Annotated[
             bool, typer.Option(help="Use a PostgreSQL advisory lock (NEXUS_PG_DSN) instead")
         ] = False,
-        modules: ModulesOpt = [],  # noqa: B006 (typer reads, never mutates, the default)
-        days: DaysOpt = 28.0,
-        step_s: StepOpt = 60,
-        data: FromOpt = None,
-        end: EndOpt = None,
-        fields: FieldsOpt = None,
-        min_coverage: CoverageOpt = 0.9,
-        margin: MarginOpt = 0.02,
-        jobs: JobsOpt = -1,
-        dask: DaskOpt = None,
-        store: StoreOpt = "mlflow",
-        experiment: ExperimentOpt = "nexus-ml",
     ) -> None:
         """Retrain every interval or on a cron schedule; a run finding the lock taken skips."""
         from pipelines.locks import FileLock, PgAdvisoryLock, RunLock
@@ -74,20 +48,6 @@ def register(app: typer.Typer) -> None:
             run_lock = PgAdvisoryLock(cfg.pg_dsn.get_secret_value())
         else:
             run_lock = FileLock(lock or cfg.state_dir / "retrain.lock")
-        opts = TrainOptions(
-            modules,
-            days,
-            step_s,
-            data,
-            utc(end),
-            fields,
-            min_coverage,
-            margin,
-            jobs,
-            dask,
-            store,
-            experiment,
-        )
         job, _ = build_job(opts)
         results = run_schedule(job, run_lock, schedule, once=once)
         last = results[-1]

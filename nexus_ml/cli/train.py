@@ -4,62 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from nexus_ml.cli.common import console, exits_cleanly, settings
+from nexus_ml.cli.train_options import TrainOptions, with_train_options
 from nexus_ml.errors import ConfigError, InputError
-
-# Options shared with ``retrain``.
-ModulesOpt = Annotated[
-    list[str], typer.Option("--module", "-m", help="Module (repeatable); default all")
-]
-DaysOpt = Annotated[float, typer.Option(min=1.5, help="Days of history to train on")]
-StepOpt = Annotated[int, typer.Option("--step", min=1, help="Sampling step in seconds")]
-FromOpt = Annotated[
-    Path | None,
-    typer.Option("--from", help="Metric frame file (.parquet/.csv); default Prometheus"),
-]
-EndOpt = Annotated[
-    datetime | None, typer.Option(help="End of the window (UTC); default now, or the file's end")
-]
-FieldsOpt = Annotated[
-    str | None, typer.Option(help="Comma-separated fields to forecast; default all")
-]
-CoverageOpt = Annotated[float, typer.Option(min=0, max=1, help="Refuse data below this coverage")]
-MarginOpt = Annotated[float, typer.Option(min=0, max=0.99, help="MASE margin to beat the champion")]
-JobsOpt = Annotated[int, typer.Option(help="Parallel jobs (joblib n_jobs)")]
-DaskOpt = Annotated[str | None, typer.Option(help="Dask scheduler address to fan out on")]
-StoreOpt = Annotated[str, typer.Option(help="Model store: mlflow or local")]
-ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment")]
 
 if TYPE_CHECKING:
     from nexus_ml.ingest.source import MetricSource
     from nexus_ml.models.store import RegistryStore
     from pipelines.train import TrainReport
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """The options ``train`` and ``retrain`` share."""
-
-    modules: list[str]
-    days: float
-    step_s: int
-    data: Path | None
-    end: datetime | None
-    fields: str | None
-    min_coverage: float
-    margin: float
-    jobs: int
-    dask: str | None
-    store: str
-    experiment: str
 
 
 def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistryStore]:
@@ -172,40 +130,8 @@ def _num(value: float | None, *, pct: bool = False) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("train")
     @exits_cleanly
-    def train_cmd(
-        modules: ModulesOpt = [],  # noqa: B006 (typer reads, never mutates, the default)
-        days: DaysOpt = 28.0,
-        step_s: StepOpt = 60,
-        data: FromOpt = None,
-        end: EndOpt = None,
-        fields: FieldsOpt = None,
-        min_coverage: CoverageOpt = 0.9,
-        margin: MarginOpt = 0.02,
-        jobs: JobsOpt = -1,
-        dask: DaskOpt = None,
-        store: StoreOpt = "mlflow",
-        experiment: ExperimentOpt = "nexus-ml",
-    ) -> None:
+    @with_train_options
+    def train_cmd(opts: TrainOptions) -> None:
         """Train every module's forecasters and detector, backtest, gate and register them."""
-        opts = TrainOptions(
-            modules,
-            days,
-            step_s,
-            data,
-            utc(end),
-            fields,
-            min_coverage,
-            margin,
-            jobs,
-            dask,
-            store,
-            experiment,
-        )
         job, _ = build_job(opts)
         print_report(job())
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
