@@ -20,17 +20,19 @@ from nexus_ml.alerts.notifier import Alert, Notifier
 from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.domain.decision import Action, Decision
-from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.errors import NexusError
-from nexus_ml.execute.alerting import decision_alert
-from nexus_ml.execute.audit import AuditEntry, AuditTrail, utcnow
+from nexus_ml.execute.actions import apply_verdict, rollback_plan
+from nexus_ml.execute.audit import AuditTrail, utcnow
 from nexus_ml.execute.backend import ClusterBackend, ServiceState
 from nexus_ml.execute.client import DecisionBatch, RejectedDecision
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import Guardrails, Verdict
 from nexus_ml.execute.leader import LeaderLock, SoloLock
+from nexus_ml.execute.recorder import Recorder
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DecisionSource", "Executor", "ExecutorConfig", "Outcome", "TickReport", "rollback_plan"]
 
 EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
 
@@ -65,25 +67,6 @@ class TickReport:
 
     def acted(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.acted]
-
-
-def rollback_plan(catalog: Catalog, module: str, scope: RollbackScope | None) -> tuple[str, ...]:
-    """Modules to roll back for ``scope``, dependencies before their users.
-
-    DEPENDENCY_CHAIN is the failed module and every module that (transitively) uses it.
-    """
-    if scope is None or scope is RollbackScope.MODULE_ONLY:
-        return (module,)
-    order = catalog.dependency_order()
-    if scope is RollbackScope.FULL_SYSTEM:
-        return order
-    chain = {module}
-    changed = True
-    while changed:
-        users = {u for m in chain for u in catalog.dependents_of(m)}
-        changed = not users <= chain
-        chain |= users
-    return tuple(m for m in order if m in chain)
 
 
 class Executor:
@@ -127,6 +110,14 @@ class Executor:
         self.lock = lock or SoloLock()
         self.config = config or ExecutorConfig()
         self.clock = clock
+        self.recorder = Recorder(
+            audit,
+            notifier,
+            executor_id=self.config.executor_id,
+            language=self.config.language,
+            dashboard_url=self.config.dashboard_url,
+            context=context,
+        )
         self._was_leader: bool | None = None  # unknown until the first tick
         self._service_down = False
 
@@ -153,7 +144,7 @@ class Executor:
         now = self.clock()
         leader = self.lock.ensure()
         if leader != self._was_leader:
-            self._audit(now, "leader" if leader else "standby", reason="leader_lock")
+            self.recorder.audit(now, "leader" if leader else "standby", reason="leader_lock")
             log.info(
                 "executor %s is now %s",
                 self.config.executor_id,
@@ -174,8 +165,8 @@ class Executor:
         if self._service_down:
             self._service_down = False
             log.info("decision service is back: resuming")
-            self._audit(now, "fetch_resumed", reason="service_back")
-            self._alert(
+            self.recorder.audit(now, "fetch_resumed", reason="service_back")
+            self.recorder.alert(
                 Alert(
                     module=EXECUTOR_MODULE,
                     problem="resumed",
@@ -190,8 +181,8 @@ class Executor:
             states: dict[str, ServiceState] | None = self.backend.services()
         except NexusError as exc:
             log.error("cluster unavailable, holding every decision: %s", exc)
-            self._audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
-            self._alert(
+            self.recorder.audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
+            self.recorder.alert(
                 Alert(
                     module=EXECUTOR_MODULE,
                     problem="cluster_error",
@@ -214,7 +205,7 @@ class Executor:
         decision: Decision,
         states: dict[str, ServiceState] | None,
     ) -> Outcome:
-        self._audit(
+        self.recorder.audit(
             now,
             "decision_received",
             decision,
@@ -223,7 +214,7 @@ class Executor:
         )
         profile = self._profile(decision.module)
         if decision.stale_input:
-            self._alert(self._decision_alert(decision, "metrics_unavailable", None), now)
+            self.recorder.alert_decision(now, decision, "metrics_unavailable", None)
         if states is None:
             return self._skipped(
                 now,
@@ -249,7 +240,7 @@ class Executor:
             if decision.action is Action.ALERT or (
                 decision.alert_admin and verdict.reason in ("hold", "alert")
             ):
-                self._alert(self._decision_alert(decision, "degradation", None), now)
+                self.recorder.alert_decision(now, decision, "degradation", None)
             return outcome
         if not self.lock.ensure():  # lost the lock since the start of the tick
             return self._skipped(
@@ -263,72 +254,54 @@ class Executor:
     def _apply(
         self, now: datetime, decision: Decision, verdict: Verdict, state: ServiceState
     ) -> Outcome:
-        timeout = self.config.action_timeout_s
         lang = self.config.language
-        modules: tuple[str, ...] = (decision.module,)
         try:
-            if verdict.target is not None:
-                self.backend.scale(decision.module, verdict.target, timeout_s=timeout)
-                key = "scale_up" if verdict.target > state.replicas else "scale_down"
-                taken = phrase(key, lang, before=state.replicas, after=verdict.target)
-            elif decision.action is Action.RESTART:
-                self.backend.restart(decision.module, timeout_s=timeout)
-                taken = phrase("restart", lang)
-            else:
-                modules = rollback_plan(self.catalog, decision.module, decision.rollback_scope)
-                done = self._rollback_chain(now, decision, modules)
-                taken = phrase("rollback", lang, modules=", ".join(done))
+            applied = apply_verdict(
+                self.backend,
+                self.catalog,
+                decision,
+                verdict,
+                state,
+                timeout_s=self.config.action_timeout_s,
+                language=lang,
+                on_rollback_step=lambda module: self.recorder.audit(
+                    now, "rollback_step", decision, reason="ok", detail=module
+                ),
+            )
         except NexusError as exc:
             log.error("%s on %s failed: %s", decision.action.value, decision.module, exc)
             self.guardrails.record(decision.module, decision.action, now)  # no hammering
-            self._audit(now, "action_failed", decision, reason="cluster_error", detail=str(exc))
-            self._alert(
-                self._decision_alert(
-                    decision, "cluster_error", phrase("failed", lang, reason=str(exc))
-                ),
-                now,
+            self.recorder.audit(
+                now, "action_failed", decision, reason="cluster_error", detail=str(exc)
+            )
+            self.recorder.alert_decision(
+                now, decision, "cluster_error", phrase("failed", lang, reason=str(exc))
             )
             return Outcome(decision.module, decision.action, "cluster_error", False, str(exc))
         self.guardrails.record(decision.module, decision.action, now)
         log.info("applied %s on %s: %s", decision.action.value, decision.module, verdict.detail)
-        self._audit(
+        self.recorder.audit(
             now,
             "action_taken",
             decision,
             reason="ok",
             detail=verdict.detail,
-            data={"target": verdict.target, "modules": list(modules)},
+            data={"target": verdict.target, "modules": list(applied.modules)},
         )
         if decision.action in (Action.RESTART, Action.ROLLBACK) or decision.alert_admin:
             problem = {Action.RESTART: "degradation", Action.ROLLBACK: "failed_release"}.get(
                 decision.action, "surge"
             )
-            self._alert(self._decision_alert(decision, problem, taken), now)
+            self.recorder.alert_decision(now, decision, problem, applied.taken)
         return Outcome(decision.module, decision.action, "ok", True, verdict.detail)
-
-    def _rollback_chain(
-        self, now: datetime, decision: Decision, modules: tuple[str, ...]
-    ) -> list[str]:
-        """Roll back ``modules`` in order; stop at the first failure and report how far it got."""
-        done: list[str] = []
-        for module in modules:
-            try:
-                self.backend.rollback(module, timeout_s=self.config.action_timeout_s)
-            except NexusError as exc:
-                raise type(exc)(
-                    f"rollback stopped at {module!r} after {done or 'none'}: {exc}"
-                ) from exc
-            done.append(module)
-            self._audit(now, "rollback_step", decision, reason="ok", detail=module)
-        return done
 
     # -- failure paths ---------------------------------------------------------------------
     def _on_service_down(self, now: datetime, exc: NexusError) -> None:
         log.error("decision service unavailable, holding: %s", exc)
-        self._audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
+        self.recorder.audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
         self._service_down = True
         lang = self.config.language
-        self._alert(
+        self.recorder.alert(
             Alert(
                 module=EXECUTOR_MODULE,
                 problem="service_down",
@@ -346,7 +319,7 @@ class Executor:
         module = rejected.module or EXECUTOR_MODULE
         log.error("rejected a malformed decision for %s: %s", module, rejected.error)
         raw = rejected.raw if isinstance(rejected.raw, dict) else {"raw": repr(rejected.raw)}
-        self._audit(
+        self.recorder.audit(
             now,
             "decision_rejected",
             module=module,
@@ -354,7 +327,7 @@ class Executor:
             detail=rejected.error,
             data=raw,
         )
-        self._alert(
+        self.recorder.alert(
             Alert(
                 module=module,
                 problem="invalid_decision",
@@ -379,15 +352,15 @@ class Executor:
             verdict.reason,
             verdict.detail,
         )
-        self._audit(now, "action_skipped", decision, reason=verdict.reason, detail=verdict.detail)
+        self.recorder.audit(
+            now, "action_skipped", decision, reason=verdict.reason, detail=verdict.detail
+        )
         if alert:
-            self._alert(
-                self._decision_alert(
-                    decision,
-                    verdict.reason,
-                    phrase("skipped", self.config.language, reason=verdict.detail),
-                ),
+            self.recorder.alert_decision(
                 now,
+                decision,
+                verdict.reason,
+                phrase("skipped", self.config.language, reason=verdict.detail),
             )
         return Outcome(decision.module, decision.action, verdict.reason, False, verdict.detail)
 
@@ -409,56 +382,3 @@ class Executor:
             return self.catalog.get(module)
         except NexusError:
             return None
-
-    def _decision_alert(self, decision: Decision, problem: str, taken: str | None) -> Alert:
-        return decision_alert(
-            decision,
-            problem,
-            taken,
-            language=self.config.language,
-            dashboard_url=self.config.dashboard_url,
-            context=self.context,
-        )
-
-    def _alert(self, alert: Alert, now: datetime) -> None:
-        try:
-            sent = self.notifier.send(alert)
-        except NexusError as exc:
-            log.error("alert %s/%s not delivered: %s", alert.module, alert.problem, exc)
-            self._audit(
-                now, "alert_failed", module=alert.module, reason=alert.problem, detail=str(exc)
-            )
-            return
-        self._audit(
-            now,
-            "alert_sent" if sent else "alert_grouped",
-            module=alert.module,
-            reason=alert.problem,
-            detail=alert.action_taken,
-        )
-
-    def _audit(
-        self,
-        now: datetime,
-        event: str,
-        decision: Decision | None = None,
-        *,
-        module: str = "",
-        reason: str = "",
-        detail: str = "",
-        data: dict[str, object] | None = None,
-    ) -> None:
-        entry = AuditEntry(
-            at=now,
-            event=event,
-            module=decision.module if decision else module,
-            action=decision.action.value if decision else "",
-            reason=reason,
-            detail=detail,
-            executor=self.config.executor_id,
-            data=data or {},
-        )
-        try:
-            self.audit.write(entry)
-        except Exception:  # an audit outage must not stop the loop; it is logged loudly
-            log.exception("audit write failed for %s %s", event, entry.module)
