@@ -28,13 +28,11 @@ from nexus_ml.execute.client import DecisionBatch, RejectedDecision
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import Guardrails, Verdict
 from nexus_ml.execute.leader import LeaderLock, SoloLock
-from nexus_ml.execute.recorder import Recorder
+from nexus_ml.execute.recorder import EXECUTOR_MODULE, Recorder
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DecisionSource", "Executor", "ExecutorConfig", "Outcome", "TickReport", "rollback_plan"]
-
-EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
 
 
 class DecisionSource(Protocol):
@@ -166,15 +164,7 @@ class Executor:
             self._service_down = False
             log.info("decision service is back: resuming")
             self.recorder.audit(now, "fetch_resumed", reason="service_back")
-            self.recorder.alert(
-                Alert(
-                    module=EXECUTOR_MODULE,
-                    problem="resumed",
-                    severity="info",
-                    action_taken=phrase("hold", self.config.language),
-                ),
-                now,
-            )
+            self.recorder.alert_holding(now, "resumed", "info")
         for rejected in batch.rejected:
             self._on_rejected(now, rejected)
         try:
@@ -182,16 +172,7 @@ class Executor:
         except NexusError as exc:
             log.error("cluster unavailable, holding every decision: %s", exc)
             self.recorder.audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
-            self.recorder.alert(
-                Alert(
-                    module=EXECUTOR_MODULE,
-                    problem="cluster_error",
-                    severity="critical",
-                    action_taken=phrase("hold", self.config.language),
-                    probable_cause=str(exc),
-                ),
-                now,
-            )
+            self.recorder.alert_holding(now, "cluster_error", "critical", probable_cause=str(exc))
             states = None
         for decision in batch.decisions:
             report.outcomes.append(self._handle(now, batch, decision, states))
@@ -301,18 +282,14 @@ class Executor:
         self.recorder.audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
         self._service_down = True
         lang = self.config.language
-        self.recorder.alert(
-            Alert(
-                module=EXECUTOR_MODULE,
-                problem="service_down",
-                severity="critical",
-                action_taken=phrase("hold", lang),
-                impact=phrase("impact_blind", lang),
-                probable_cause=str(exc),
-                next_action=phrase("next_operator", lang),
-                dashboard_url=self.config.dashboard_url,
-            ),
+        self.recorder.alert_holding(
             now,
+            "service_down",
+            "critical",
+            impact=phrase("impact_blind", lang),
+            probable_cause=str(exc),
+            next_action=phrase("next_operator", lang),
+            dashboard_url=self.config.dashboard_url,
         )
 
     def _on_rejected(self, now: datetime, rejected: RejectedDecision) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert, Notifier
-from nexus_ml.alerts.render import Language
+from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.domain.decision import Decision
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.alerting import decision_alert
@@ -18,6 +19,8 @@ from nexus_ml.execute.audit import AuditEntry, AuditTrail
 from nexus_ml.execute.context import MetricContext
 
 log = logging.getLogger("nexus_ml.execute.loop")  # the executor's one log stream
+
+EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
 
 
 class Recorder:
@@ -109,5 +112,29 @@ class Recorder:
             language=self.language,
             dashboard_url=self.dashboard_url,
             context=self.context,
+        )
+        self.alert(alert, now)
+
+    def alert_holding(
+        self,
+        now: datetime,
+        problem: str,
+        severity: Literal["info", "warning", "critical"],
+        *,
+        probable_cause: str = "",
+        impact: str = "",
+        next_action: str = "",
+        dashboard_url: str = "",
+    ) -> None:
+        """Send an alert about the executor itself (module ``nexus-ml``), which holds."""
+        alert = Alert(
+            module=EXECUTOR_MODULE,
+            problem=problem,
+            severity=severity,
+            action_taken=phrase("hold", self.language),
+            impact=impact,
+            probable_cause=probable_cause,
+            next_action=next_action,
+            dashboard_url=dashboard_url,
         )
         self.alert(alert, now)
