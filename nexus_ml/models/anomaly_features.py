@@ -17,7 +17,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_BLOCK = 256
+_BLOCK = 512
 
 
 def robust_location_scale(values: FloatArray) -> tuple[float, float]:
@@ -47,10 +47,15 @@ def left_nn_distance(z: FloatArray, m: int, history: int, start: int) -> FloatAr
         return out
     emb = np.lib.stride_tricks.sliding_window_view(z, m)  # emb[i] ends at row i + m - 1
     sq = np.einsum("ij,ij->i", emb, emb)
+    # Only the windows a query can reach, copied once: contiguous for BLAS (a strided view is
+    # copied on every product) and pre-scaled by −2 (exact), so that a block's squared
+    # distances are one product plus one in-place add.
     first = max(start - m + 1, 0)
+    base = max(first - history, 0)
+    minus_two = -2.0 * emb[base:]
     for s in range(first, len(emb), _BLOCK):
         e = min(len(emb), s + _BLOCK)
-        best = _block_min_sq_distance(emb, sq, s, e, m, history)
+        best = _block_min_sq_distance(emb, minus_two, base, sq, s, e, m, history)
         rows = np.arange(s, e) + m - 1 - start
         keep = (rows >= 0) & np.isfinite(best)
         out[rows[keep]] = np.sqrt(np.maximum(best[keep], 0.0) / m)
@@ -58,11 +63,19 @@ def left_nn_distance(z: FloatArray, m: int, history: int, start: int) -> FloatAr
 
 
 def _block_min_sq_distance(
-    emb: FloatArray, sq: FloatArray, s: int, e: int, m: int, history: int
+    emb: FloatArray,
+    minus_two: FloatArray,
+    base: int,
+    sq: FloatArray,
+    s: int,
+    e: int,
+    m: int,
+    history: int,
 ) -> FloatArray:
     """Smallest squared distance of queries ``s…e-1`` to candidates ``[i-history, i-m]``.
 
-    Candidates valid for every query of the block need no mask; only the two edge strips do.
+    ``minus_two[k] = −2·emb[base + k]``. Candidates valid for every query of the block need no
+    mask; only the two edge strips do.
     """
     queries = np.arange(s, e)
     best = np.full(e - s, np.inf)
@@ -70,17 +83,21 @@ def _block_min_sq_distance(
     if hi <= lo:
         return best
     common_lo, common_hi = max(0, e - 1 - history), s - m + 1  # valid for all queries
-    q = emb[s:e]
+    q = np.ascontiguousarray(emb[s:e])
+
+    def squared(a: int, b: int) -> FloatArray:
+        d2 = q @ minus_two[a - base : b - base].T
+        d2 += sq[None, a:b]
+        return d2
+
     if common_hi > common_lo:
-        d2 = sq[None, common_lo:common_hi] - 2.0 * (q @ emb[common_lo:common_hi].T)
-        best = d2.min(axis=1)
+        best = squared(common_lo, common_hi).min(axis=1)
     for a, b in ((lo, min(common_lo, hi)), (max(common_hi, lo), hi)):
         if b <= a:
             continue
         cand = np.arange(a, b)[None, :]
-        d2 = sq[None, a:b] - 2.0 * (q @ emb[a:b].T)
         valid = (cand <= queries[:, None] - m) & (cand >= queries[:, None] - history)
-        best = np.minimum(best, np.where(valid, d2, np.inf).min(axis=1))
+        best = np.minimum(best, np.where(valid, squared(a, b), np.inf).min(axis=1))
     return np.asarray(best + sq[s:e], dtype=np.float64)
 
 

@@ -24,6 +24,8 @@ from nexus_ml.models.anomaly_features import FloatArray
 MIN_ROWS = 10
 #: Fewer earlier z values than this leave the calibration at ``z_floor``.
 MIN_CALIBRATION_ROWS = 5
+#: Up to this many new rows, each row's calibration quantile is computed directly.
+_DIRECT_ROWS = 32
 
 
 def trailing_robust_z(z: FloatArray, start: int, window: int, min_scale: float) -> FloatArray:
@@ -87,9 +89,19 @@ def calibrated_ratio(
     """
     if n_new == 0:
         return np.empty((0, history.shape[1]))
-    frame = pd.DataFrame(history[-(n_new + span) :])
-    level = (
-        frame.rolling(span, min_periods=MIN_CALIBRATION_ROWS).quantile(quantile).shift(1)
-    ).to_numpy()[-n_new:]
+    if n_new <= _DIRECT_ROWS:
+        # Online updates bring a row or two: a quantile of each row's past is cheaper than a
+        # rolling quantile over the whole span (the same numbers).
+        n = len(history)
+        level = np.full((n_new, history.shape[1]), np.nan)
+        for k, i in enumerate(range(n - n_new, n)):
+            past = history[max(0, i - span) : i]
+            if len(past) >= MIN_CALIBRATION_ROWS:
+                level[k] = np.quantile(past, quantile, axis=0)
+    else:
+        frame = pd.DataFrame(history[-(n_new + span) :])
+        level = (
+            frame.rolling(span, min_periods=MIN_CALIBRATION_ROWS).quantile(quantile).shift(1)
+        ).to_numpy()[-n_new:]
     level = np.where(np.isfinite(level), np.maximum(level, z_floor), z_floor)
     return np.asarray(history[-n_new:] / level, dtype=np.float64)
