@@ -45,6 +45,7 @@ from nexus_ml.errors import InputError
 from nexus_ml.models.anomaly_features import (
     FloatArray,
     IntArray,
+    forest_inputs,
     left_nn_distance,
     mean_of_top_two,
     range_max,
@@ -57,6 +58,9 @@ from nexus_ml.models.anomaly_robust import calibrated_ratio, trailing_robust_z
 __all__ = ["AnomalyDetector", "HyperParameterError"]
 
 _ROLL = 10  # rows behind the IsolationForest's local mean and spread
+# The robust view's local scale never drops below the scale learned at fit (1 in standardised
+# units): on a flat stretch a small wiggle is not an anomaly.
+_MIN_LOCAL_SCALE = 1.0
 
 
 @dataclass
@@ -188,7 +192,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         z = self._standardise(raw, empty)
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators, random_state=self.random_state
-        ).fit(self._forest_inputs(z, 0))
+        ).fit(forest_inputs(z, 0, _ROLL))
         # Features of rows before the burn-in never enter a reference span, and only the last
         # rows' features survive in the state: start the (costly) pass after both, primed with
         # the values the first of those rows looks back at (same scores, less work). The robust
@@ -196,7 +200,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         burn = int(self.burn_in_fraction * self.n_fit_)
         skip = min(max(0, len(raw) - self._keep_features, burn), len(raw) - 1)
         lead = min(skip, self._keep_values)
-        robust = trailing_robust_z(z[:skip], 0, self.robust_window, 1.0)
+        robust = trailing_robust_z(z[:skip], 0, self.robust_window, _MIN_LOCAL_SCALE)
         primed = _Stream(
             z=z[skip - lead : skip],
             last_raw=self._last_raw(raw[:skip], start),
@@ -255,13 +259,13 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             for m in self.window_lengths:
                 columns.append(left_nn_distance(z_all[:, j], int(m), self.history, start))
             columns.append(np.abs(z_new[:, j]))
-        columns.append(-self.forest_.score_samples(self._forest_inputs(z_all, start)))
+        columns.append(-self.forest_.score_samples(forest_inputs(z_all, start, _ROLL)))
         feats = np.column_stack(columns) if n_new else np.empty((0, self._n_features))
 
         positions = np.arange(state.n_seen, state.n_seen + n_new, dtype=np.int64)
         ratios = self._record_ratios(feats, positions, state)
         robust_all = np.vstack(
-            [state.robust, trailing_robust_z(z_all, start, self.robust_window, 1.0)]
+            [state.robust, trailing_robust_z(z_all, start, self.robust_window, _MIN_LOCAL_SCALE)]
         )
         robust_ratio = calibrated_ratio(
             robust_all,
@@ -338,16 +342,6 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
     @property
     def _gap(self) -> int:
         return max(1, int(self.gap_fraction * self.n_fit_))
-
-    def _forest_inputs(self, z_all: FloatArray, start: int) -> FloatArray:
-        """``[z, Δz, mean and std of the last 10 z]`` per field for rows ``start…``."""
-        n, n_fields = z_all.shape
-        padded = np.vstack([np.repeat(z_all[:1], _ROLL - 1, axis=0), z_all]) if n else z_all
-        windows = np.lib.stride_tricks.sliding_window_view(padded, _ROLL, axis=0)[start:]
-        # Rows before the first real one are repeats of it: no spurious jump at the start.
-        diff = np.diff(z_all, axis=0, prepend=z_all[:1])[start:]
-        parts = [z_all[start:], diff, windows.mean(axis=2), windows.std(axis=2)]
-        return np.hstack(parts).reshape(n - start, 4 * n_fields)
 
     # ------------------------------------------------------------------ plumbing
     def _standardise(self, raw: FloatArray, state: _Stream) -> FloatArray:

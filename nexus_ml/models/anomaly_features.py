@@ -7,6 +7,7 @@
 * :func:`suppress_alarms` — one alarm per event: after a ratio crosses the alarm level the output
   stays quiet for a while, because NAB-style scoring (and an operator) only wants the earliest
   detection of an event, and repeated alarms are false positives.
+* :func:`forest_inputs` — the per-row inputs of the multivariate IsolationForest.
 """
 
 from __future__ import annotations
@@ -161,3 +162,14 @@ def mean_of_top_two(ratios: FloatArray) -> FloatArray:
         return ratios[:, 0].copy()
     top = np.sort(ratios, axis=1)[:, -2:]
     return np.asarray(top.mean(axis=1), dtype=np.float64)
+
+
+def forest_inputs(z_all: FloatArray, start: int, roll: int) -> FloatArray:
+    """``[z, Δz, mean and std of the last roll z]`` per field for rows ``start…``."""
+    n, n_fields = z_all.shape
+    padded = np.vstack([np.repeat(z_all[:1], roll - 1, axis=0), z_all]) if n else z_all
+    windows = np.lib.stride_tricks.sliding_window_view(padded, roll, axis=0)[start:]
+    # Rows before the first real one are repeats of it: no spurious jump at the start.
+    diff = np.diff(z_all, axis=0, prepend=z_all[:1])[start:]
+    parts = [z_all[start:], diff, windows.mean(axis=2), windows.std(axis=2)]
+    return np.hstack(parts).reshape(n - start, 4 * n_fields)

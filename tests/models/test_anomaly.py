@@ -72,6 +72,9 @@ def test_unfitted_raises_not_fitted(frame: pd.DataFrame, method: str) -> None:
         ({"gap_fraction": 1.5}, "gap_fraction must be in [0, 1], got 1.5"),
         ({"window_lengths": (4, 0)}, "got [4, 0]"),
         ({"history": 10, "window_lengths": (16,)}, "got 10"),
+        ({"robust_quantile": 1.0}, "robust_quantile must be in (0, 1), got 1.0"),
+        ({"robust_floor": 0}, "robust_floor must be greater than 0, got 0"),
+        ({"robust_window": 2.5}, "robust_window must be a positive integer, got 2.5"),
     ],
 )
 def test_bad_hyper_parameters_quote_the_value(
