@@ -1,0 +1,61 @@
+"""Building blocks of the anomaly detector against brute-force definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nexus_ml.models.anomaly_features import left_nn_distance, range_max, suppress_alarms
+
+
+def _brute_left_nn(z: np.ndarray, m: int, history: int, start: int) -> np.ndarray:
+    windows = np.lib.stride_tricks.sliding_window_view(z, m)  # windows[i] ends at row i + m - 1
+    out = np.zeros(len(z) - start)
+    for t in range(max(start, m - 1), len(z)):
+        query = windows[t - m + 1]
+        # Candidate windows end in [t - history, t - m]: no overlap with the query.
+        first_end, last_end = max(m - 1, t - history), t - m
+        if last_end >= first_end:
+            candidates = windows[first_end - m + 1 : last_end - m + 2]
+            out[t - start] = np.sqrt(((candidates - query) ** 2).sum(axis=1).min() / m)
+    return out
+
+
+@pytest.mark.parametrize(("m", "history", "start"), [(4, 50, 0), (16, 300, 200), (8, 1000, 700)])
+def test_left_nn_distance_matches_brute_force(m: int, history: int, start: int) -> None:
+    # Longer than one block of queries, so the blocked search and its edge strips are exercised.
+    rng = np.random.default_rng(m)
+    z = np.cumsum(rng.normal(0, 0.3, 1300)) + rng.normal(0, 1, 1300)
+    got = left_nn_distance(z, m, history, start)
+    np.testing.assert_allclose(got, _brute_left_nn(z, m, history, start), rtol=1e-6, atol=1e-6)
+
+
+def test_range_max_matches_slices() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=500)
+    lo = rng.integers(0, 500, 200)
+    hi = lo + rng.integers(0, 60, 200)
+    hi = np.minimum(hi, 500)
+    got = range_max(values, lo, hi)
+    for i in range(len(lo)):
+        if hi[i] > lo[i]:
+            assert got[i] == values[lo[i] : hi[i]].max()
+        else:
+            assert np.isnan(got[i])
+
+
+def test_suppress_alarms_keeps_the_first_alarm_and_lets_a_much_stronger_one_through() -> None:
+    ratio = np.array([0.5, 2.0, 1.8, 1.9, 0.5, 30.0, 1.6, 0.5, 0.5, 2.0])
+    positions = np.arange(100, 110, dtype=np.int64)
+    out, last = suppress_alarms(
+        ratio,
+        positions,
+        level=1.5,
+        quiet_rows=3,
+        quiet_growth=0.0,
+        escalation=10.0,
+        last_alarm=(-(10**12), np.inf),
+    )
+    # 101 alarms; 102-104 quiet; 105 is 15x the last alarm; 106-108 quiet; 109 alarms again.
+    np.testing.assert_array_equal(out, [0.5, 2.0, 0, 0, 0, 30.0, 0, 0, 0, 2.0])
+    assert last == (109, 2.0)
