@@ -1,19 +1,65 @@
 """Replay model v1 on ../shared/data/traces/crane: every policy side by side (issue 8 targets).
 
-Prints the summary and the targets check, writes bench/results/replay.json and replay.html.
+Prints the summary and the targets check, then the nexus policy's cost/shortage frontier (its
+one setting, the under-cost, swept), and writes bench/results/replay.json and replay.html.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from nexus_ml.sim.replay.report import render_html, run_benchmark
+import numpy as np
+
+from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
+from nexus_ml.sim.replay.nexus_policy import UNDER_COST, NexusPolicy
+from nexus_ml.sim.replay.physics import prepare_trace, replay
+from nexus_ml.sim.replay.report import BenchmarkRun, render_html, run_benchmark
+from nexus_ml.sim.replay.trace import load_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT.parent / "shared" / "data" / "traces" / "crane"
 RESULTS = ROOT / "bench" / "results"
+
+
+FRONTIER = (12.0, 16.0, 20.0, 24.0, 32.0)
+
+
+def _nexus_at(job: tuple[Path, float]) -> tuple[str, float, ReplayMetrics]:
+    path, under_cost = job
+    result = replay(prepare_trace(load_trace(path)), NexusPolicy(under_cost=under_cost))
+    return path.stem, under_cost, score_replay(result)
+
+
+def frontier(traces: list[Path], run: BenchmarkRun) -> dict[float, dict[str, float]]:
+    """τ_U and overload vs hpa, replica-hours vs oracle, of nexus at each under-cost."""
+    jobs = [(path, u) for u in FRONTIER if u != UNDER_COST for path in traces]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        scored = list(pool.map(_nexus_at, jobs))
+    by_cost: dict[float, dict[str, ReplayMetrics]] = {u: {} for u in FRONTIER}
+    for stem, u, metrics in scored:
+        by_cost[u][stem] = metrics
+    by_cost[UNDER_COST] = {stem: per["nexus"] for stem, per in run.metrics.items()}
+    out = {}
+    for u, per_trace in by_cost.items():
+        hpa = [run.metrics[s]["hpa"] for s in per_trace]
+        oracle = [run.metrics[s]["oracle"] for s in per_trace]
+        ours = list(per_trace.values())
+        out[u] = {
+            "tau_u_vs_hpa": float(
+                np.mean([m.tau_u for m in ours]) / np.mean([m.tau_u for m in hpa])
+            ),
+            "overload_vs_hpa": sum(m.overload_minutes_servable for m in ours)
+            / max(sum(m.overload_minutes_servable for m in hpa), 1),
+            "replica_hours_vs_oracle": float(
+                np.mean(
+                    [m.replica_hours / o.replica_hours for m, o in zip(ours, oracle, strict=True)]
+                )
+            ),
+        }
+    return dict(sorted(out.items()))
 
 
 def main() -> None:
@@ -49,10 +95,26 @@ def main() -> None:
         verdict = "ok" if value <= targets[name] else "MISSED"
         print(f"{name:<26} {value:.4f}  target <= {targets[name]}  {verdict}")
     print(f"{len(traces)} traces, {seconds:.0f} s")
+    sweep = frontier(traces, run)
+    print("\nnexus frontier (under-cost in replica-minutes per short minute; * = default)")
+    print(f"{'under_cost':>11} {'tau/hpa':>8} {'over/hpa':>8} {'rh/oracle':>9}")
+    for u, v in sweep.items():
+        mark = "*" if u == UNDER_COST else " "
+        print(
+            f"{u:>10.0f}{mark} {v['tau_u_vs_hpa']:8.3f} {v['overload_vs_hpa']:8.3f} "
+            f"{v['replica_hours_vs_oracle']:9.4f}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "replay.json").write_text(
         json.dumps(
-            {"summary": summary, "checks": checks, "targets": targets, "seconds": seconds}, indent=2
+            {
+                "summary": summary,
+                "checks": checks,
+                "targets": targets,
+                "seconds": seconds,
+                "frontier": {str(u): v for u, v in sweep.items()},
+            },
+            indent=2,
         )
     )
     (RESULTS / "replay.html").write_text(render_html(run), encoding="utf-8")
