@@ -22,7 +22,9 @@ def early_champions(request: pytest.FixtureRequest) -> Iterator[Champions | None
     fails like every service fixture when MLflow is missing.
     """
     uri = os.environ.get("NEXUS_TEST_MLFLOW_URI")
-    wanted = any("loop_champions" in item.fixturenames for item in request.session.items)
+    wanted = any(
+        "loop_champions" in getattr(item, "fixturenames", ()) for item in request.session.items
+    )
     if not uri or not wanted:
         yield None
         return

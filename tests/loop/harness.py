@@ -59,7 +59,7 @@ BOT_TOKEN = "555:closed-loop-bot-token"
 SIM_START = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
 #: Cooldowns between two actions on a module, in simulated seconds (the compressed hour).
-LOOP_COOLDOWNS = {
+LOOP_COOLDOWNS: dict[Action, float] = {
     Action.SCALE_UP: 30,
     Action.SCALE_DOWN: 150,
     Action.RESTART: 600,
@@ -158,7 +158,7 @@ def closed_loop(
         exporter = SimExporter(
             ErpSimulator(catalog, seed=7),
             replicas_of=CachedReplicas(backend, mins),
-            clock=clock,  # type: ignore[arg-type]
+            clock=clock,
             tick_s=0.5,
         ).start()
         target = write_target(prometheus_targets_dir, run, exporter.port)
