@@ -115,7 +115,7 @@ def champions_in_background(
 ) -> Iterator[Champions]:
     """Start training (niced) into fresh, uniquely prefixed MLflow models; yield at once.
 
-    The registered models are deleted afterwards (the MLflow server is shared).
+    The registered models and their runs are deleted afterwards (the MLflow server is shared).
     """
     store = MlflowModelStore(
         tracking_uri, experiment=EXPERIMENT, model_prefix=f"loop-{uuid.uuid4().hex[:8]}-"
@@ -139,4 +139,8 @@ def champions_in_background(
         client = store._client()
         for module in modules:
             with contextlib.suppress(Exception):  # not registered when training failed early
-                client.delete_registered_model(store.model_name(module))
+                name = store.model_name(module)
+                for version in client.search_model_versions(f"name = '{name}'"):
+                    if version.run_id:
+                        client.delete_run(version.run_id)
+                client.delete_registered_model(name)
