@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     prometheus_url: str | None = Field(None, description="Prometheus base URL; simulator if unset")
     prometheus_timeout_s: float = Field(10.0, gt=0, le=300)
     mlflow_tracking_uri: str | None = Field(None, description="MLflow URI; local sqlite if unset")
+    mlflow_experiment: str = Field(
+        "nexus-ml", min_length=1, max_length=200, description="MLflow experiment of training runs"
+    )
+    mlflow_model_prefix: str = Field(
+        "",
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="Prefix of registered model names (several environments, one registry)",
+    )
 
     api_token: SecretStr | None = Field(None, description="Bearer token of the decision API")
     service_url: str = Field("http://127.0.0.1:8000", description="Decision service URL")

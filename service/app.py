@@ -62,7 +62,11 @@ def default_model_store(settings: ServiceSettings) -> ModelStore:
         if settings.mlflow_tracking_uri:
             from nexus_ml.models.store_mlflow import MlflowModelStore
 
-            return MlflowModelStore(settings.mlflow_tracking_uri)
+            return MlflowModelStore(
+                settings.mlflow_tracking_uri,
+                experiment=settings.mlflow_experiment,
+                model_prefix=settings.mlflow_model_prefix,
+            )
         from nexus_ml.models.store_local import LocalModelStore
 
         return LocalModelStore(settings.models_dir)

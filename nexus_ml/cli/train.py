@@ -86,7 +86,11 @@ def _store(opts: TrainOptions) -> RegistryStore:
         from nexus_ml.models.store_mlflow import MlflowModelStore
 
         cfg.state_dir.mkdir(parents=True, exist_ok=True)  # the embedded sqlite lives there
-        return MlflowModelStore(cfg.effective_mlflow_uri, experiment=opts.experiment)
+        return MlflowModelStore(
+            cfg.effective_mlflow_uri,
+            experiment=opts.experiment or cfg.mlflow_experiment,
+            model_prefix=cfg.mlflow_model_prefix,
+        )
     raise InputError(f"--store must be mlflow or local, got {opts.store!r}")
 
 

@@ -35,7 +35,7 @@ class TrainOptions:
     jobs: int
     dask: str | None
     store: str
-    experiment: str
+    experiment: str | None
 
 
 # One CLI parameter per TrainOptions field, in the same order, with its default.
@@ -91,7 +91,14 @@ _OPTIONS: tuple[tuple[str, Any, object], ...] = (
         None,
     ),
     ("store", Annotated[str, typer.Option(help="Model store: mlflow or local")], "mlflow"),
-    ("experiment", Annotated[str, typer.Option(help="MLflow experiment")], "nexus-ml"),
+    (
+        "experiment",
+        Annotated[
+            str | None,
+            typer.Option(help="MLflow experiment; default NEXUS_MLFLOW_EXPERIMENT (nexus-ml)"),
+        ],
+        None,
+    ),
 )
 
 

@@ -52,7 +52,7 @@ def test_the_command_receives_one_options_object_with_the_defaults() -> None:
                 jobs=-1,
                 dask=None,
                 store="mlflow",
-                experiment="nexus-ml",
+                experiment=None,
             ),
         )
     ]
