@@ -26,6 +26,7 @@ class HealthThresholds:
     budget_window: timedelta = timedelta(hours=1)
     rules_confidence: float = 0.6  # confidence of a restart without a detector
     saturation: float = 0.9  # utilisation from which slowness is load, not a sick container
+    demand_jump: float = 2.0  # demand this multiple of its recent level also explains symptoms
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class HealthAssessment:
     anomaly: float | None
     budget_left: int
     reasons: tuple[str, ...] = ()
+    overloaded: bool = False  # the symptoms are load: scale up, whatever the forecast says
 
 
 def response_baseline(response_time: Sequence[float], *, recent: int) -> float | None:
@@ -67,6 +69,7 @@ def assess_health(
     restarts_used: int,
     utilisation: float | None = None,
     sustained_score: float | None = None,
+    demand_ratio: float | None = None,
     thresholds: HealthThresholds = HealthThresholds(),
 ) -> HealthAssessment:
     """Decide whether to restart a module preventively.
@@ -85,10 +88,17 @@ def assess_health(
         Demand over the capacity of the running replicas (1.0 = saturated), None when unknown.
         A saturated module is slow because it is overloaded: restarting it drops the requests
         in flight and helps nothing, so it is scaled (or, at its maximum, alerted) instead.
+        Judge it from the peak demand of the last minutes: in a surge's first minute the
+        averaged demand lags the request-weighted latency and errors.
     sustained_score
         The strongest per-field score now. It may confirm the seed rule (whose symptoms
         already hold for minutes) when the combined score has gone quiet after its one alarm
         per event; it never restarts on its own.
+    demand_ratio
+        Recent peak demand over its level of the minutes before (see
+        :func:`nexus_ml.decide.load.assess_load`). A jump of ``demand_jump`` or more explains a
+        degraded symptom even while ``utilisation`` still reads below saturation: the module
+        is then ``overloaded`` (scaled, not restarted).
     """
     t = thresholds
     rt_tail = _tail(response_time, t.sustain_min)
@@ -129,10 +139,16 @@ def assess_health(
         wants_restart, confidence = True, anomaly_score
         reasons.append(f"anomaly score {anomaly_score:.2f} with a degraded symptom")
 
-    if wants_restart and utilisation is not None and utilisation >= t.saturation:
+    saturated = utilisation is not None and utilisation >= t.saturation
+    jumped = demand_ratio is not None and demand_ratio >= t.demand_jump
+    overloaded = one_symptom and (saturated or jumped)
+    if overloaded:  # implied by a wanted restart on a saturated module (it needs a symptom)
         wants_restart = False
         reasons.append(
             f"utilisation {utilisation:.0%} explains the symptoms: scale, do not restart"
+            if saturated
+            else f"demand jumped {demand_ratio:.1f}x its level within {t.sustain_min} min: "
+            "the symptoms are load, scale, do not restart"
         )
     restart = wants_restart and budget_left > 0
     alert = seed_rule and not restart
@@ -148,4 +164,5 @@ def assess_health(
         anomaly=anomaly_score,
         budget_left=budget_left,
         reasons=tuple(reasons),
+        overloaded=overloaded,
     )

@@ -10,7 +10,9 @@ Confidence is a probability read from the forecast distribution when a model dec
 scale-up, P(demand exceeds the current capacity within the lead time); for a scale-down, P(the
 smaller capacity still suffices); for a hold, P(the current capacity suffices). The seed's rules
 give a fixed, lower confidence; a restart takes the anomaly score's; a rollback the rollback
-analysis's. Stale or missing data caps a hold or scale-up at 0.5.
+analysis's. A scale-up for an overload the forecast has not seen yet (degraded symptoms with
+saturation or a demand jump, see :mod:`nexus_ml.decide.load`) takes the health check's.
+Stale or missing data caps a hold or scale-up at 0.5.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from nexus_ml.decide.health import (
     restarts_in_window,
 )
 from nexus_ml.decide.links import LinkLatency, describe, links_from_network_latency, slow_links
+from nexus_ml.decide.load import assess_load, replicas_for_overload
 from nexus_ml.decide.rollback import analyse_rollback
 from nexus_ml.decide.rules import rules_recommendation
 from nexus_ml.decide.scaling import ScalingInputs, ScalingState, recommend_replicas
@@ -308,17 +311,16 @@ def decide(
     else:
         since_min = math.inf if since_change_s is None else since_change_s / 60.0
         scaling = _rules_scaling(inputs, current, since_min, memory.scaling)
-    target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
 
     rt, err = window.field("response_time"), window.field("error_rate")
     baseline = response_baseline(rt, recent=max(config.health.sustain_min, 15))
     anomaly = None if inputs.anomaly is None else inputs.anomaly.get("combined")
     used = restarts_in_window(memory.restarts, now, config.health.budget_window)
-    recent_demand = _finite(list(demand))
-    utilisation = (
-        recent_demand[-1] / (current * profile.capacity_rpm_per_replica)
-        if recent_demand and current > 0
-        else None
+    load = assess_load(
+        window.field("requests_per_min"),
+        current=current,
+        capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
+        recent=config.health.sustain_min,
     )
     health = assess_health(
         rt,
@@ -326,10 +328,34 @@ def decide(
         baseline_ms=baseline,
         anomaly_score=anomaly,
         restarts_used=used,
-        utilisation=utilisation,
+        utilisation=load.utilisation,
         sustained_score=None if inputs.anomaly is None else inputs.anomaly.get("sustained"),
+        demand_ratio=load.demand_ratio,
         thresholds=config.health,
     )
+    # replicas added lately have not served a full minute yet: their symptoms are not news
+    settling = since_change_s is not None and since_change_s < profile.startup_lead_time_s + 60
+    if health.overloaded and fresh.usable and not settling:
+        # the symptoms are load the forecast has not seen yet (a step's first minute): size
+        # the replicas from the overload itself rather than restart or wait for the forecast
+        needed = replicas_for_overload(
+            current,
+            peak_demand=load.peak_demand,
+            error_rate=health.error_rate,
+            capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
+            target_utilisation=profile.target_utilisation,
+        )
+        if needed > scaling.target:
+            note = Evidence(
+                kind="load",
+                detail=f"overload needs {needed} replicas at {profile.target_utilisation:.0%}",
+                value=float(needed),
+            )
+            confidence = max(scaling.confidence, health.confidence)
+            scaling = replace(
+                scaling, target=needed, confidence=confidence, evidence=(*scaling.evidence, note)
+            )
+    target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
 
     latencies = inputs.link_latencies
     if latencies is None:
@@ -374,7 +400,7 @@ def decide(
         "; ".join(
             e.detail
             for e in evidence
-            if e.kind in ("guard", "health", "slow_link", "canary", "rule", "scaling")
+            if e.kind in ("guard", "health", "load", "slow_link", "canary", "rule", "scaling")
         )
         or "no change needed"
     )
