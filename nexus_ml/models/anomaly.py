@@ -46,6 +46,7 @@ from nexus_ml.models.anomaly_features import (
     FloatArray,
     IntArray,
     forest_inputs,
+    isolation_scores,
     left_nn_distance,
     mean_of_top_two,
     range_max,
@@ -259,7 +260,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             for m in self.window_lengths:
                 columns.append(left_nn_distance(z_all[:, j], int(m), self.history, start))
             columns.append(np.abs(z_new[:, j]))
-        columns.append(-self.forest_.score_samples(forest_inputs(z_all, start, _ROLL)))
+        columns.append(-isolation_scores(self.forest_, forest_inputs(z_all, start, _ROLL)))
         feats = np.column_stack(columns) if n_new else np.empty((0, self._n_features))
 
         positions = np.arange(state.n_seen, state.n_seen + n_new, dtype=np.int64)

@@ -15,6 +15,8 @@ anomalies themselves as long as they are rarer than ``1 − q`` of the rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -54,14 +56,33 @@ def trailing_robust_z(z: FloatArray, start: int, window: int, min_scale: float) 
     if first >= n:
         return out
     for j in range(n_fields):
-        # Row t looks at z[max(0, t − window) : t]; pad the front so every row has `window`
-        # slots and ignore the padding with nan-aware statistics.
-        padded = np.concatenate([np.full(window, np.nan), z[:, j]])
-        past = np.lib.stride_tricks.sliding_window_view(padded, window)[first:n]
-        med = np.nanmedian(past, axis=1)
-        mad = np.nanmedian(np.abs(past - med[:, None]), axis=1) * 1.4826
-        out[first - start :, j] = np.abs(z[first:, j] - med) / np.maximum(mad, min_scale)
+        column = z[:, j]
+        # Rows whose window is full and finite take the plain median: the nan-aware one goes
+        # through masked arrays and costs tens of times more, paid by every online row.
+        full = min(max(first, window), n) if np.isfinite(column[: n - 1]).all() else n
+        if first < full:
+            # Row t looks at z[max(0, t − window) : t]; pad the front so every row has
+            # `window` slots and ignore the padding with nan-aware statistics.
+            padded = np.concatenate([np.full(window, np.nan), column[: full - 1]])
+            past = np.lib.stride_tricks.sliding_window_view(padded, window)[first:full]
+            out[first - start : full - start, j] = _robust_z(
+                column[first:full], past, min_scale, np.nanmedian
+            )
+        if full < n:
+            past = np.lib.stride_tricks.sliding_window_view(column[: n - 1], window)
+            out[full - start :, j] = _robust_z(
+                column[full:], past[full - window :], min_scale, np.median
+            )
     return out
+
+
+def _robust_z(
+    values: FloatArray, past: FloatArray, min_scale: float, median: Callable[..., FloatArray]
+) -> FloatArray:
+    """``|value − median(past)| / max(1.4826·MAD(past), min_scale)`` row by row."""
+    med = median(past, axis=1)
+    mad = median(np.abs(past - med[:, None]), axis=1) * 1.4826
+    return np.asarray(np.abs(values - med) / np.maximum(mad, min_scale), dtype=np.float64)
 
 
 def calibrated_ratio(

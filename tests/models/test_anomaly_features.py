@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.ensemble import IsolationForest
 
-from nexus_ml.models.anomaly_features import left_nn_distance, range_max, suppress_alarms
+from nexus_ml.models.anomaly_features import (
+    isolation_scores,
+    left_nn_distance,
+    range_max,
+    suppress_alarms,
+)
 
 
 def _brute_left_nn(z: np.ndarray, m: int, history: int, start: int) -> np.ndarray:
@@ -59,3 +65,17 @@ def test_suppress_alarms_keeps_the_first_alarm_and_lets_a_much_stronger_one_thro
     # 101 alarms; 102-104 quiet; 105 is 15x the last alarm; 106-108 quiet; 109 alarms again.
     np.testing.assert_array_equal(out, [0.5, 2.0, 0, 0, 0, 30.0, 0, 0, 0, 2.0])
     assert last == (109, 2.0)
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5])
+def test_isolation_scores_equal_score_samples(max_features: float) -> None:
+    rng = np.random.default_rng(6)
+    train = rng.standard_t(3, (500, 8))
+    forest = IsolationForest(n_estimators=40, max_features=max_features, random_state=0)
+    forest.fit(train)
+    rows = np.vstack([rng.standard_t(3, (50, 8)), np.full((1, 8), 30.0)])
+    # Whole batch and one row at a time (the online case): the same numbers as scikit-learn.
+    np.testing.assert_array_equal(isolation_scores(forest, rows), forest.score_samples(rows))
+    one_by_one = np.concatenate([isolation_scores(forest, row[None, :]) for row in rows])
+    np.testing.assert_array_equal(one_by_one, forest.score_samples(rows))
+    assert one_by_one[-1] < np.median(one_by_one)  # the far-out row is the most isolated
