@@ -24,7 +24,6 @@ from datetime import datetime
 
 from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.decide import canary as canary_judge
-from nexus_ml.decide.confidence import exceed_probability
 from nexus_ml.decide.guards import (
     Freshness,
     apply_cooldown,
@@ -42,8 +41,8 @@ from nexus_ml.decide.health import (
 from nexus_ml.decide.links import LinkLatency, describe, links_from_network_latency, slow_links
 from nexus_ml.decide.load import assess_load, replicas_for_overload
 from nexus_ml.decide.rollback import analyse_rollback
-from nexus_ml.decide.rules import rules_recommendation
-from nexus_ml.decide.scaling import ScalingInputs, ScalingState, recommend_replicas
+from nexus_ml.decide.scale_target import finite, model_scaling, rules_scaling
+from nexus_ml.decide.scaling import ScalingState
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
@@ -98,112 +97,6 @@ class DecisionInputs:
     link_latencies: Sequence[LinkLatency] | None = None
     deployed_at: datetime | None = None  # a recent deploy: judge it against the minutes before
     catalog: Catalog | None = None  # for the rollback scope of a failed deploy
-
-
-@dataclass(frozen=True)
-class _Scaling:
-    target: int
-    confidence: float
-    evidence: tuple[Evidence, ...]
-    state: ScalingState
-
-
-def _finite(values: Sequence[float]) -> list[float]:
-    return [v for v in values if math.isfinite(v)]
-
-
-def _model_scaling(
-    inputs: DecisionInputs,
-    forecast: ForecastView,
-    current: int,
-    state: ScalingState,
-    cfg: PolicyConfig,
-) -> _Scaling:
-    p = inputs.profile
-    capacity = current * p.capacity_rpm_per_replica * p.target_utilisation
-    p_exceed = exceed_probability(
-        forecast.mean, forecast.lo, forecast.hi, capacity, level=forecast.level
-    )
-    demand = inputs.window.field("requests_per_min")[-cfg.demand_minutes :]
-    rec = recommend_replicas(
-        ScalingInputs(
-            current_replicas=current,
-            capacity=p.capacity_rpm_per_replica,
-            target_utilisation=p.target_utilisation,
-            min_replicas=p.min_replicas,
-            max_replicas=p.max_replicas,
-            recent_demand=_finite(demand),
-            forecast_upper=forecast.hi,
-            forecast_mean=forecast.mean,
-            exceed_probability=p_exceed,
-        ),
-        state,
-    )
-    evidence: list[Evidence] = []
-    if forecast.mean:
-        i = max(range(len(forecast.hi)), key=lambda k: forecast.hi[k])
-        evidence.append(
-            Evidence(
-                kind="forecast_peak",
-                detail=(
-                    f"demand peak {forecast.mean[i]:.0f} rpm (hi-{forecast.level:g} "
-                    f"{forecast.hi[i]:.0f}) at {forecast.timestamps[i].isoformat()}"
-                ),
-                value=forecast.mean[i],
-            )
-        )
-    evidence.append(
-        Evidence(
-            kind="exceed_probability",
-            detail=(
-                f"P(demand > {capacity:.0f} rpm, the capacity of {current} replicas) "
-                "within the lead time"
-            ),
-            value=round(p_exceed, 4),
-        )
-    )
-    evidence.extend(Evidence(kind="scaling", detail=r) for r in rec.reasons)
-    if rec.target != rec.raw_target:  # stabilisation or the catalog bounds held it back
-        evidence.append(
-            Evidence(
-                kind="guard",
-                detail=f"raw recommendation {rec.raw_target} limited to {rec.target}",
-                value=float(rec.raw_target),
-            )
-        )
-    if rec.target > current:
-        # demand already over capacity now is evidence the forecast may lag (a surge it has
-        # not seen): the share of recent minutes over capacity bounds the probability below
-        observed = _finite(demand)[-5:]
-        over_now = sum(v > capacity for v in observed) / len(observed) if observed else 0.0
-        confidence = max(p_exceed, over_now)
-        if over_now > p_exceed:
-            evidence.append(
-                Evidence(
-                    kind="observed_overload",
-                    detail=(
-                        f"{over_now:.0%} of the last {len(observed)} min above {capacity:.0f} rpm"
-                    ),
-                    value=round(over_now, 4),
-                )
-            )
-    elif rec.target < current:
-        new_capacity = rec.target * p.capacity_rpm_per_replica * p.target_utilisation
-        confidence = 1.0 - exceed_probability(
-            forecast.mean, forecast.lo, forecast.hi, new_capacity, level=forecast.level
-        )
-    else:
-        confidence = 1.0 - p_exceed  # P(the current capacity suffices); low when pinned at max
-    return _Scaling(rec.target, confidence, tuple(evidence), rec.state)
-
-
-def _rules_scaling(
-    inputs: DecisionInputs, current: int, since_change_min: float, state: ScalingState
-) -> _Scaling:
-    trigger = inputs.window.field(inputs.profile.scale_trigger.metric)
-    rec = rules_recommendation(inputs.profile, trigger, current, since_change_min)
-    evidence = tuple(Evidence(kind="rule", detail=r) for r in rec.reasons)
-    return _Scaling(rec.target, rec.confidence, evidence, state)
 
 
 def _guard(
@@ -307,10 +200,10 @@ def decide(
     fresh = assess_freshness(last, now, list(demand), max_age_s=config.max_age_s)
 
     if inputs.forecast is not None:
-        scaling = _model_scaling(inputs, inputs.forecast, current, memory.scaling, config)
+        scaling = model_scaling(inputs, inputs.forecast, current, memory.scaling, config)
     else:
         since_min = math.inf if since_change_s is None else since_change_s / 60.0
-        scaling = _rules_scaling(inputs, current, since_min, memory.scaling)
+        scaling = rules_scaling(inputs, current, since_min, memory.scaling)
 
     rt, err = window.field("response_time"), window.field("error_rate")
     baseline = response_baseline(rt, recent=max(config.health.sustain_min, 15))
@@ -359,7 +252,7 @@ def decide(
 
     latencies = inputs.link_latencies
     if latencies is None:
-        net = _finite(window.field("network_latency"))
+        net = finite(window.field("network_latency"))
         latencies = links_from_network_latency(profile, net[-1]) if net else ()
     slow = slow_links(latencies, threshold_ms=config.slow_link_ms)
     rollback, canary_evidence = _canary(inputs, config)
