@@ -11,8 +11,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
 from nexus_ml.sim.replay.nexus_policy import UNDER_COST, NexusPolicy
 from nexus_ml.sim.replay.physics import prepare_trace, replay
@@ -33,33 +31,27 @@ def _nexus_at(job: tuple[Path, float]) -> tuple[str, float, ReplayMetrics]:
     return path.stem, under_cost, score_replay(result)
 
 
+def target_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float]:
+    """nexus's τ_U and servable overload vs hpa's, and its replica-hours vs the oracle's."""
+    nexus, hpa = summary["nexus"], summary["hpa"]
+    return {
+        "tau_u_vs_hpa": nexus["tau_u"] / hpa["tau_u"],
+        "overload_vs_hpa": nexus["overload_minutes_servable_total"]
+        / max(hpa["overload_minutes_servable_total"], 1.0),
+        "replica_hours_vs_oracle": nexus["replica_hours_vs_oracle"],
+    }
+
+
 def frontier(traces: list[Path], run: BenchmarkRun) -> dict[float, dict[str, float]]:
-    """τ_U and overload vs hpa, replica-hours vs oracle, of nexus at each under-cost."""
+    """:func:`target_ratios` of nexus at each under-cost (hpa and oracle from ``run``)."""
     jobs = [(path, u) for u in FRONTIER if u != UNDER_COST for path in traces]
     with ProcessPoolExecutor(max_workers=2) as pool:
         scored = list(pool.map(_nexus_at, jobs))
-    by_cost: dict[float, dict[str, ReplayMetrics]] = {u: {} for u in FRONTIER}
+    runs = {UNDER_COST: run}
     for stem, u, metrics in scored:
-        by_cost[u][stem] = metrics
-    by_cost[UNDER_COST] = {stem: per["nexus"] for stem, per in run.metrics.items()}
-    out = {}
-    for u, per_trace in by_cost.items():
-        hpa = [run.metrics[s]["hpa"] for s in per_trace]
-        oracle = [run.metrics[s]["oracle"] for s in per_trace]
-        ours = list(per_trace.values())
-        out[u] = {
-            "tau_u_vs_hpa": float(
-                np.mean([m.tau_u for m in ours]) / np.mean([m.tau_u for m in hpa])
-            ),
-            "overload_vs_hpa": sum(m.overload_minutes_servable for m in ours)
-            / max(sum(m.overload_minutes_servable for m in hpa), 1),
-            "replica_hours_vs_oracle": float(
-                np.mean(
-                    [m.replica_hours / o.replica_hours for m, o in zip(ours, oracle, strict=True)]
-                )
-            ),
-        }
-    return dict(sorted(out.items()))
+        swept = runs.setdefault(u, BenchmarkRun())
+        swept.metrics[stem] = {**run.metrics[stem], "nexus": metrics}
+    return {u: target_ratios(runs[u].summary()) for u in sorted(runs)}
 
 
 def main() -> None:
@@ -69,14 +61,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     summary = run.summary()
     calibration = run.calibration()
-    nexus, hpa = summary["nexus"], summary["hpa"]
-    checks = {
-        "tau_u_vs_hpa": nexus["tau_u"] / hpa["tau_u"],
-        "overload_vs_hpa": nexus["overload_minutes_servable_total"]
-        / max(hpa["overload_minutes_servable_total"], 1.0),
-        "replica_hours_vs_oracle": nexus["replica_hours_vs_oracle"],
-        "ece": calibration.ece,
-    }
+    checks = {**target_ratios(summary), "ece": calibration.ece}
     targets = {
         "tau_u_vs_hpa": 0.25,
         "overload_vs_hpa": 0.25,
