@@ -144,8 +144,9 @@ class LeadTimeQuantileForecaster(BaseEstimator):  # type: ignore[misc]
         self.weights_ = np.array([w for _ in seasonal for w in weights])
         self.seasonal_ = np.array([s for s in seasonal for _ in weights])
         # Until losses are known (and on ties) the last-value-heaviest blend goes first.
-        priority = np.where(np.isnan(self.weights_), -1.0, self.weights_) + self.seasonal_ * 0.1
-        self.order_ = np.argsort(-priority, kind="stable")
+        # (lexsort's last key is the primary one: the weight, the regression last; then seasonal)
+        weight_first = -np.where(np.isnan(self.weights_), -1.0, self.weights_)
+        self.order_ = np.lexsort((~self.seasonal_, weight_first))
         k = self.weights_.size
         self.y_ = GrowableArray()
         self.abs_change_sum_ = GrowableArray()  # cumulative |y[i] − y[i−1]|, O(1) volatility
