@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
+from nexus_ml.decide.scaling import replicas_for
+
 #: Minutes before the recent ones that give the demand's level (the jump is measured from it).
 BASELINE_MINUTES = 15
 #: Error rates above this are capped when sizing: at 100 % the served share says nothing.
@@ -77,8 +79,7 @@ def replicas_for_overload(
     first minute) and what the failing share implies, ``current x capacity / (1 - errors)``.
     The caller clamps the result to the catalog's bounds.
     """
-    per_replica = capacity_rpm_per_replica * target_utilisation
     failing = min(max(error_rate or 0.0, 0.0), MAX_FAILING_SHARE)
     implied = current * capacity_rpm_per_replica / (1.0 - failing)
     demand = max(implied, peak_demand or 0.0)
-    return max(current + 1, math.ceil(demand / per_replica - 1e-9))
+    return max(current + 1, replicas_for(demand, capacity_rpm_per_replica, target_utilisation))
