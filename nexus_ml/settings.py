@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,10 +21,40 @@ from pydantic_settings import (
 )
 
 DEFAULT_STATE_DIR = Path(".nexus")
+S = TypeVar("S", bound="Settings")
 
 
 def _config_file() -> Path:
     return Path(os.environ.get("NEXUS_CONFIG", "nexus.yaml"))
+
+
+class _YamlFile(YamlConfigSettingsSource):
+    """The settings file, read like every other YAML file of ours: no aliases, bounded size."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        import yaml
+
+        from nexus_ml import safe_yaml
+        from nexus_ml.errors import ConfigError
+
+        path = Path(str(file_path))
+        try:
+            data = safe_yaml.load_text(safe_yaml.read_text(path))
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot read settings file ({exc.strerror})", source=str(path)
+            ) from exc
+        except (yaml.YAMLError, ValueError) as exc:
+            raise ConfigError(f"{path}: {safe_yaml.describe(exc)}", source=str(path)) from exc
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{path}: a settings file is a mapping of names to values, "
+                f"got a {type(data).__name__}",
+                source=str(path),
+            )
+        return data
 
 
 class Settings(BaseSettings):
@@ -59,6 +89,11 @@ class Settings(BaseSettings):
     telegram_chat_id: str | None = None
     telegram_base_url: str = "https://api.telegram.org"
     dashboard_url: str = "http://127.0.0.1:3000/d/nexus"
+    registry: str = Field(
+        "docker.io/nexuserp",
+        pattern=r"^[A-Za-z0-9.:_/-]+$",
+        description="Registry and namespace of the ERP and nexus-ml images (Docker Hub)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -69,8 +104,25 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
+        yaml_source = _YamlFile(settings_cls, yaml_file=_config_file())
         return (init_settings, env_settings, yaml_source, file_secret_settings)
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for :func:`nexus_ml.redact.redact`.
+
+        The tokens and the DSN password, plus the credentials written inside the Prometheus,
+        MLflow and Telegram URLs (a URL is not a secret, its user information is).
+        """
+        from nexus_ml.redact import dsn_password, url_secrets
+
+        values = [
+            s.get_secret_value() for s in (self.api_token, self.telegram_bot_token) if s is not None
+        ]
+        if self.pg_dsn is not None:
+            values.append(dsn_password(self.pg_dsn.get_secret_value()) or "")
+        for url in (self.prometheus_url, self.mlflow_tracking_uri, self.telegram_base_url):
+            values += url_secrets(url)
+        return [v for v in values if v]
 
     @property
     def models_dir(self) -> Path:
@@ -83,7 +135,43 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
 
 
+def load_settings(cls: type[S], **values: Any) -> S:
+    """``cls(**values)`` with every problem as one :class:`~nexus_ml.errors.ConfigError`.
+
+    The message names the variable (``NEXUS_LANGUAGE``), the problem and the value given,
+    except for secret fields, whose value is never quoted.
+
+    Raises
+    ------
+    ConfigError
+        A value is invalid, or the settings file cannot be read or parsed.
+    """
+    from nexus_ml.errors import ConfigError
+    from nexus_ml.redact import redact
+
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        field = ".".join(loc) or "settings"
+        name = f"NEXUS_{loc[0].upper()}" if loc else "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        info = cls.model_fields.get(loc[0]) if loc else None
+        secret = info is not None and "SecretStr" in str(info.annotation)
+        given = "" if secret or "input" not in err else f" (got {redact(repr(err['input']))[:200]})"
+        raise ConfigError(
+            f"settings: {name} ({field}): {msg}{given}", source="settings", field=field
+        ) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The cached settings of this process (the only module-level singleton)."""
-    return Settings()
+    """The cached settings of this process (the only module-level singleton).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_settings`.
+    """
+    return load_settings(Settings)

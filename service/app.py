@@ -15,12 +15,13 @@ from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.decide.policy import PolicyConfig
 from nexus_ml.ingest.source import MetricSource
 from nexus_ml.models.store import ModelStore
+from nexus_ml.redact import install_log_redaction
 from service.api.deps import require_token
 from service.api.routes import alerts, decisions, health, models, rollback
 from service.core.champions import ChampionRegistry, NoModelStore, poll_champions
 from service.core.config import ServiceSettings
 from service.core.engine import Clock, DecisionEngine
-from service.core.http import BodySizeLimit, RequestTiming, install_error_handlers
+from service.core.http import BodySizeLimit, CatchAll, RequestTiming, install_error_handlers
 from service.core.security import resolve_token
 from service.core.telemetry import ServiceMetrics
 
@@ -124,6 +125,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # here, not earlier: uvicorn (re)configures logging in each worker before start-up
+        install_log_redaction([*settings.secret_values(), app.state.api_token])
         await asyncio.to_thread(champions.refresh)
         poller = (
             asyncio.create_task(poll_champions(champions, settings.model_poll_s))
@@ -155,6 +158,9 @@ def create_app(
     app.include_router(v1)
     app.include_router(health.router)
     install_error_handlers(app)
+    app.add_middleware(CatchAll)  # innermost: RequestTiming still sees its 500
     app.add_middleware(RequestTiming, metrics=metrics)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, read_timeout_s=settings.body_timeout_s
+    )
     return app

@@ -19,7 +19,13 @@ def parse_since(text: str) -> timedelta:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
     if not match:
         raise InputError(f"--since must look like 30m, 1h or 2d, got {text!r}")
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        since = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:
+        since = timedelta.max
+    if since > timedelta(days=36_500):
+        raise InputError(f"--since must be at most 100 years, got {text!r}")
+    return since
 
 
 def register(app: typer.Typer) -> None:

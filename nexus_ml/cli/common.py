@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from nexus_ml.errors import NexusError
+from nexus_ml.redact import RedactingFormatter, install_log_redaction, redact
 from nexus_ml.settings import Settings, get_settings
 
 P = ParamSpec("P")
@@ -21,28 +22,64 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+_BAD_PATH = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def _known_secrets() -> list[str]:
+    try:
+        return get_settings().secret_values()
+    except Exception:  # broken settings are what is being reported: patterns still apply
+        return []
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` (redacted, one line) on stderr; the exit to raise."""
+    line = " ".join(redact(message, _known_secrets()).split())
+    err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
 def exits_cleanly(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a :class:`NexusError` into one red line on stderr and its exit code."""
+    """Turn an error into one red, redacted line on stderr and its exit code, no traceback.
+
+    :class:`NexusError` carries its exit code. Errors that only bad input causes (a path that
+    does not exist, a file that is not UTF-8, a number out of range) exit 2 even when they were
+    not anticipated; any other ``OSError`` exits 1. Anything else is a bug and keeps its
+    traceback.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except NexusError as exc:
-            err_console.print(
-                f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(exc.exit_code) from None
+            raise fail(str(exc), exc.exit_code) from None
+        except UnicodeDecodeError as exc:
+            where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+            raise fail(f"an input file is not UTF-8 text ({where})", 2) from None
+        except _BAD_PATH as exc:
+            raise fail(f"{exc.filename}: {exc.strerror}", 2) from None
+        except OverflowError as exc:
+            raise fail(f"a value is out of range ({exc})", 2) from None
+        except OSError as exc:
+            raise fail(f"{exc.filename or ''}: {exc.strerror or exc}", 1) from None
 
     return wrapper
 
 
 def settings() -> Settings:
-    return get_settings()
+    """The process's settings; from now on their secrets are masked in every log line too."""
+    cfg = get_settings()
+    install_log_redaction(cfg.secret_values())
+    return cfg
 
 
 def configure_logging(verbose: bool = False) -> None:
+    """Log lines on stderr, every one through :func:`nexus_ml.redact.redact`."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(inner=handler.formatter))

@@ -3,6 +3,7 @@ lint, status, plan). Thin: parse options, call :mod:`nexus_ml.migrate.commands`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,9 +45,26 @@ def _project(
     return load_graph(migrations_dir, catalog), load_map(map_path)
 
 
+_PG_DURATION = re.compile(r"\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*")
+
+
+def _pg_duration(option: str, value: str) -> str:
+    # checked here so that a typo is exit 2 naming the option, not a raw server error
+    if not _PG_DURATION.fullmatch(value):
+        raise InputError(
+            f"{option} must be a PostgreSQL duration such as 500ms, 5s or 15min "
+            f"(0 for none), got {value!r}"
+        )
+    return value.strip()
+
+
 def _session(lock_wait: float, lock_timeout: str, statement_timeout: str) -> SessionSettings:
     from nexus_ml.migrate.pg import SessionSettings
 
+    if not 0 <= lock_wait <= 86_400:
+        raise InputError(f"--lock-wait must be between 0 and 86400 seconds, got {lock_wait:g}")
+    lock_timeout = _pg_duration("--lock-timeout", lock_timeout)
+    statement_timeout = _pg_duration("--statement-timeout", statement_timeout)
     return SessionSettings(
         lock_timeout=lock_timeout, statement_timeout=statement_timeout, lock_wait_s=lock_wait
     )

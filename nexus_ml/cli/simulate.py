@@ -20,7 +20,11 @@ def parse_start(text: str | None, days: float) -> datetime:
         start = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InputError(f"--start must be an ISO 8601 date or datetime, got {text!r}") from exc
-    return start.replace(tzinfo=UTC) if start.tzinfo is None else start
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start
+    # the simulator seeds from the start's unix time and pandas stops at 2262
+    if not datetime(1970, 1, 1, tzinfo=UTC) <= start <= datetime(2200, 1, 1, tzinfo=UTC):
+        raise InputError(f"--start must be between 1970 and 2200, got {text!r}")
+    return start
 
 
 def register(app: typer.Typer) -> None:

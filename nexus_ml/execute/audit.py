@@ -18,10 +18,11 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from nexus_ml.domain.base import Frozen
+from nexus_ml.redact import MASK as MASK
+from nexus_ml.redact import dsn_password as _dsn_password
+from nexus_ml.redact import redact
 
 log = logging.getLogger(__name__)
-
-MASK = "***"
 
 
 class AuditEntry(Frozen):
@@ -46,9 +47,7 @@ class Redactor:
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, MASK)
-        return value
+        return redact(value, self._secrets)
 
     def data(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -65,15 +64,7 @@ class Redactor:
 
 def dsn_password(dsn: str) -> str | None:
     """The password inside a PostgreSQL URL or key/value DSN (to redact it), if any."""
-    from urllib.parse import urlsplit
-
-    if "://" in dsn:
-        return urlsplit(dsn).password
-    for part in dsn.split():
-        key, _, value = part.partition("=")
-        if key == "password":
-            return value.strip("'")
-    return None
+    return _dsn_password(dsn)
 
 
 class AuditTrail(Protocol):

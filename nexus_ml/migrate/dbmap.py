@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
+from nexus_ml import safe_yaml
 from nexus_ml.domain.base import Frozen
 from nexus_ml.errors import ConfigError
 
@@ -122,9 +123,13 @@ def load_map(path: Path | None = None) -> DatabaseMap:
     """
     path = path or BUNDLED_MAP
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read database map {path}: {exc}", source=str(path)) from exc
+        raw = safe_yaml.load_text(safe_yaml.read_text(path))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read database map {path}: {exc.strerror}", source=str(path)
+        ) from exc
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"{path}: {safe_yaml.describe(exc)}", source=str(path)) from exc
     try:
         return DatabaseMap.model_validate(raw)
     except ValidationError as exc:

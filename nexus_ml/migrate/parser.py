@@ -71,8 +71,29 @@ class Migration:
 
 
 def checksum_of(text: str) -> str:
-    """sha256 of the file text: what the history table records to detect edits."""
+    """sha256 of the file text: what the history table records to detect edits.
+
+    Line endings do not count: files are read with CRLF and CR turned into LF
+    (:func:`read_migration_text`), so a checkout that rewrites them (``core.autocrlf``) is not
+    drift. That is safe because the coordinator executes that same normalised text: the SQL
+    sent to PostgreSQL is byte for byte what the checksum covers, whatever the file's endings.
+    """
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_migration_text(path: Path) -> str:
+    """The UTF-8 text of a migration file with line endings normalised to LF.
+
+    Raises
+    ------
+    ParseError
+        The file is not UTF-8 (its path and the offending byte's offset).
+    """
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(path, f"not UTF-8 text (byte at offset {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse_migration(module: str, file_name: str, text: str, *, path: str = "") -> Migration:
@@ -149,7 +170,8 @@ def load_migrations(root: Path) -> list[Migration]:
         raise ParseError(root, "migrations directory does not exist")
     found: dict[tuple[str, str], Migration] = {}
     for path in sorted(root.glob("*/*.sql")):
-        migration = parse_migration(path.parent.name, path.name, path.read_text(), path=str(path))
+        text = read_migration_text(path)
+        migration = parse_migration(path.parent.name, path.name, text, path=str(path))
         previous = found.get((migration.module, migration.number))
         if previous is not None:
             raise DuplicateMigrationError(path, migration.module, migration.number, previous.path)

@@ -17,8 +17,10 @@ from types import TracebackType
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from nexus_ml.errors import MigrationError
+from nexus_ml.errors import InputError, MigrationError
 from nexus_ml.migrate.errors import LockTimeout
+from nexus_ml.redact import dsn_password
+from nexus_ml.redact import redact as mask
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +66,19 @@ def connect(conninfo: str) -> psycopg.Connection[tuple[object, ...]]:
 
     Raises
     ------
+    InputError
+        The DSN cannot be parsed (the message never shows its password).
     MigrationError
         The server is unreachable or refuses the credentials.
     """
     try:
         return psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME)
     except psycopg.Error as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise MigrationError(f"cannot connect to {redact(conninfo)}: {reason}") from exc
+        # libpq quotes the part of a DSN it cannot parse, password included (``%ZZ``)
+        reason = mask(" ".join(str(exc).split()) or type(exc).__name__, [dsn_password(conninfo)])
+        if isinstance(exc, psycopg.ProgrammingError):  # libpq could not parse the DSN
+            raise InputError(f"invalid PostgreSQL DSN: {reason}") from None
+        raise MigrationError(f"cannot connect to {redact(conninfo)}: {reason}") from None
 
 
 def open_session(

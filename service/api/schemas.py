@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from nexus_ml.domain import Decision, ErrorType, RollbackAnalysis, RollbackDecision
 
 MAX_WINDOW_ROWS = 1440  # the schema's bound; the service may set a lower one
+# Alertmanager labels and annotations: bounded so that one webhook cannot carry megabytes of
+# text into a decision's reason (Prometheus itself has no limit)
+_LabelName = Annotated[str, Field(min_length=1, max_length=128)]
+_LabelValue = Annotated[str, Field(max_length=1024)]
+_AnnotationValue = Annotated[str, Field(max_length=4096)]
+Labels = dict[_LabelName, _LabelValue]
 _MODULE = Field(min_length=1, max_length=100, examples=["nexus-crm"])
 
 
@@ -73,8 +79,10 @@ class DecisionRequest(WindowRequest):
     )
 
     current_replicas: int | None = Field(None, ge=0, le=1000)
-    deployed_at: datetime | None = Field(
-        None, description="A recent deploy: the rows after it are judged against those before"
+    deployed_at: AwareDatetime | None = Field(
+        None,
+        description="A recent deploy (with its timezone): the rows after it are judged against "
+        "those before",
     )
     link_latencies: list[LinkLatencyIn] | None = Field(None, max_length=100)
 
@@ -164,10 +172,10 @@ class AlertIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(default_factory=dict, max_length=100)
-    annotations: dict[str, str] = Field(default_factory=dict, max_length=100)
-    startsAt: datetime | None = None  # Alertmanager spells its fields in camelCase
-    endsAt: datetime | None = None
+    labels: Labels = Field(default_factory=dict, max_length=100)
+    annotations: dict[_LabelName, _AnnotationValue] = Field(default_factory=dict, max_length=100)
+    startsAt: AwareDatetime | None = None  # Alertmanager spells its fields in camelCase
+    endsAt: AwareDatetime | None = None
     fingerprint: str = Field("", max_length=200)
 
 
@@ -207,9 +215,11 @@ class AlertmanagerWebhook(BaseModel):
     receiver: str = Field("", max_length=200)
     status: Literal["firing", "resolved"]
     alerts: list[AlertIn] = Field(max_length=500)
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    groupLabels: Labels = Field(default_factory=dict, max_length=100)
+    commonLabels: Labels = Field(default_factory=dict, max_length=100)
+    commonAnnotations: dict[_LabelName, _AnnotationValue] = Field(
+        default_factory=dict, max_length=100
+    )
     externalURL: str = Field("", max_length=2000)
 
 

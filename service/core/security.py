@@ -17,23 +17,56 @@ log = logging.getLogger(__name__)
 
 
 def resolve_token(settings: ServiceSettings) -> str:
-    """The configured token; in dev without one, a random token written to the state dir.
+    """The configured token; in dev without one, the token of ``<state_dir>/api-token``.
 
-    The generated token goes to ``<state_dir>/api-token`` (mode 0600), never to the log, so a
-    local client (the executor, ``curl``) can read it and nobody else sees it.
+    The first process to start creates that file (mode 0600) with a random token, atomically:
+    the token is written to a private temporary file that is then hard-linked to the final
+    name, which fails if the name exists. So ``--workers N`` processes starting together all
+    end up with the one token in the file, and nobody ever reads a half-written file. The token
+    never goes to the log; a local client (the executor, ``curl``) reads it from the file.
     """
     if settings.api_token is not None:
         return settings.api_token.get_secret_value()
-    token = secrets.token_urlsafe(32)
     path = Path(settings.state_dir) / "api-token"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(token)
-        log.warning("NEXUS_API_TOKEN is not set: generated a token in %s", path)
+        existing = _read_token(path)
+        if existing is not None:
+            return existing
+        token = secrets.token_urlsafe(32)
+        tmp = path.with_name(f".api-token.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(token)
+            os.link(tmp, path)  # atomic, and fails when another worker was first
+            log.warning("NEXUS_API_TOKEN is not set: generated a token in %s", path)
+            return token
+        except FileExistsError:
+            existing = _read_token(path)
+            if existing is None:
+                raise
+            return existing
+        finally:
+            tmp.unlink(missing_ok=True)
     except OSError as exc:
-        log.warning("NEXUS_API_TOKEN is not set and %s is not writable (%s)", path, exc.strerror)
+        log.warning("NEXUS_API_TOKEN is not set and %s is not usable (%s)", path, exc.strerror)
+        return secrets.token_urlsafe(32)
+
+
+def _read_token(path: Path) -> str | None:
+    # a file someone else could read or that is not a plausible token is not reused
+    try:
+        if path.stat().st_mode & 0o077:
+            log.warning("%s is readable by others: not used, remove it", path)
+            raise PermissionError(1, "token file readable by others")
+        token = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PermissionError(1, "token file is not a token") from exc
+    if len(token) < 32:
+        raise PermissionError(1, "token file holds no token")
     return token
 
 

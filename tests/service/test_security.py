@@ -103,7 +103,8 @@ def test_prod_rejects_a_missing_or_placeholder_token(tmp_path: Path) -> None:
         ServiceSettings(environment="prod", api_token=None, state_dir=tmp_path)
     with pytest.raises(ValidationError, match="api_token"):
         ServiceSettings(environment="prod", api_token="changeme", state_dir=tmp_path)
-    assert ServiceSettings(environment="prod", api_token="x" * 32, state_dir=tmp_path)
+    strong = "Qm7vX2pL9sRt4wZk8nHc3yBd6fJa"  # "x" * 32 was accepted before issue 19: no longer
+    assert ServiceSettings(environment="prod", api_token=strong, state_dir=tmp_path)
 
 
 def test_dev_without_token_generates_one_in_the_state_dir(
