@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         import threading
 
         from nexus_ml.catalog import load_catalog
-        from nexus_ml.errors import InputError
+        from nexus_ml.errors import IngestError, InputError
         from nexus_ml.execute.backend import ClusterBackend
         from nexus_ml.execute.factory import ExecutorOptions, build_executor
 
@@ -62,6 +62,12 @@ def register(app: typer.Typer) -> None:
                 report = executor.tick()
                 _print_report(report)
                 if once:
+                    if report.leader and not report.fetched:
+                        # a one-shot run that could not read decisions (refused token,
+                        # service down) did nothing: say so in the exit code
+                        raise IngestError(
+                            "decision service unavailable or refused the token: nothing done"
+                        )
                     break
                 stop.wait(interval)
         except KeyboardInterrupt:

@@ -184,6 +184,15 @@ def register(app: typer.Typer) -> None:
         for row in coord.status(graph):
             table.add_row(row.key, row.name, row.state, row.release)
         console.print(table)
+        from nexus_ml.migrate.staging import abandoned_copies
+
+        stale = abandoned_copies(coord.conninfo)
+        if stale:
+            console.print(
+                f"[yellow]abandoned staging copies (the next --staging run drops them): "
+                f"{', '.join(stale)}[/yellow]",
+                highlight=False,
+            )
 
     @mig.command("all-modules")
     @exits_cleanly

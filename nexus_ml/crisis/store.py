@@ -105,20 +105,34 @@ class IncidentStore:
         """
         path = self._folder(incident_id) / MANIFEST
         try:
-            return IncidentManifest.model_validate_json(path.read_text(encoding="utf-8"))
+            manifest = IncidentManifest.model_validate_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise NotFoundError(f"no incident {incident_id!r} in {self.root}") from None
-        except (OSError, ValidationError) as exc:
-            raise NexusError(f"incident {incident_id!r}: unreadable manifest ({exc})") from exc
+        except (OSError, ValidationError, UnicodeDecodeError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise InputError(
+                f"incident {incident_id!r}: damaged folder, unreadable manifest ({reason})"
+            ) from exc
+        if manifest.id != incident_id:
+            # a copied or renamed folder: trusting the id inside would make purge and close
+            # act on another incident's folder
+            raise InputError(
+                f"incident {incident_id!r}: its manifest says {manifest.id!r}; the folder name "
+                "is the id, so this folder is skipped (rename it or fix the manifest)"
+            )
+        return manifest
 
     def load(self, incident_id: str) -> CollectedIncident:
         """The whole incident: manifest, metric window and evidence."""
         manifest = self.manifest(incident_id)
         folder = self._folder(incident_id)
-        frame = pd.read_parquet(folder / METRICS)
-        evidence = json.loads((folder / EVIDENCE).read_text(encoding="utf-8"))
-        ref_path = folder / REFERENCE
-        reference = pd.read_parquet(ref_path) if ref_path.is_file() else None
+        try:
+            frame = pd.read_parquet(folder / METRICS)
+            evidence = json.loads((folder / EVIDENCE).read_text(encoding="utf-8"))
+            ref_path = folder / REFERENCE
+            reference = pd.read_parquet(ref_path) if ref_path.is_file() else None
+        except (OSError, ValueError) as exc:  # pyarrow's and json's errors are ValueErrors
+            raise InputError(f"incident {incident_id!r}: damaged folder ({exc})") from exc
         return CollectedIncident(
             manifest=manifest, frame=frame, evidence=evidence, reference=reference
         )
@@ -170,7 +184,7 @@ class IncidentStore:
     def purge(self, now: datetime) -> list[str]:
         """Delete every expired incident; open incidents are never deleted. Returns the ids."""
         removed = []
-        for manifest in self.expired(now):
+        for manifest in self.expired(now):  # manifest.id is its folder's name (see manifest)
             shutil.rmtree(self._folder(manifest.id))
             log.info("incident %s purged (expired %s)", manifest.id, manifest.expires_at)
             removed.append(manifest.id)

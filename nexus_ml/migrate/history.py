@@ -36,6 +36,14 @@ _DDL = (
         applied_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (module, number)
     )""",
+    # non-transactional migrations of a run not finished yet (see nexus_ml.migrate.recovery)
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.interrupted (
+        module text NOT NULL,
+        number text NOT NULL,
+        release_seq integer NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (module, number)
+    )""",
 )
 
 Conn = psycopg.Connection[Any]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from nexus_ml.errors import MigrationError
-from nexus_ml.migrate import history
+from nexus_ml.migrate import history, recovery
 from nexus_ml.migrate.dbmap import DatabaseMap
 from nexus_ml.migrate.errors import StepFailed
 from nexus_ml.migrate.graph import MigrationGraph, module_units
@@ -94,10 +94,18 @@ class Coordinator:
         """Every migration (files and history) with its state: applied, pending, drifted."""
         with open_session(self.conninfo, self.settings) as conn:
             applied = history.read_applied(conn)
+            interrupted = recovery.read_interrupted(conn)
         rows: list[StatusRow] = []
         for m in graph.order():
             row = applied.get(m.key)
-            if row is None:
+            cut = interrupted.get(m.key)
+            if row is None and cut is not None:
+                state = (
+                    f"interrupted (non-transactional phase of release {cut.release_seq}, "
+                    f"started {cut.started_at}; the next run finishes it)"
+                )
+                rows.append(StatusRow(m.key, m.name, state))
+            elif row is None:
                 rows.append(StatusRow(m.key, m.name, "pending"))
             else:
                 state = "applied" if row.checksum == m.checksum else "drifted (file edited)"
@@ -166,6 +174,8 @@ class Coordinator:
         with conn.transaction():
             history.ensure_tables(conn)
             rel = history.new_release(conn, name)
+            if deferred:  # cleared one by one as they are recorded: what stays was cut short
+                recovery.mark_started(conn, deferred, rel.seq)
             for module, unit in module_units(in_tx):
                 with conn.transaction():  # the module's savepoint
                     for m in unit:
@@ -179,6 +189,7 @@ class Coordinator:
         done: list[Migration] = []
         for m in deferred:
             try:
+                recovery.drop_invalid_indexes(conn, [m])  # a killed earlier build of this one
                 run_part(conn, m, "up")
                 run_verify(conn, m)
                 check_integrity(conn, [m], self.dbmap, verify=False, allowed_not_valid=allowed)
@@ -187,6 +198,7 @@ class Coordinator:
                 raise
             with conn.transaction():
                 history.record(conn, [m], rel)
+                recovery.mark_done(conn, [m.key])
             done.append(m)
             report.applied.append(m.key)
             report.units.append((m.module, [m.key]))
@@ -210,6 +222,7 @@ class Coordinator:
                 for m in reversed(in_tx):
                     run_part(conn, m, "down")
                 history.forget(conn, [m.key for m in [*in_tx, *deferred]], before_seq)
+                recovery.forget_after(conn, before_seq)
                 if first_run:
                     history.drop_tables(conn)
         except StepFailed as exc:

@@ -4,12 +4,19 @@
 anyone else is connected to the source (always the case in production). Then the copy is made
 with ``pg_dump | psql`` (schemas and data), which needs no exclusive access. The copy is
 dropped afterwards, whatever happened.
+
+A coordinator killed during a rehearsal cannot drop its copy. Each live rehearsal therefore
+holds a session advisory lock named after its copy (on the maintenance database) from before
+the copy exists until it is dropped: a ``<source>_staging_<8 hex>`` database whose lock is free
+is abandoned. :func:`abandoned_copies` lists them (``nexus-ml migrate status``) and the next
+rehearsal drops them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -17,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -24,6 +32,9 @@ from nexus_ml.errors import MigrationError
 from nexus_ml.migrate.pg import connect, database_of, with_dbname
 
 log = logging.getLogger(__name__)
+
+Conn = psycopg.Connection[tuple[object, ...]]
+_LOCK_PREFIX = "nexus-ml staging copy "
 
 _PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -45,13 +56,51 @@ def libpq_env(conninfo: str) -> tuple[str, dict[str, str]]:
     return " ".join(f"{k}='{v}'" for k, v in parts.items()), env
 
 
+def _copy_pattern(source: str) -> re.Pattern[str]:
+    return re.compile(re.escape(source[:40]) + r"_staging_[0-9a-f]{8}")
+
+
+def _copy_is_live(admin: Conn, copy: str) -> bool:
+    row = admin.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_LOCK_PREFIX + copy,))
+    got = row.fetchone()
+    if got and got[0]:
+        admin.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_PREFIX + copy,))
+        return False
+    return True
+
+
+def _abandoned(admin: Conn, source: str) -> list[str]:
+    pattern = _copy_pattern(source)
+    names = [
+        str(r[0])
+        for r in admin.execute("SELECT datname FROM pg_database ORDER BY datname").fetchall()
+    ]
+    return [n for n in names if pattern.fullmatch(n) and not _copy_is_live(admin, n)]
+
+
+def abandoned_copies(conninfo: str, maintenance_db: str = "postgres") -> list[str]:
+    """Staging copies of ``conninfo``'s database left by a rehearsal that was killed."""
+    with connect(with_dbname(conninfo, maintenance_db)) as admin:
+        return _abandoned(admin, database_of(conninfo))
+
+
 @contextmanager
 def staging_copy(conninfo: str, maintenance_db: str = "postgres") -> Iterator[str]:
-    """Yield the DSN of a fresh copy of ``conninfo``'s database; drop it afterwards."""
+    """Yield the DSN of a fresh copy of ``conninfo``'s database; drop it afterwards.
+
+    Copies abandoned by earlier, killed rehearsals of the same database are dropped first.
+    """
     source = database_of(conninfo)
     copy = f"{source[:40]}_staging_{uuid.uuid4().hex[:8]}"
     admin = connect(with_dbname(conninfo, maintenance_db))
     try:
+        # held until the copy is dropped (or this session dies): marks the copy as live
+        admin.execute("SELECT pg_advisory_lock(hashtext(%s))", (_LOCK_PREFIX + copy,))
+        for stale in _abandoned(admin, source):
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(stale))
+            )
+            log.warning("dropped staging copy %s abandoned by an interrupted rehearsal", stale)
         # PostgreSQL waits 5 s before refusing a template others are connected to: look first.
         busy = admin.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (source,)
