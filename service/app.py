@@ -17,7 +17,7 @@ from nexus_ml.ingest.source import MetricSource
 from nexus_ml.models.store import ModelStore
 from nexus_ml.redact import install_log_redaction
 from service.api.deps import require_token
-from service.api.routes import alerts, decisions, health, models, rollback
+from service.api.routes import alerts, decisions, health, models, releases, rollback
 from service.core.champions import ChampionRegistry, NoModelStore, poll_champions
 from service.core.config import ServiceSettings
 from service.core.engine import Clock, DecisionEngine
@@ -153,7 +153,7 @@ def create_app(
     app.state.api_token = resolve_token(settings)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
-    for module in (decisions, models, rollback, alerts):
+    for module in (decisions, models, rollback, alerts, releases):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

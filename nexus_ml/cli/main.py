@@ -40,6 +40,7 @@ _VERB_MODULES = (
     "migrate",
     "replay",
     "incident",
+    "release",
 )
 
 for _name in _VERB_MODULES:

@@ -26,7 +26,7 @@ metric is judged as its own result.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -56,7 +56,8 @@ class MetricCheck(BaseModel):
         Which change is bad: ``increase``, ``decrease`` or ``either``.
     allowed_effect
         Tolerated change in the bad direction: relative to the baseline median for continuous
-        metrics (0.1 = 10 %), absolute difference of rates for proportions (0.005 = 0.5 point).
+        metrics (0.1 = 10 %, the default), absolute difference of rates for proportions
+        (default 0.005 = half a percentage point).
     allowed_abs
         Continuous only: a shift smaller than this (metric units) is never a failure.
     critical
@@ -85,6 +86,15 @@ class MetricCheck(BaseModel):
     on_missing: Literal["inconclusive", "fail"] = "inconclusive"
     weight: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)
     min_samples: int = Field(3, ge=1, le=100_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_band_of_kind(cls, data: Any) -> Any:
+        # 10 % of a latency, but half a point of an error rate: the same number cannot serve both
+        if isinstance(data, dict) and "allowed_effect" not in data:
+            proportion = data.get("kind") == "proportion"
+            data = {**data, "allowed_effect": 0.005 if proportion else 0.1}
+        return data
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> MetricCheck:
