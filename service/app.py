@@ -17,7 +17,7 @@ from nexus_ml.ingest.source import MetricSource
 from nexus_ml.models.store import ModelStore
 from nexus_ml.redact import install_log_redaction
 from service.api.deps import require_token
-from service.api.routes import alerts, decisions, health, models, releases, rollback
+from service.api.routes import alerts, dashboard, decisions, health, models, releases, rollback
 from service.core.champions import ChampionRegistry, NoModelStore, poll_champions
 from service.core.config import ServiceSettings
 from service.core.engine import Clock, DecisionEngine
@@ -157,6 +157,7 @@ def create_app(
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     install_error_handlers(app)
     app.add_middleware(CatchAll)  # innermost: RequestTiming still sees its 500
     app.add_middleware(RequestTiming, metrics=metrics)

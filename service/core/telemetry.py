@@ -5,9 +5,16 @@ A registry per app keeps tests independent and lets two apps live in one process
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from nexus_ml.domain import Decision
+
+log = logging.getLogger(__name__)
+
+DecisionListener = Callable[[Decision], None]
 
 
 class ServiceMetrics:
@@ -52,9 +59,20 @@ class ServiceMetrics:
             ["module"],
             registry=self.registry,
         )
+        # observers of every decision (the dashboard's history); called in the deciding thread
+        self._listeners: list[DecisionListener] = []
+
+    def add_listener(self, listener: DecisionListener) -> None:
+        """Call ``listener(decision)`` for every decision recorded from now on."""
+        self._listeners.append(listener)
 
     def record_decision(self, decision: Decision) -> None:
         self.decisions.labels(decision.module, decision.action.value, decision.policy).inc()
+        for listener in tuple(self._listeners):
+            try:
+                listener(decision)
+            except Exception:  # an observer must never cost a decision
+                log.exception("decision listener failed for %s", decision.module)
 
     def record_model(self, module: str, version: str | None) -> None:
         self.model_info.labels(module).info({"version": version or "none"})

@@ -1,0 +1,439 @@
+"""What the dashboard shows: a bounded in-memory log of points and decisions, and its broadcaster.
+
+The log is per process and bounded (a day of minutes and a few hundred decisions per module by
+default): it is a view for operators, not a store of record. The audit trail stays the record;
+the dashboard's sampler joins its outcomes (applied, skipped, failed) onto the markers here.
+
+Every change is published to the :class:`Broadcaster`, which fans server-sent events out to the
+open pages. Publishing is thread-safe: decisions are recorded in the threads that decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import math
+import threading
+import time
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from nexus_ml.domain import Action, Decision
+
+log = logging.getLogger(__name__)
+
+TOP_REASONS = 3
+_REPEAT_WINDOW_S = 60.0  # the same decision again within a minute is one marker, counted
+_MAX_FORECAST = 240  # forecast minutes held per module before past ones are dropped
+
+
+def _num(value: float | None, digits: int = 1) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+class Point(NamedTuple):
+    """One minute of a module: demand, the band forecast for it, replicas, anomaly score.
+
+    A tuple, so that a day of them turns into columns with one ``zip``.
+    """
+
+    t: int
+    actual: float | None
+    mean: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    replicas: float | None = None
+    capacity: float | None = None
+    anomaly: float | None = None
+
+
+@dataclass
+class Marker:
+    """A decision or action on the chart (``status``: decided, applied, skipped, failed)."""
+
+    id: int
+    module: str
+    t: float
+    action: str
+    confidence: float
+    reasons: tuple[str, ...]
+    current: int
+    target: int
+    policy: str
+    status: str = "decided"
+    status_reason: str = ""
+    repeats: int = 1
+
+
+@dataclass
+class AlertNote:
+    """A recent alert (from the audit trail)."""
+
+    t: float
+    module: str
+    problem: str
+    detail: str
+    sent: bool
+
+
+@dataclass
+class _Track:
+    points: deque[Point]
+    markers: deque[Marker]
+    forecast: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    per_replica: float | None = None  # requests/min one replica serves at target utilisation
+    replicas: float | None = None
+    anomaly: tuple[float, float] | None = None  # (when, score)
+
+
+def top_reasons(decision: Decision, limit: int = TOP_REASONS) -> tuple[str, ...]:
+    """The decision's reason first, then its evidence details, de-duplicated."""
+    reasons: list[str] = []
+    for text in (decision.reason, *(e.detail for e in decision.explanation)):
+        if text and text not in reasons:
+            reasons.append(text)
+    return tuple(reasons[:limit])
+
+
+def anomaly_value(decision: Decision) -> float | None:
+    """The anomaly score the policy saw, when it had one."""
+    for evidence in decision.explanation:
+        if evidence.kind == "anomaly" and evidence.value is not None:
+            return _num(evidence.value, 3)
+    return None
+
+
+class Broadcaster:
+    """Fan events out to subscribers (one ``asyncio.Queue`` each, on its own loop).
+
+    A subscriber that falls ``max_queue`` events behind is dropped (its page reconnects and
+    reloads the state) rather than letting memory grow without bound.
+    """
+
+    def __init__(self, max_queue: int = 1000) -> None:
+        self.max_queue = max_queue
+        self._subs: dict[asyncio.Queue[str | None], asyncio.AbstractEventLoop] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def subscribe(self) -> asyncio.Queue[str | None]:
+        """A queue of SSE frames for the calling coroutine (``None``: dropped, reconnect)."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue(self.max_queue + 1)
+        with self._lock:
+            self._subs[queue] = asyncio.get_running_loop()
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
+        with self._lock:
+            self._subs.pop(queue, None)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        """Send ``event`` with JSON ``data`` to every subscriber (from any thread)."""
+        frame = f"id: {next(self._ids)}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
+        with self._lock:
+            subs = list(self._subs.items())
+        for queue, loop in subs:
+            try:
+                loop.call_soon_threadsafe(self._offer, queue, frame)
+            except RuntimeError:  # the subscriber's loop is closed
+                self.unsubscribe(queue)
+
+    def _offer(self, queue: asyncio.Queue[str | None], frame: str) -> None:
+        if queue.qsize() >= self.max_queue:
+            self.unsubscribe(queue)
+            queue.put_nowait(None)
+            return
+        queue.put_nowait(frame)
+
+
+class DashboardHistory:
+    """Bounded per-module points and decision markers, plus recent alerts.
+
+    Parameters
+    ----------
+    max_points
+        Minutes kept per module (default two days).
+    max_markers
+        Decision markers kept per module.
+    max_alerts
+        Recent alerts kept.
+    broadcaster
+        Where changes are published; a new one when ``None``.
+    clock
+        Seconds since the epoch (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_points: int = 2880,
+        max_markers: int = 500,
+        max_alerts: int = 200,
+        broadcaster: Broadcaster | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_points = max_points
+        self.max_markers = max_markers
+        self.broadcaster = broadcaster or Broadcaster()
+        self.clock = clock
+        self.alerts: deque[AlertNote] = deque(maxlen=max_alerts)
+        self.incidents: list[dict[str, Any]] = []
+        self._tracks: dict[str, _Track] = {}
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+
+    # -- writing ----------------------------------------------------------------------------
+    def _track(self, module: str) -> _Track:
+        track = self._tracks.get(module)
+        if track is None:
+            track = _Track(deque(maxlen=self.max_points), deque(maxlen=self.max_markers))
+            self._tracks[module] = track
+        return track
+
+    def set_profile(self, module: str, capacity_rpm_per_replica: float, target: float) -> None:
+        """Capacity at target utilisation: replicas × ``capacity_rpm_per_replica`` × ``target``."""
+        with self._lock:
+            self._track(module).per_replica = capacity_rpm_per_replica * target
+
+    def last_time(self, module: str) -> int | None:
+        """The newest point's time (epoch seconds), if any."""
+        with self._lock:
+            track = self._tracks.get(module)
+            return track.points[-1].t if track and track.points else None
+
+    def add_point(
+        self, module: str, t: int, actual: float | None, *, replicas: float | None = None
+    ) -> Point:
+        """Append the minute ``t``; its band is the forecast held for ``t`` before it was seen."""
+        with self._lock:
+            track = self._track(module)
+            if track.points and t <= track.points[-1].t:
+                raise ValueError(f"point of {module} at {t} is not after {track.points[-1].t}")
+            if replicas is not None:
+                track.replicas = replicas
+            band = track.forecast.pop(int(t), None)
+            if len(track.forecast) > _MAX_FORECAST:  # bands for minutes now past: drop
+                for old in [k for k in track.forecast if k < t]:
+                    del track.forecast[old]
+            anomaly = None
+            if track.anomaly is not None and t - track.anomaly[0] < 180:
+                anomaly = track.anomaly[1]
+            point = Point(
+                t=int(t),
+                actual=_num(actual),
+                mean=_num(band[0]) if band else None,
+                lo=_num(band[1]) if band else None,
+                hi=_num(band[2]) if band else None,
+                replicas=track.replicas,
+                capacity=self._capacity(track),
+                anomaly=anomaly,
+            )
+            track.points.append(point)
+        self.broadcaster.publish("point", {"module": module, **point._asdict()})
+        return point
+
+    @staticmethod
+    def _capacity(track: _Track) -> float | None:
+        if track.replicas is None or track.per_replica is None:
+            return None
+        return _num(track.replicas * track.per_replica, 1)
+
+    def set_forecast(
+        self,
+        module: str,
+        times: Sequence[int],
+        mean: Sequence[float],
+        lo: Sequence[float],
+        hi: Sequence[float],
+    ) -> None:
+        """The newest forecast of ``module`` for the minutes ``times`` (epoch seconds)."""
+        band = {
+            int(t): (m, low, high)
+            for t, m, low, high in zip(times, mean, lo, hi, strict=True)
+            if math.isfinite(m) and math.isfinite(low) and math.isfinite(high)
+        }
+        with self._lock:
+            self._track(module).forecast.update(band)
+            future = self._future(module)
+        self.broadcaster.publish("forecast", {"module": module, **future})
+
+    def record_decision(self, decision: Decision) -> Marker | None:
+        """Keep ``decision``: replicas and anomaly always, a marker when it is not a hold."""
+        at = decision.decided_at.timestamp() if decision.decided_at else self.clock()
+        with self._lock:
+            track = self._track(decision.module)
+            track.replicas = float(decision.current_replicas)
+            score = anomaly_value(decision)
+            if score is not None:
+                track.anomaly = (at, score)
+            if decision.action is Action.HOLD and not decision.alert_admin:
+                return None
+            marker = self._merge_repeat(track, decision, at)
+            if marker is None:
+                marker = Marker(
+                    id=next(self._ids),
+                    module=decision.module,
+                    t=round(at, 3),
+                    action=decision.action.value,
+                    confidence=round(decision.confidence, 3),
+                    reasons=top_reasons(decision),
+                    current=decision.current_replicas,
+                    target=decision.target_replicas,
+                    policy=decision.policy,
+                )
+                track.markers.append(marker)
+        self.broadcaster.publish("decision", asdict(marker))
+        return marker
+
+    @staticmethod
+    def _merge_repeat(track: _Track, decision: Decision, at: float) -> Marker | None:
+        # The snapshot is recomputed every few seconds: the same advice again is one marker.
+        if not track.markers:
+            return None
+        last = track.markers[-1]
+        same = (last.action, last.current, last.target, last.status, last.reasons) == (
+            decision.action.value,
+            decision.current_replicas,
+            decision.target_replicas,
+            "decided",
+            top_reasons(decision),
+        )
+        if same and 0 <= at - last.t < _REPEAT_WINDOW_S:
+            last.repeats += 1
+            return last
+        return None
+
+    def mark_outcome(
+        self, module: str, action: str, at: float, status: str, reason: str = ""
+    ) -> Marker:
+        """Join the executor's outcome to the newest matching decision (or add a marker)."""
+        with self._lock:
+            track = self._track(module)
+            found = next(
+                (
+                    m
+                    for m in reversed(track.markers)
+                    if m.action == action and m.status == "decided" and 0 <= at - m.t < 600
+                ),
+                None,
+            )
+            if found is None:
+                found = Marker(next(self._ids), module, round(at, 3), action, 0.0, (), 0, 0, "")
+                track.markers.append(found)
+            found.status, found.status_reason = status, reason
+        self.broadcaster.publish("decision", asdict(found))
+        return found
+
+    def add_alert(self, note: AlertNote) -> None:
+        with self._lock:
+            self.alerts.append(note)
+        self.broadcaster.publish("alert", asdict(note))
+
+    def set_incidents(self, incidents: list[dict[str, Any]]) -> None:
+        with self._lock:
+            changed = incidents != self.incidents
+            self.incidents = incidents
+        if changed:
+            self.broadcaster.publish("incidents", {"incidents": incidents})
+
+    # -- reading ----------------------------------------------------------------------------
+    def modules(self) -> list[str]:
+        with self._lock:
+            return list(self._tracks)
+
+    def markers(self, module: str) -> list[Marker]:
+        with self._lock:
+            track = self._tracks.get(module)
+            return list(track.markers) if track else []
+
+    def _future(self, module: str) -> dict[str, list[Any]]:
+        track = self._tracks[module]
+        last = track.points[-1].t if track.points else None
+        keys = sorted(k for k in track.forecast if last is None or k > last)
+        return {
+            "t": keys,
+            "mean": [_num(track.forecast[k][0]) for k in keys],
+            "lo": [_num(track.forecast[k][1]) for k in keys],
+            "hi": [_num(track.forecast[k][2]) for k in keys],
+        }
+
+    def quality(self, module: str, hours: float = 24.0) -> dict[str, float | int | None]:
+        """Rolling 80 % coverage and MAPE (percent) over the last ``hours`` with a band."""
+        with self._lock:
+            track = self._tracks.get(module)
+            points = list(track.points) if track else []
+        return forecast_quality(points, hours)
+
+    def module_state(self, module: str, since: float | None = None) -> dict[str, Any]:
+        """Columns of ``module`` (uPlot's layout) from ``since`` on, with markers and quality."""
+        with self._lock:
+            track = self._track(module)
+            points = list(track.points)
+            markers = [asdict(m) for m in track.markers if since is None or m.t >= since]
+            future = self._future(module)
+            per_replica = track.per_replica
+        quality = forecast_quality(points)
+        if since is not None:
+            points = points[bisect_left(points, since, key=lambda p: p.t) :]
+        values = list(zip(*points, strict=True)) or [()] * len(Point._fields)
+        columns = {name: list(column) for name, column in zip(Point._fields, values, strict=True)}
+        return {
+            "module": module,
+            "per_replica": per_replica,
+            "series": columns,
+            "future": future,
+            "markers": markers,
+            "quality": quality,
+        }
+
+    def state(self, since: float | None = None) -> dict[str, Any]:
+        """Everything the page draws at load."""
+        with self._lock:
+            alerts = [asdict(a) for a in self.alerts]
+            incidents = list(self.incidents)
+        return {
+            "generated_at": self.clock(),
+            "modules": [self.module_state(m, since) for m in self.modules()],
+            "alerts": alerts,
+            "incidents": incidents,
+        }
+
+
+def forecast_quality(points: Sequence[Point], hours: float = 24.0) -> dict[str, float | int | None]:
+    """80 % band coverage and MAPE (percent) of the points of the last ``hours`` with a band."""
+    if not points:
+        return {"coverage": None, "mape": None, "n": 0}
+    since = points[-1].t - hours * 3600
+    start = bisect_right(points, since, key=lambda p: p.t)
+    n = inside = errors_n = 0
+    errors = 0.0
+    for _, actual, mean, lo, hi, *_rest in points[start:]:  # one pass: a day is 1,440 rows
+        if actual is None or mean is None or lo is None or hi is None:
+            continue
+        n += 1
+        inside += lo <= actual <= hi
+        if actual:
+            errors += abs(actual - mean) / abs(actual)
+            errors_n += 1
+    return {
+        "coverage": round(inside / n, 4) if n else None,
+        "mape": round(100 * errors / errors_n, 2) if errors_n else None,
+        "n": n,
+    }
+
+
+def epoch(moment: datetime) -> int:
+    """Whole seconds since the epoch of an aware datetime."""
+    return int(moment.timestamp())
