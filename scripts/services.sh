@@ -8,7 +8,7 @@
 set -euo pipefail
 
 DIR=${NEXUS_SERVICES_DIR:-/tmp/nexus-services}
-SERVICES=${SERVICES:-"postgres prometheus alertmanager docker mlflow"}
+SERVICES=${SERVICES:-"postgres prometheus alertmanager docker registry mlflow"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 PG_PORT=${NEXUS_TEST_PG_PORT:-54329}
@@ -16,6 +16,7 @@ PROM_PORT=${NEXUS_TEST_PROM_PORT:-19090}
 AM_PORT=${NEXUS_TEST_AM_PORT:-19093}
 MLFLOW_PORT=${NEXUS_TEST_MLFLOW_PORT:-15000}
 SWARM_PORT=${NEXUS_TEST_SWARM_PORT:-2377}
+REGISTRY_PORT=${NEXUS_TEST_REGISTRY_PORT:-15050}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -131,6 +132,26 @@ up_docker() {
   log "docker swarm on $DOCKER_HOST"
 }
 
+up_registry() {  # Docker Distribution (the registry v2 API Docker Hub speaks); nginx for tests
+  apt_install docker-registry nginx
+  local d=$DIR/registry
+  mkdir -p "$d/data"
+  cat >"$d/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $d/data}
+  delete: {enabled: true}
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+YML
+  docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
+  echo $! >"$d/pid"
+  wait_for registry 30 http_ok "http://127.0.0.1:$REGISTRY_PORT/v2/"
+  echo "export NEXUS_TEST_REGISTRY=127.0.0.1:$REGISTRY_PORT" >>"$DIR/env"
+  log "registry on 127.0.0.1:$REGISTRY_PORT"
+}
+
 up_mlflow() {
   local d=$DIR/mlflow
   mkdir -p "$d/artifacts"
@@ -147,7 +168,7 @@ cmd_up() {
   if [ -f "$DIR/env" ]; then log "already up in $DIR (run down first)"; return 1; fi
   mkdir -p "$DIR" && : >"$DIR/env"
   command -v curl >/dev/null || apt_install curl ca-certificates
-  for s in postgres prometheus alertmanager docker mlflow; do
+  for s in postgres prometheus alertmanager docker registry mlflow; do
     wants "$s" && "up_$s"
   done
   if wants mlflow; then wait_for mlflow 120 http_ok "http://127.0.0.1:$MLFLOW_PORT/health"; fi
@@ -170,6 +191,7 @@ cmd_down() {
   stop_pidfile mlflow "$DIR/mlflow/pid"
   stop_pidfile prometheus "$DIR/prometheus/pid"
   stop_pidfile alertmanager "$DIR/alertmanager/pid"
+  stop_pidfile registry "$DIR/registry/pid"
   if [ -d "$DIR/docker" ]; then
     local d=$DIR/docker
     if [ -S "$d/docker.sock" ]; then

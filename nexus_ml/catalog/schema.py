@@ -18,6 +18,16 @@ class ScaleTrigger(Frozen):
     duration_min: int = Field(ge=1, le=1440)
 
 
+class HealthCheck(Frozen):
+    """How Swarm probes a module's task: ``GET path`` on the task's own port."""
+
+    path: str = Field("/health", pattern=r"^/[A-Za-z0-9_./-]*$")
+    interval_s: int = Field(10, ge=1, le=600)
+    timeout_s: int = Field(3, ge=1, le=600)
+    retries: int = Field(3, ge=1, le=20)
+    start_period_s: int = Field(20, ge=0, le=3600)
+
+
 class ModuleProfile(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
     display_name: str
@@ -35,6 +45,14 @@ class ModuleProfile(Frozen):
     startup_lead_time_s: int = Field(60, ge=0, le=3600)
     capacity_rpm_per_replica: float = Field(
         gt=0, description="Requests/min one replica serves at 100%"
+    )
+    normal_rpm: float | None = Field(
+        None, gt=0, description="The seed's normal load in requests/min; must fit max_replicas"
+    )
+    health: HealthCheck = HealthCheck()
+    update_order: Literal["start-first", "stop-first"] = Field(
+        "start-first",
+        description="stop-first for a module that cannot run two versions side by side",
     )
 
     model_config = Frozen.model_config | {"populate_by_name": True}
@@ -57,6 +75,24 @@ class ModuleProfile(Frozen):
         return self.name.removeprefix("nexus-")
 
 
+def _check_normal_load_fits(index: int, module: ModuleProfile) -> None:
+    """The seed's normal load must be served by ``max_replicas`` at the target utilisation."""
+    if module.normal_rpm is None:
+        return
+    per_replica = module.capacity_rpm_per_replica * module.target_utilisation
+    most = module.max_replicas * per_replica
+    if module.normal_rpm > most * (1 + 1e-9):  # exactly full is allowed, whatever the rounding
+        raise ValueError(
+            f"modules.{index}.normal_rpm: {module.name}'s normal load of {module.normal_rpm:g} "
+            f"requests/min does not fit max_replicas {module.max_replicas} × "
+            f"capacity_rpm_per_replica {module.capacity_rpm_per_replica:g} × "
+            f"target_utilisation {module.target_utilisation:g} = {most:g} requests/min; "
+            f"raise capacity_rpm_per_replica to at least "
+            f"{module.normal_rpm / (module.max_replicas * module.target_utilisation):.4g} "
+            f"or max_replicas"
+        )
+
+
 class Catalog(Frozen):
     modules: tuple[ModuleProfile, ...] = Field(min_length=1)
 
@@ -64,16 +100,26 @@ class Catalog(Frozen):
     def _names_unique_and_dependencies_known(self) -> Catalog:
         names = [m.name for m in self.modules]
         seen: set[str] = set()
+        short: dict[str, str] = {}
         for i, name in enumerate(names):
             if name in seen:
                 raise ValueError(f"modules.{i}.name: duplicate module name {name!r}")
             seen.add(name)
+            # the short name is the nginx path and a lookup key: it must be unique too
+            key = name.removeprefix("nexus-")
+            if key in short:
+                raise ValueError(
+                    f"modules.{i}.name: {name!r} and {short[key]!r} share the short name {key!r}"
+                )
+            short[key] = name
         for i, module in enumerate(self.modules):
             for dep in module.depends_on:
                 if dep not in seen:
                     raise ValueError(f"modules.{i}.depends_on: unknown module {dep!r}")
                 if dep == module.name:
                     raise ValueError(f"modules.{i}.depends_on: {dep!r} depends on itself")
+        for i, module in enumerate(self.modules):
+            _check_normal_load_fits(i, module)
         return self
 
     def __iter__(self) -> Iterator[ModuleProfile]:  # type: ignore[override]

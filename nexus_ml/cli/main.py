@@ -41,6 +41,7 @@ _VERB_MODULES = (
     "replay",
     "incident",
     "release",
+    "stack",
 )
 
 for _name in _VERB_MODULES:

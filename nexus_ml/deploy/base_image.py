@@ -1,0 +1,148 @@
+"""A Python base image made locally, for machines that cannot pull ``python:3.11-slim``.
+
+The root filesystem is the host's own interpreter (``sys.base_prefix``): the executable, its
+``libpython``, the standard library without tests, IDLE and Tk, the shared libraries they link
+against (found with ``ldd``), and a static busybox for ``sh`` and ``wget``. It is imported with
+``docker import``: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from nexus_ml.errors import ClusterError
+
+PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+#: Parts of the standard library a service never imports.
+SKIPPED = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages", "lib2to3"}
+#: Listed explicitly: ``docker import`` gives implicit parents mode 0700, which a non-root
+#: user cannot traverse.
+BASE_DIRS = (
+    "bin",
+    "etc",
+    "tmp",
+    "app",
+    "lib",
+    "lib64",
+    "lib/x86_64-linux-gnu",
+    "usr",
+    "usr/lib",
+    "usr/lib/x86_64-linux-gnu",
+    "usr/local",
+    "usr/local/bin",
+    "usr/local/lib",
+    f"usr/local/lib/{PY}",
+)
+BUSYBOX_APPLETS = ("sh", "wget", "cat", "ls", "sleep")
+
+
+def _shared_libraries(binaries: Iterable[Path]) -> set[Path]:
+    libs: set[Path] = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        for match in re.finditer(r"(/\S+\.so[.\d]*)", out):
+            libs.add(Path(match.group(1)))
+    return libs
+
+
+def _add_library(tar: tarfile.TarFile, lib: Path, prefix: Path) -> None:
+    """``lib`` at the path the loader asks for; a symlink stays a link, with its target."""
+    if str(lib).startswith(str(prefix)):  # found through the RUNPATH: LD_LIBRARY_PATH here
+        _add_file(tar, lib.resolve(), f"usr/local/lib/{lib.name}")
+        return
+    arc = str(lib).lstrip("/")
+    if lib.is_symlink():
+        target = os.readlink(lib)
+        info = tarfile.TarInfo(arc)
+        info.type, info.linkname = tarfile.SYMTYPE, target
+        tar.addfile(info)
+        arc = (Path("/") / Path(arc).parent / target).as_posix().lstrip("/")
+        arc = os.path.normpath(arc)
+    _add_file(tar, lib.resolve(), arc)
+
+
+def _add_file(tar: tarfile.TarFile, source: Path, arcname: str) -> None:
+    info = tar.gettarinfo(str(source), arcname=arcname)
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    with source.open("rb") as fh:
+        tar.addfile(info, fh)
+
+
+def _add_text(tar: tarfile.TarFile, arcname: str, text: str, mode: int = 0o644) -> None:
+    data = text.encode()
+    info = tarfile.TarInfo(arcname)
+    info.size, info.mode = len(data), mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, arcname: str, mode: int = 0o755) -> None:
+    info = tarfile.TarInfo(arcname)
+    info.type, info.mode = tarfile.DIRTYPE, mode
+    tar.addfile(info)
+
+
+def python_rootfs(
+    dest: Path, prefix: Path | None = None, busybox: Path = Path("/bin/busybox")
+) -> Path:
+    """Write the base root filesystem as a tar file at ``dest``.
+
+    Parameters
+    ----------
+    dest
+        The tar file to write.
+    prefix
+        The Python installation to copy (default: this interpreter's ``sys.base_prefix``).
+    busybox
+        A static busybox (Debian ``busybox-static``) for ``sh`` and ``wget``.
+    """
+    prefix = prefix or Path(sys.base_prefix)
+    stdlib = prefix / "lib" / PY
+    exe = prefix / "bin" / PY
+    if not exe.exists() or not stdlib.is_dir():
+        raise ClusterError(f"no Python installation at {prefix} (looked for {exe})")
+    dynload = sorted((stdlib / "lib-dynload").glob("*.so"))
+    with tarfile.open(dest, "w") as tar:
+        for d in BASE_DIRS:
+            _add_dir(tar, d, 0o1777 if d == "tmp" else 0o755)
+        _add_file(tar, exe, f"usr/local/bin/{PY}")
+        for link in ("python3", "python"):
+            info = tarfile.TarInfo(f"usr/local/bin/{link}")
+            info.type, info.linkname = tarfile.SYMTYPE, PY
+            tar.addfile(info)
+        for lib in sorted(_shared_libraries([exe, *dynload])):
+            _add_library(tar, lib, prefix)
+        for path in sorted(stdlib.rglob("*")):
+            rel = path.relative_to(stdlib)
+            skipped = rel.parts[0] in SKIPPED or rel.parts[0].startswith("config-")
+            if skipped or "__pycache__" in rel.parts or path.is_symlink():
+                continue
+            arc = f"usr/local/lib/{PY}/{rel.as_posix()}"
+            if path.is_dir():
+                _add_dir(tar, arc)
+            else:
+                _add_file(tar, path, arc)
+        _add_file(tar, busybox, "bin/busybox")
+        for applet in BUSYBOX_APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        _add_text(
+            tar, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/tmp:/bin/sh\n"
+        )
+        _add_text(tar, "etc/group", "root:x:0:\nnogroup:x:65534:\n")
+    return dest
+
+
+#: ``docker import`` changes: the libraries copied from the prefix are found through this path.
+IMPORT_CHANGES = (
+    "ENV LD_LIBRARY_PATH=/usr/local/lib PATH=/usr/local/bin:/bin",
+    'CMD ["python3"]',
+)
