@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,12 +88,23 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None
     telegram_base_url: str = "https://api.telegram.org"
-    dashboard_url: str = "http://127.0.0.1:3000/d/nexus"
+    dashboard_url: str = Field(
+        "", description="Dashboard linked from alerts; empty: the service's own /dashboard"
+    )
     registry: str = Field(
         "docker.io/nexuserp",
         pattern=r"^[A-Za-z0-9.:_/-]+$",
         description="Registry and namespace of the ERP and nexus-ml images (Docker Hub)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dashboard_of_the_service(cls, data: Any) -> Any:
+        # default NEXUS_DASHBOARD_URL: the decision service's own page, wherever it runs
+        if isinstance(data, dict) and not data.get("dashboard_url"):
+            base = str(data.get("service_url") or "http://127.0.0.1:8000").rstrip("/")
+            data = {**data, "dashboard_url": f"{base}/dashboard"}
+        return data
 
     @classmethod
     def settings_customise_sources(

@@ -7,8 +7,10 @@ value is HTML-escaped, so module names or reasons cannot break Telegram's parser
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Literal
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from nexus_ml.alerts.notifier import Alert
 
@@ -112,8 +114,41 @@ def _value(metric: str, value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def render_alert(alert: Alert, language: Language = "pt", *, suppressed: int = 0) -> str:
-    """The HTML text of ``alert`` in ``language``; ``suppressed`` similar alerts are noted."""
+def dashboard_link(base: str, module: str, at: datetime, language: Language = "pt") -> str:
+    """``base`` deep-linked to ``module`` around ``at``.
+
+    nexus-ml's own page (a path ending in ``/dashboard``) takes ``module``, ``at`` and ``lang``;
+    any other URL (the Grafana dashboard of ``nexus-ml dashboard grafana``) takes Grafana's
+    ``var-module`` and a ``from``/``to`` window of an hour either side, in milliseconds.
+    """
+    parts = urlsplit(base)
+    if parts.path.rstrip("/").endswith("/dashboard"):
+        extra = {"module": module, "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if language != "pt":
+            extra["lang"] = language
+    else:
+        hour = timedelta(hours=1)
+        extra = {
+            "var-module": module,
+            "from": str(int((at - hour).timestamp() * 1000)),
+            "to": str(int((at + hour).timestamp() * 1000)),
+        }
+    query = "&".join(q for q in (parts.query, urlencode(extra)) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def render_alert(
+    alert: Alert,
+    language: Language = "pt",
+    *,
+    suppressed: int = 0,
+    at: datetime | None = None,
+) -> str:
+    """The HTML text of ``alert`` in ``language``; ``suppressed`` similar alerts are noted.
+
+    The dashboard link is deep-linked to the alert's module and ``at`` (default: now, when
+    the alert is rendered to be sent).
+    """
     labels = _LABELS[language]
     names = _METRICS[language]
     title = escape(problem_title(alert.problem, language))
@@ -143,7 +178,8 @@ def render_alert(alert: Alert, language: Language = "pt", *, suppressed: int = 0
     if alert.next_action:
         field("next", alert.next_action)
     if alert.dashboard_url:
-        url = escape(alert.dashboard_url, quote=True)
+        link = dashboard_link(alert.dashboard_url, alert.module, at or datetime.now(UTC), language)
+        url = escape(link, quote=True)
         lines.append(f'<a href="{url}">{labels["dashboard"]}</a>')
     if suppressed:
         lines.append(f"<i>+{suppressed} {labels['suppressed']}</i>")
