@@ -44,7 +44,8 @@ def exits_cleanly(fn: Callable[P, R]) -> Callable[P, R]:
 
     :class:`NexusError` carries its exit code. Errors that only bad input causes (a path that
     does not exist, a file that is not UTF-8, a number out of range) exit 2 even when they were
-    not anticipated; any other ``OSError`` exits 1. Anything else is a bug and keeps its
+    not anticipated, as does an ``OSError`` a library raised about its arguments (no errno);
+    any other ``OSError`` (disk full, ...) exits 1. Anything else is a bug and keeps its
     traceback.
     """
 
@@ -62,7 +63,12 @@ def exits_cleanly(fn: Callable[P, R]) -> Callable[P, R]:
         except OverflowError as exc:
             raise fail(f"a value is out of range ({exc})", 2) from None
         except OSError as exc:
-            raise fail(f"{exc.filename or ''}: {exc.strerror or exc}", 1) from None
+            if exc.errno is None:
+                # a library's check of its arguments, e.g. pandas' "Cannot save file into a
+                # non-existent directory" for an --out whose folder is missing
+                raise fail(str(exc), 2) from None
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}", 1) from None
 
     return wrapper
 

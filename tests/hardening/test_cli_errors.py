@@ -168,3 +168,22 @@ def test_prometheus_credentials_are_never_printed(
         "metrics", "fetch", "--module", "crm", "--since", "1h", "--out", str(tmp_path / "m.csv")
     )
     assert code == 3 and SECRET not in err and "***@127.0.0.1" in err
+
+
+def test_out_into_a_missing_folder(tmp_path: Path) -> None:
+    line = one_line_error(*run("migrate", "map", "--write-docs", str(tmp_path / "no" / "m.md")))
+    assert str(tmp_path / "no" / "m.md") in line and "No such file" in line
+
+
+def test_library_argument_errors_are_exit_2() -> None:
+    import typer
+
+    from nexus_ml.cli.common import exits_cleanly
+
+    @exits_cleanly
+    def writes_into_nowhere() -> None:  # what pandas raises for to_csv into a missing folder
+        raise OSError("Cannot save file into a non-existent directory: 'nodir/sub'")
+
+    with pytest.raises(typer.Exit) as exit_:
+        writes_into_nowhere()
+    assert exit_.value.exit_code == 2
