@@ -131,7 +131,7 @@ def _train(history: pd.DataFrame, catalog: Catalog, config: LoopDemoConfig, emit
     """A local model store with fresh champions, or None when training is unavailable."""
     try:
         from nexus_ml.models.store_local import LocalModelStore
-        from pipelines.train import TrainConfig, train
+        from pipelines.train import TrainConfig, lead_times_of, train
     except ImportError as exc:
         emit(f"training unavailable ({exc}): the service decides with the seed's rules")
         return None
@@ -144,6 +144,7 @@ def _train(history: pd.DataFrame, catalog: Catalog, config: LoopDemoConfig, emit
             days=config.history_days - 0.5,
             forecast_fields=("requests_per_min", "cpu_usage"),
             n_jobs=2,
+            lead_times=lead_times_of(catalog),
         ),
         end=config.day,
         on_phase=lambda p: emit(f"training: {p}"),

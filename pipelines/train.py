@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from nexus_ml.catalog import Catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import DataQualityError, InputError
 from nexus_ml.ingest.source import MetricSource
@@ -60,6 +61,9 @@ class TrainConfig:
     backend: str | None = None  # joblib backend; None: loky, or an enclosing parallel_config
     forecaster_params: dict[str, Any] = field(default_factory=dict)
     detector_params: dict[str, Any] = field(default_factory=dict)
+    # start-up lead time of each module in steps (see lead_times_of); 1 when not given
+    lead_times: dict[str, int] = field(default_factory=dict)
+    detect: bool = True  # False: no anomaly detector (a series of demand alone has no health)
 
     def __post_init__(self) -> None:
         if not self.modules:
@@ -142,6 +146,8 @@ def train(
         default_fc, default_det = default_factories(config)
         forecaster_factory = forecaster_factory or default_fc
         detector_factory = detector_factory or default_det
+    if not config.detect:
+        detector_factory = None
 
     frames = {
         m: module_frame(fetched.frame, m, METRIC_FIELDS, start_ts, end_ts, config.step)
@@ -149,6 +155,7 @@ def train(
     }
     model_key = (
         f"{forecaster_factory!r}|{detector_factory!r}|{config.backtest}|{config.forecast_fields}"
+        f"|{sorted(config.lead_times.items())}"
     )
     fingerprints = {m: fingerprint(frames[m], m, model_key) for m in config.modules}
     outcomes: list[ModuleOutcome] = []
@@ -175,6 +182,7 @@ def train(
             step=config.step,
             n_jobs=config.n_jobs,
             backend=config.backend,
+            lead_times=config.lead_times,
         )
         phase("judging and publishing")
         with tempfile.TemporaryDirectory(prefix="nexus-train-") as tmp:
@@ -201,6 +209,13 @@ def train(
     )
 
 
+def lead_times_of(catalog: Catalog, step: timedelta = timedelta(minutes=1)) -> dict[str, int]:
+    """Each module's start-up lead time in steps of ``step`` (a started replica serves after)."""
+    return {
+        m.name: max(1, math.ceil(m.startup_lead_time_s / step.total_seconds())) for m in catalog
+    }
+
+
 def fingerprint(wide: pd.DataFrame, module: str, model_key: str) -> str:
     """A hash of the module's data window and the model configuration."""
     digest = hashlib.sha256()
@@ -210,9 +225,11 @@ def fingerprint(wide: pd.DataFrame, module: str, model_key: str) -> str:
 
 
 def _check_coverage(coverage: dict[str, dict[str, float]], config: TrainConfig) -> None:
+    # the detector reads every field; without it only the forecast fields are trained on
+    used = set(METRIC_FIELDS) if config.detect else set(config.forecast_fields)
     low = []
     for module in config.modules:
-        per_field = coverage.get(module, {})
+        per_field = {f: v for f, v in coverage.get(module, {}).items() if f in used}
         worst = min(per_field.values()) if per_field else 0.0
         if worst < config.min_coverage:
             low.append(f"{module} {worst:.1%}")
@@ -281,6 +298,7 @@ def _judge_and_publish(
         metrics=_metrics(fit, champion_scores, verdict),
         plots=(plot,),
         scoring_forecasters=fit.scoring_forecasters,
+        scaler=fit.scaler,
     )
     version = store.publish(trained)
     return ModuleOutcome(

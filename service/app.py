@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.decide.policy import PolicyConfig
+from nexus_ml.engine import Clock, DecisionEngine
 from nexus_ml.ingest.source import MetricSource
 from nexus_ml.models.store import ModelStore
 from nexus_ml.redact import install_log_redaction
@@ -20,7 +21,6 @@ from service.api.deps import require_token
 from service.api.routes import alerts, dashboard, decisions, health, models, releases, rollback
 from service.core.champions import ChampionRegistry, NoModelStore, poll_champions
 from service.core.config import ServiceSettings
-from service.core.engine import Clock, DecisionEngine
 from service.core.http import BodySizeLimit, CatchAll, RequestTiming, install_error_handlers
 from service.core.security import resolve_token
 from service.core.telemetry import ServiceMetrics
@@ -150,6 +150,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.engine = engine
+    app.state.champions = champions
     app.state.api_token = resolve_token(settings)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         """Replay a policy on a trace, or every policy on a folder of traces."""
         from nexus_ml.sim.replay import load_trace, make_policy, prepare_trace, replay, score_replay
         from nexus_ml.sim.replay.report import ALL_POLICIES, render_html, run_benchmark
+        from pipelines.trace_champion import train_trace_champion
 
         if all_dir is not None:
             traces = sorted(all_dir.glob("*.csv")) if all_dir.is_dir() else []
@@ -40,7 +41,11 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"{all_dir}: no *.csv traces found")
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task("replaying", total=len(traces) * len(ALL_POLICIES))
-                run = run_benchmark(traces, on_step=lambda *_: progress.advance(task))
+                run = run_benchmark(
+                    traces,
+                    on_step=lambda *_: progress.advance(task),
+                    champion_trainer=train_trace_champion,
+                )
             _print_summary(run.summary())
             if any("nexus" in r for r in run.results.values()):
                 console.print(
@@ -65,7 +70,8 @@ def register(app: typer.Typer) -> None:
             return
         if trace is None:
             raise InputError("give a TRACE.csv or --all DIR")
-        result = replay(prepare_trace(load_trace(trace)), make_policy(policy))
+        chosen = make_policy(policy, champion_trainer=train_trace_champion)
+        result = replay(prepare_trace(load_trace(trace)), chosen)
         metrics = score_replay(result)
         _print_summary(
             {policy: {k: float(v) for k, v in metrics.as_dict().items() if k != "policy"}}

@@ -25,11 +25,12 @@ def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistrySt
     from nexus_ml.catalog import load_catalog
     from nexus_ml.domain.metrics import METRIC_FIELDS
     from nexus_ml.models.promotion import GateConfig
-    from pipelines.train import TrainConfig, modules_or_all, train
+    from pipelines.train import TrainConfig, lead_times_of, modules_or_all, train
 
     cfg = settings()
     source, file_end = _source(opts)
-    known = load_catalog(cfg.catalog_path).names
+    catalog = load_catalog(cfg.catalog_path)
+    known = catalog.names
     fields = tuple(f.strip() for f in opts.fields.split(",")) if opts.fields else METRIC_FIELDS
     unknown = [f for f in fields if f not in METRIC_FIELDS]
     if unknown:
@@ -44,6 +45,7 @@ def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistrySt
         forecast_fields=fields,
         gate=GateConfig(margin=opts.margin),
         n_jobs=opts.jobs,
+        lead_times=lead_times_of(catalog, timedelta(seconds=opts.step_s)),
     )
     store = _store(opts)
 

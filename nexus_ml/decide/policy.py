@@ -1,14 +1,15 @@
-"""One decision per module from every rule of the policy (pure, no I/O).
+"""One decision per module from every rule of the policy (pure, no I/O, no memory).
 
-:func:`decide` takes what the service gathered — the recent window, the forecast of demand over
-the start-up lead time, the anomaly scores, the module's profile — and what it remembers about
-the module, and returns a :class:`~nexus_ml.domain.Decision` plus the memory to keep. The
-primary action is the most urgent one (rollback, restart, scale up, alert, scale down, hold);
-the flags carry the others.
+:func:`decide` takes what the service gathered — the recent window, the module's scaling
+strategy (already fed the window), the anomaly scores, the module's profile — and what the
+executor observed (replicas running, actions applied lately), and returns a
+:class:`~nexus_ml.domain.Decision`. It remembers nothing between calls: the same inputs give the
+same decision, in any service replica. The primary action is the most urgent one (rollback,
+restart, scale up, alert, scale down, hold); the flags carry the others.
 
-Confidence is a probability read from the forecast distribution when a model decides: for a
-scale-up, P(demand exceeds the current capacity within the lead time); for a scale-down, P(the
-smaller capacity still suffices); for a hold, P(the current capacity suffices). The seed's rules
+Confidence is a probability. For a scale-up, the calibrated P(demand exceeds the current
+capacity within the lead time); for a scale-down, P(the smaller capacity still suffices); for a
+hold, P(the current capacity suffices) (see :mod:`nexus_ml.decide.strategy`). The seed's rules
 give a fixed, lower confidence; a restart takes the anomaly score's; a rollback the rollback
 analysis's. A scale-up for an overload the forecast has not seen yet (degraded symptoms with
 saturation or a demand jump, see :mod:`nexus_ml.decide.load`) takes the health check's.
@@ -20,7 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Protocol
 
 from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.decide import canary as canary_judge
@@ -39,23 +41,19 @@ from nexus_ml.decide.health import (
     restarts_in_window,
 )
 from nexus_ml.decide.links import LinkLatency, describe, links_from_network_latency, slow_links
-from nexus_ml.decide.load import assess_load, replicas_for_overload
+from nexus_ml.decide.load import LoadView, assess_load, replicas_for_overload
+from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
 from nexus_ml.decide.rollback import analyse_rollback
-from nexus_ml.decide.scale_target import finite, model_scaling, rules_scaling
-from nexus_ml.decide.scaling import ScalingState
+from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
+from nexus_ml.decide.strategy import ScaleProposal
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
 
-@dataclass(frozen=True)
-class ForecastView:
-    """The demand forecast (requests per minute) over the next steps, with its interval."""
+class ScaleProposer(Protocol):
+    """The scaling strategy as the policy sees it (see :mod:`nexus_ml.decide.strategy`)."""
 
-    timestamps: tuple[datetime, ...]
-    mean: tuple[float, ...]
-    lo: tuple[float, ...]
-    hi: tuple[float, ...]
-    level: float = 80.0
+    def propose(self, current: int) -> ScaleProposal: ...
 
 
 @dataclass(frozen=True)
@@ -63,40 +61,40 @@ class PolicyConfig:
     max_age_s: float = 180.0  # newest observation older than this: stale
     scale_down_cooldown_s: float = 300.0
     scale_up_cooldown_s: float = 0.0
-    demand_minutes: int = 30  # recent demand handed to the scaling function
     slow_link_ms: float = 500.0
     health: HealthThresholds = field(default_factory=HealthThresholds)
     canary: canary_judge.CanaryConfig = field(default_factory=canary_judge.CanaryConfig)
 
 
 @dataclass(frozen=True)
-class ModuleMemory:
-    """What the policy remembers about a module between calls (the caller stores it).
+class DecisionInputs:
+    """Everything one decision reads; nothing else (the policy keeps no memory).
 
-    ``previous`` is the memory before the newest observation: asking again about the same
-    minute decides from it, so repeated calls give the same answer and count once.
+    ``current_replicas`` is what the executor observed in the cluster (None: the window's
+    replica count, then the catalog minimum); ``recent_actions`` what it applied lately (its
+    audit trail). ``strategy`` is the module's scaling strategy, already fed the window
+    (None: no champion, the seed's rules decide).
     """
 
-    current_replicas: int | None = None
-    scaling: ScalingState = field(default_factory=ScalingState)
-    observed_at: datetime | None = None
-    last_change_at: datetime | None = None
-    restarts: tuple[datetime, ...] = ()
-    previous: ModuleMemory | None = None
-
-
-@dataclass(frozen=True)
-class DecisionInputs:
     profile: ModuleProfile
     window: MetricWindow
     now: datetime
-    current_replicas: int | None = None  # None: window, then memory, then the catalog minimum
-    forecast: ForecastView | None = None  # None: no champion, the seed's rules decide
+    current_replicas: int | None = None
+    strategy: ScaleProposer | None = None
     anomaly: Mapping[str, float] | None = None  # per-field scores and "combined", newest minute
     model_versions: Mapping[str, str] = field(default_factory=dict)
     link_latencies: Sequence[LinkLatency] | None = None
     deployed_at: datetime | None = None  # a recent deploy: judge it against the minutes before
     catalog: Catalog | None = None  # for the rollback scope of a failed deploy
+    recent_actions: Sequence[RecentAction] = ()
+
+
+def observed_replicas(inputs: DecisionInputs) -> int:
+    """The replicas running now: the executor's observation, the window's, or the minimum."""
+    if inputs.current_replicas is not None:
+        return inputs.current_replicas
+    seen = inputs.window.last_replicas()
+    return seen if seen is not None else inputs.profile.min_replicas
 
 
 def _guard(
@@ -131,7 +129,10 @@ def _canary(
     if inputs.deployed_at is None or inputs.catalog is None:
         return None, []
     w = inputs.window
-    split = sum(1 for ts in w.timestamps if ts < inputs.deployed_at)
+    deployed = inputs.deployed_at
+    if deployed.tzinfo is None:  # a naive time is read as UTC, like every time in nexus-ml
+        deployed = deployed.replace(tzinfo=UTC)
+    split = sum(1 for ts in w.timestamps if ts < deployed)
     metrics = ("error_rate", "response_time")
     report = canary_judge.judge_canary(
         {m: w.field(m)[:split] for m in metrics},
@@ -165,50 +166,37 @@ def _primary(
     return Action.HOLD
 
 
-def decide(
-    inputs: DecisionInputs,
-    memory: ModuleMemory = ModuleMemory(),
-    config: PolicyConfig = PolicyConfig(),
-) -> tuple[Decision, ModuleMemory]:
-    """The decision for one module now, and the memory to pass next time.
+def _since_change_s(inputs: DecisionInputs) -> float | None:
+    changed = last_change_at(inputs.window, inputs.recent_actions)
+    return None if changed is None else (inputs.now - changed).total_seconds()
 
-    Parameters
-    ----------
-    inputs
-        The window, the forecast (None: the seed's rules decide, ``policy="rules"``), the
-        anomaly scores and the module's profile.
-    memory
-        What the previous call returned for this module.
-    config
-        Thresholds and cooldowns.
-    """
-    window, profile, now = inputs.window, inputs.profile, inputs.now
-    last = window.last_observed
-    if memory.previous is not None and last is not None and last == memory.observed_at:
-        memory = memory.previous  # the same minute again: decide as the first time
-    current = inputs.current_replicas
-    if current is None:
-        current = window.last_replicas()
-    if current is None:
-        current = (
-            memory.current_replicas if memory.current_replicas is not None else profile.min_replicas
-        )
-    since_change_s = (
-        None if memory.last_change_at is None else (now - memory.last_change_at).total_seconds()
-    )
-    demand = window.field("requests_per_min")[-5:]
-    fresh = assess_freshness(last, now, list(demand), max_age_s=config.max_age_s)
 
-    if inputs.forecast is not None:
-        scaling = model_scaling(inputs, inputs.forecast, current, memory.scaling, config)
-    else:
-        since_min = math.inf if since_change_s is None else since_change_s / 60.0
-        scaling = rules_scaling(inputs, current, since_min, memory.scaling)
+def _scale_target(
+    inputs: DecisionInputs, current: int, since_change_s: float | None
+) -> ScaleTarget:
+    """The strategy's target when a champion decides, else the seed's rules."""
+    if inputs.strategy is not None:
+        return strategy_scaling(inputs.strategy.propose(current))
+    since_min = math.inf if since_change_s is None else since_change_s / 60.0
+    return rules_scaling(inputs.profile, inputs.window, current, since_min)
 
+
+@dataclass(frozen=True)
+class _Condition:
+    """The module's health and load now."""
+
+    health: HealthAssessment
+    load: LoadView
+
+
+def _condition(inputs: DecisionInputs, current: int, config: PolicyConfig) -> _Condition:
+    window, profile = inputs.window, inputs.profile
     rt, err = window.field("response_time"), window.field("error_rate")
     baseline = response_baseline(rt, recent=max(config.health.sustain_min, 15))
-    anomaly = None if inputs.anomaly is None else inputs.anomaly.get("combined")
-    used = restarts_in_window(memory.restarts, now, config.health.budget_window)
+    scores = inputs.anomaly or {}
+    used = restarts_in_window(
+        restart_times(inputs.recent_actions), inputs.now, config.health.budget_window
+    )
     load = assess_load(
         window.field("requests_per_min"),
         current=current,
@@ -219,45 +207,70 @@ def decide(
         rt,
         err,
         baseline_ms=baseline,
-        anomaly_score=anomaly,
+        anomaly_score=scores.get("combined"),
         restarts_used=used,
         utilisation=load.utilisation,
-        sustained_score=None if inputs.anomaly is None else inputs.anomaly.get("sustained"),
+        sustained_score=scores.get("sustained"),
         demand_ratio=load.demand_ratio,
         thresholds=config.health,
     )
+    return _Condition(health, load)
+
+
+def _size_for_overload(
+    scaling: ScaleTarget,
+    condition: _Condition,
+    current: int,
+    profile: ModuleProfile,
+    *,
+    usable: bool,
+    since_change_s: float | None,
+) -> ScaleTarget:
+    """An overload the forecast has not seen yet (a step's first minute) sizes the replicas
+    from the overload itself rather than restart or wait for the forecast."""
+    health = condition.health
     # replicas added lately have not served a full minute yet: their symptoms are not news
     settling = since_change_s is not None and since_change_s < profile.startup_lead_time_s + 60
-    if health.overloaded and fresh.usable and not settling:
-        # the symptoms are load the forecast has not seen yet (a step's first minute): size
-        # the replicas from the overload itself rather than restart or wait for the forecast
-        needed = replicas_for_overload(
-            current,
-            peak_demand=load.peak_demand,
-            error_rate=health.error_rate,
-            capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
-            target_utilisation=profile.target_utilisation,
-        )
-        if needed > scaling.target:
-            note = Evidence(
-                kind="load",
-                detail=f"overload needs {needed} replicas at {profile.target_utilisation:.0%}",
-                value=float(needed),
-            )
-            confidence = max(scaling.confidence, health.confidence)
-            scaling = replace(
-                scaling, target=needed, confidence=confidence, evidence=(*scaling.evidence, note)
-            )
-    target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
+    if not (health.overloaded and usable and not settling):
+        return scaling
+    needed = replicas_for_overload(
+        current,
+        peak_demand=condition.load.peak_demand,
+        error_rate=health.error_rate,
+        capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
+        target_utilisation=profile.target_utilisation,
+    )
+    if needed <= scaling.target:
+        return scaling
+    note = Evidence(
+        kind="load",
+        detail=f"overload needs {needed} replicas at {profile.target_utilisation:.0%}",
+        value=float(needed),
+    )
+    confidence = max(scaling.confidence, health.confidence)
+    return replace(
+        scaling, target=needed, confidence=confidence, evidence=(*scaling.evidence, note)
+    )
 
+
+def _slow_links(inputs: DecisionInputs, config: PolicyConfig) -> Sequence[LinkLatency]:
     latencies = inputs.link_latencies
     if latencies is None:
-        net = finite(window.field("network_latency"))
-        latencies = links_from_network_latency(profile, net[-1]) if net else ()
-    slow = slow_links(latencies, threshold_ms=config.slow_link_ms)
-    rollback, canary_evidence = _canary(inputs, config)
+        net = finite(inputs.window.field("network_latency"))
+        latencies = links_from_network_latency(inputs.profile, net[-1]) if net else ()
+    return slow_links(latencies, threshold_ms=config.slow_link_ms)
 
-    action = _primary(target, current, health, bool(slow), rollback)
+
+def _evidence(
+    inputs: DecisionInputs,
+    scaling: ScaleTarget,
+    guard_notes: list[Evidence],
+    canary_evidence: list[Evidence],
+    fresh: Freshness,
+    health: HealthAssessment,
+    slow: Sequence[LinkLatency],
+    config: PolicyConfig,
+) -> list[Evidence]:
     evidence: list[Evidence] = [*scaling.evidence, *guard_notes, *canary_evidence]
     age = "none" if fresh.age_s is None else f"{fresh.age_s:.0f} s"
     evidence.append(
@@ -271,7 +284,13 @@ def decide(
         scores = ", ".join(
             f"{k} {v:.2f}" for k, v in sorted(inputs.anomaly.items()) if k != "combined"
         )
-        evidence.append(Evidence(kind="anomaly", detail=f"anomaly scores: {scores}", value=anomaly))
+        evidence.append(
+            Evidence(
+                kind="anomaly",
+                detail=f"anomaly scores: {scores}",
+                value=inputs.anomaly.get("combined"),
+            )
+        )
     evidence.extend(Evidence(kind="health", detail=r) for r in health.reasons)
     if slow:
         evidence.append(
@@ -281,7 +300,47 @@ def decide(
                 value=slow[0].latency_ms,
             )
         )
+    return evidence
 
+
+_REASON_KINDS = ("guard", "health", "load", "slow_link", "canary", "rule", "scaling")
+
+
+def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Decision:
+    """The decision for one module now, from its inputs alone.
+
+    Parameters
+    ----------
+    inputs
+        The window, the scaling strategy (None: the seed's rules decide, ``policy="rules"``),
+        the anomaly scores, the module's profile and what the executor observed.
+    config
+        Thresholds and cooldowns.
+    """
+    window, profile, now = inputs.window, inputs.profile, inputs.now
+    current = observed_replicas(inputs)
+    since_change_s = _since_change_s(inputs)
+    fresh = assess_freshness(
+        window.last_observed,
+        now,
+        list(window.field("requests_per_min")[-5:]),
+        max_age_s=config.max_age_s,
+    )
+    condition = _condition(inputs, current, config)
+    health = condition.health
+    scaling = _size_for_overload(
+        _scale_target(inputs, current, since_change_s),
+        condition,
+        current,
+        profile,
+        usable=fresh.usable,
+        since_change_s=since_change_s,
+    )
+    target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
+    slow = _slow_links(inputs, config)
+    rollback, canary_evidence = _canary(inputs, config)
+    action = _primary(target, current, health, bool(slow), rollback)
+    evidence = _evidence(inputs, scaling, guard_notes, canary_evidence, fresh, health, slow, config)
     confidence = {
         Action.ROLLBACK: rollback.confidence if rollback else 0.5,
         Action.RESTART: health.confidence,
@@ -289,16 +348,8 @@ def decide(
     }.get(action, scaling.confidence)
     if not fresh.usable and action in (Action.HOLD, Action.SCALE_UP):
         confidence = min(confidence, 0.5)  # a decision on stale data is a guess
-    reason = (
-        "; ".join(
-            e.detail
-            for e in evidence
-            if e.kind in ("guard", "health", "load", "slow_link", "canary", "rule", "scaling")
-        )
-        or "no change needed"
-    )
-
-    decision = Decision(
+    reason = "; ".join(e.detail for e in evidence if e.kind in _REASON_KINDS)
+    return Decision(
         module=profile.name,
         action=action,
         current_replicas=current,
@@ -309,24 +360,11 @@ def decide(
         rollback=rollback is not None,
         rollback_scope=rollback.scope if rollback else None,
         alert_admin=health.alert or bool(slow) or rollback is not None,
-        reason=reason,
+        reason=reason or "no change needed",
         confidence=round(min(max(confidence, 0.0), 1.0), 4),
         explanation=tuple(evidence),
-        policy="model" if inputs.forecast is not None else "rules",
+        policy="model" if inputs.strategy is not None else "rules",
         model_versions=dict(inputs.model_versions),
         decided_at=now,
         stale_input=not fresh.usable,
     )
-    stored = replace(memory, previous=None)
-    next_memory = ModuleMemory(
-        current_replicas=target,
-        scaling=scaling.state,
-        observed_at=last,
-        last_change_at=now if target != current else memory.last_change_at,
-        restarts=(
-            *[r for r in memory.restarts if now - r < config.health.budget_window],
-            *([now] if health.restart else []),
-        ),
-        previous=stored,
-    )
-    return decision, next_memory

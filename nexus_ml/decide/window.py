@@ -74,12 +74,8 @@ class MetricWindow:
             replicas=replicas,
         )
 
-    def to_frame(self) -> pd.DataFrame:
-        """This window as a metric frame (the input of the anomaly detector)."""
-        data: dict[str, object] = {
-            "module": [self.module] * len(self),
-            "timestamp": pd.to_datetime(list(self.timestamps), utc=True),
-        }
-        for name in METRIC_FIELDS:
-            data[name] = list(self.field(name))
-        return pd.DataFrame(data)
+    def to_wide(self) -> pd.DataFrame:
+        """This window as the anomaly detector reads it: one column per metric field, indexed
+        by time (the detector's online state continues from the last row it saw)."""
+        index = pd.DatetimeIndex(pd.to_datetime(list(self.timestamps), utc=True), name="timestamp")
+        return pd.DataFrame({name: list(self.field(name)) for name in METRIC_FIELDS}, index=index)

@@ -1,9 +1,12 @@
-"""Gather a module's inputs (window, forecast, anomaly scores), call the pure policy, remember.
+"""Gather a module's inputs (window, scaling strategy, anomaly scores) and call the pure policy.
 
-The engine is the only stateful part of a decision: the per-module
-:class:`~nexus_ml.decide.policy.ModuleMemory` (stabilisation, cooldowns, restart budget) lives
-here, and the GET snapshot of every module is cached for ``cache_s`` seconds so that a fleet of
-pollers costs one computation per interval.
+The one decision path of nexus-ml: the HTTP routes, the demo loop and the replay benchmark all
+call :meth:`DecisionEngine.decide`. The engine remembers nothing a decision depends on except
+caches of functions of the observations: the strategies folded over the observed minutes
+(:class:`~nexus_ml.engine.strategies.StrategyBook`), the online anomaly detectors, and the GET
+snapshot of every module for ``cache_s`` seconds so that a fleet of pollers costs one
+computation per interval. What the executor observed (replicas running, actions applied) comes
+with the request.
 """
 
 from __future__ import annotations
@@ -12,28 +15,55 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import pandas as pd
+from pydantic import BaseModel
 
 from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.decide.links import LinkLatency
-from nexus_ml.decide.policy import DecisionInputs, ForecastView, ModuleMemory, PolicyConfig, decide
+from nexus_ml.decide.observed import ModuleObservation, RecentAction
+from nexus_ml.decide.policy import DecisionInputs, PolicyConfig, decide
+from nexus_ml.decide.strategy import UNDER_COST
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Decision, Evidence
+from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
+from nexus_ml.engine.strategies import LockedStrategy, StrategyBook
 from nexus_ml.errors import DataQualityError, ModelError, NotFoundError
 from nexus_ml.ingest.source import MetricSource
 from nexus_ml.models.store import ModelBundle
-from service.core.champions import ChampionRegistry
-from service.core.online_anomaly import OnlineAnomalyScorer
-from service.core.telemetry import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+class Champions(Protocol):
+    """The champion bundle of each module (the service's ``ChampionRegistry``)."""
+
+    def get(self, module: str) -> ModelBundle | None: ...
+
+
+class EngineMetrics(Protocol):
+    """What the engine counts (the service's ``ServiceMetrics``)."""
+
+    def record_decision(self, decision: Decision) -> None: ...
+
+    def model_error(self, module: str, kind: str) -> None: ...
+
+
+class NullMetrics:
+    """Counts nothing: for callers without a metrics registry (the replay benchmark)."""
+
+    def record_decision(self, decision: Decision) -> None:
+        return None
+
+    def model_error(self, module: str, kind: str) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -66,13 +96,14 @@ class DecisionEngine:
         self,
         catalog: Catalog,
         source: MetricSource,
-        champions: ChampionRegistry,
-        metrics: ServiceMetrics,
+        champions: Champions,
+        metrics: EngineMetrics,
         *,
         clock: Clock,
         config: PolicyConfig = PolicyConfig(),
         window_minutes: int = 60,
         cache_s: float = 5.0,
+        under_cost: float = UNDER_COST,
     ) -> None:
         self.catalog = catalog
         self.source = source
@@ -82,14 +113,9 @@ class DecisionEngine:
         self.config = config
         self.window_minutes = window_minutes
         self.cache_s = cache_s
-        self._memory: dict[str, ModuleMemory] = {}
-        self._memory_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        # forecasts keyed by (module, version, newest minute, recent values): a repeated
-        # question about the same minute costs a dict lookup, not a model call
-        self._forecasts: dict[tuple[object, ...], ForecastView] = {}
-        self._forecast_lock = threading.Lock()
+        self.strategies = StrategyBook(source, under_cost=under_cost)
         self._windows: dict[str, tuple[float, MetricWindow]] = {}
         self._window_lock = threading.Lock()
         self._online_anomaly = OnlineAnomalyScorer()
@@ -144,7 +170,7 @@ class DecisionEngine:
         try:
             frame: pd.DataFrame = model.predict(horizon, levels=tuple(levels), context=context)
         except Exception as exc:
-            self.metrics.model_errors.labels(bundle.module, "forecast").inc()
+            self.metrics.model_error(bundle.module, "forecast")
             raise ModelError(f"forecast of {bundle.module}/{field} failed: {exc}") from exc
         return frame
 
@@ -153,7 +179,7 @@ class DecisionEngine:
         if bundle.detector is None:
             raise NotFoundError(f"champion {bundle.version} of {bundle.module} has no detector")
         with self._anomaly_errors(bundle):
-            scores: pd.DataFrame = bundle.detector.score(window.to_frame())
+            scores: pd.DataFrame = bundle.detector.score(window.to_wide())
         return scores
 
     @contextmanager
@@ -162,54 +188,26 @@ class DecisionEngine:
         try:
             yield
         except Exception as exc:
-            self.metrics.model_errors.labels(bundle.module, "anomaly").inc()
+            self.metrics.model_error(bundle.module, "anomaly")
             raise ModelError(f"anomaly scoring of {bundle.module} failed: {exc}") from exc
 
-    def _forecast_view(
+    def _strategy(
         self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
-    ) -> ForecastView:
-        recent = tuple(window.field("requests_per_min")[-60:])
-        key = (bundle.module, bundle.version, window.last_observed, hash(recent))
-        with self._forecast_lock:
-            cached = self._forecasts.get(key)
-        if cached is not None:
-            return cached
-        view = self._compute_forecast_view(bundle, profile, window)
-        with self._forecast_lock:
-            if len(self._forecasts) >= 512:
-                self._forecasts.clear()
-            self._forecasts[key] = view
-        return view
-
-    def _compute_forecast_view(
-        self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
-    ) -> ForecastView:
-        model = bundle.forecasters.get("requests_per_min")
-        step = int(getattr(model, "step_seconds_", 60) or 60)
-        horizon = max(1, math.ceil(profile.startup_lead_time_s / step)) + 1
-        frame = self.forecast_frame(bundle, "requests_per_min", window, horizon, (80,))
+    ) -> LockedStrategy:
         try:
-            view = ForecastView(
-                timestamps=tuple(
-                    ts.to_pydatetime() for ts in pd.to_datetime(frame["ds"], utc=True)
-                ),
-                mean=tuple(float(v) for v in frame["mean"]),
-                lo=tuple(float(v) for v in frame["lo-80"]),
-                hi=tuple(float(v) for v in frame["hi-80"]),
-                level=80.0,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"forecast of {bundle.module} has an unexpected shape: {exc}") from exc
-        if not view.mean or not all(math.isfinite(v) for v in (*view.mean, *view.lo, *view.hi)):
-            # a forecast with holes must not size the cluster: the rules decide instead
-            raise ModelError(f"forecast of {bundle.module} is empty or not finite")
-        return view
+            return self.strategies.strategy(bundle, profile, window)
+        except ModelError:
+            self.metrics.model_error(bundle.module, "scaling")
+            raise
+        except Exception as exc:
+            self.metrics.model_error(bundle.module, "scaling")
+            raise ModelError(f"scaling strategy of {bundle.module} failed: {exc}") from exc
 
     def _anomaly_scores(self, bundle: ModelBundle, window: MetricWindow) -> dict[str, float] | None:
         if bundle.detector is None or len(window) == 0:
             return None
         with self._anomaly_errors(bundle):
-            last = self._online_anomaly.latest(bundle, window.to_frame())
+            last = self._online_anomaly.latest(bundle, window.to_wide())
         if last is None:
             return None
         scores = {
@@ -234,36 +232,39 @@ class DecisionEngine:
         current_replicas: int | None = None,
         link_latencies: Sequence[LinkLatency] | None = None,
         deployed_at: datetime | None = None,
+        recent_actions: Sequence[RecentAction] = (),
     ) -> Decision:
-        """The decision for ``module`` (its window read from the source when not given)."""
+        """The decision for ``module`` (its window read from the source when not given).
+
+        ``current_replicas`` and ``recent_actions`` are what the executor observed in the
+        cluster and applied lately; without them the window's replica count is used.
+        """
         profile = self.catalog.get(module)
         if window is None:
             window = self.read_windows([profile.name])[profile.name]
         bundle = self.champions.get(profile.name)
-        forecast, anomaly, model_note = None, None, None
-        if bundle is not None:
+        strategy, anomaly, model_note = None, None, None
+        if bundle is not None and len(window):
             try:
-                forecast = self._forecast_view(bundle, profile, window) if len(window) else None
+                strategy = self._strategy(bundle, profile, window)
                 anomaly = self._anomaly_scores(bundle, window)
             except (ModelError, NotFoundError, DataQualityError) as exc:
                 log.warning("model failed module=%s error=%s", profile.name, exc)
-                forecast, anomaly, model_note = None, None, f"{exc}; the seed's rules decided"
+                strategy, anomaly, model_note = None, None, f"{exc}; the seed's rules decided"
         inputs = DecisionInputs(
             profile=profile,
             window=window,
             now=self.clock(),
             current_replicas=current_replicas,
-            forecast=forecast,
+            strategy=strategy,
             anomaly=anomaly,
-            model_versions={profile.name: bundle.version} if bundle and forecast else {},
+            model_versions={profile.name: bundle.version} if bundle and strategy else {},
             link_latencies=link_latencies,
             deployed_at=deployed_at,
             catalog=self.catalog,
+            recent_actions=recent_actions,
         )
-        with self._memory_lock:
-            memory = self._memory.get(profile.name, ModuleMemory())
-            decision, next_memory = decide(inputs, memory, self.config)
-            self._memory[profile.name] = next_memory
+        decision = decide(inputs, self.config)
         if model_note:
             notes = (*decision.explanation, Evidence(kind="model", detail=model_note))
             decision = decision.model_copy(update={"explanation": notes})
@@ -271,10 +272,30 @@ class DecisionEngine:
         self.metrics.record_decision(decision)
         return decision
 
-    def decide_all(self) -> tuple[Decision, ...]:
-        """One decision per catalog module, from one fetch."""
+    def decide_all(
+        self, observed: Mapping[str, ModuleObservation] | None = None
+    ) -> tuple[Decision, ...]:
+        """One decision per catalog module, from one fetch, with what the executor observed."""
         windows = self.read_windows(self.catalog.names)
-        return tuple(self.decide(m, windows[m]) for m in self.catalog.names)
+        seen = observed or {}
+        decisions = []
+        for module in self.catalog.names:
+            obs = seen.get(module)
+            decisions.append(
+                self.decide(
+                    module,
+                    windows[module],
+                    current_replicas=None if obs is None else obs.replicas,
+                    recent_actions=() if obs is None else obs.recent_actions,
+                    deployed_at=None if obs is None else obs.deployed_at,
+                )
+            )
+        return tuple(decisions)
+
+    def observed_snapshot(self, observed: Mapping[str, ModuleObservation]) -> Snapshot:
+        """Every module's decision given what the executor observed (never cached: the
+        observation is part of the question)."""
+        return self._make_snapshot(self.decide_all(observed))
 
     def cached_snapshot(self) -> Snapshot | None:
         """The current snapshot when it is younger than ``cache_s`` (no work, no lock)."""
@@ -289,17 +310,19 @@ class DecisionEngine:
             cached = self.cached_snapshot()
             if cached is not None:
                 return cached
-            decisions = self.decide_all()
-            policy = "model" if all(d.policy == "model" for d in decisions) else "rules"
-            generated = self.clock()
-            body = (
-                b'{"generated_at":"'
-                + generated.isoformat().encode()
-                + b'","decisions":['
-                + b",".join(d.model_dump_json().encode() for d in decisions)
-                + b'],"policy":"'
-                + policy.encode()
-                + b'"}'
-            )
-            self._snapshot = Snapshot(generated, decisions, policy, body, time.monotonic())
+            self._snapshot = self._make_snapshot(self.decide_all())
             return self._snapshot
+
+    def _make_snapshot(self, decisions: tuple[Decision, ...]) -> Snapshot:
+        policy = "model" if all(d.policy == "model" for d in decisions) else "rules"
+        generated = self.clock()
+        body = _Envelope(generated_at=generated, decisions=list(decisions), policy=policy)
+        return Snapshot(
+            generated, decisions, policy, body.model_dump_json().encode(), time.monotonic()
+        )
+
+
+class _Envelope(BaseModel):
+    generated_at: datetime
+    decisions: list[Decision]
+    policy: str

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from nexus_ml.errors import InputError
 from nexus_ml.models.store import ModelBundle
 
 
@@ -40,14 +41,14 @@ class OnlineAnomalyScorer:
         self.warmup_rows = warmup_rows
         self._states: dict[str, _ModuleState] = {}
         self._lock = threading.Lock()
+        self.resets = 0  # restarts from the champion (a new version, a gap): rare when healthy
 
     def latest(self, bundle: ModelBundle, frame: pd.DataFrame) -> pd.Series | None:
         """Scores (per field and ``combined``) of the newest row of ``frame``."""
         if bundle.detector is None or frame.empty:
             return None
-        if not isinstance(frame.index, pd.DatetimeIndex):  # no time axis: nothing to continue
-            scores: pd.DataFrame = bundle.detector.score(frame.iloc[-self.warmup_rows :])
-            return scores.iloc[-1]
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise InputError("online anomaly scoring needs a frame indexed by time")
         with self._lock:
             state = self._states.get(bundle.module)
             if state is not None and self._continues(state, bundle, frame):
@@ -58,6 +59,7 @@ class OnlineAnomalyScorer:
             else:
                 detector = copy.deepcopy(bundle.detector)
                 new_rows = frame.iloc[-self.warmup_rows :]
+                self.resets += 1
             scores = detector.update(new_rows)
             latest = scores.iloc[-1]
             self._states[bundle.module] = _ModuleState(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
+from nexus_ml.decide.observed import ModuleObservation
 from nexus_ml.domain.decision import Decision
 from nexus_ml.errors import NexusError
 
@@ -60,6 +61,22 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']} (got {err.get('input')!r})"
 
 
+def observation_body(observed: Mapping[str, ModuleObservation]) -> dict[str, Any]:
+    """What the executor observed, as the body of ``POST /v1/decisions/observed``."""
+    modules: dict[str, Any] = {}
+    for name, obs in observed.items():
+        entry: dict[str, Any] = {
+            "replicas": obs.replicas,
+            "recent_actions": [
+                {"action": a.action.value, "at": a.at.isoformat()} for a in obs.recent_actions
+            ],
+        }
+        if obs.deployed_at is not None:
+            entry["deployed_at"] = obs.deployed_at.isoformat()
+        modules[name] = entry
+    return {"modules": modules}
+
+
 class DecisionClient:
     """Fetch decisions from the service.
 
@@ -99,15 +116,17 @@ class DecisionClient:
     def close(self) -> None:
         self._http.close()
 
-    def fetch(self) -> DecisionBatch:
-        """The current decisions.
+    def fetch(self, observed: Mapping[str, ModuleObservation] | None = None) -> DecisionBatch:
+        """The current decisions; with ``observed``, decided from what the executor sees
+        (``POST /v1/decisions/observed``), else the service's snapshot (``GET``).
 
         Raises
         ------
         DecisionServiceError
             After the last retry, or at once for a 4xx answer or an unusable envelope.
         """
-        response = self._get_with_retries()
+        body = None if observed is None else observation_body(observed)
+        response = self._request_with_retries(body)
         try:
             envelope = _Envelope.model_validate(response.json())
         except (ValueError, ValidationError) as exc:
@@ -123,7 +142,7 @@ class DecisionClient:
                 batch.rejected.append(RejectedDecision(raw=raw, error=_first_error(exc)))
         return batch
 
-    def _get_with_retries(self) -> httpx.Response:
+    def _request_with_retries(self, body: dict[str, Any] | None) -> httpx.Response:
         delay = self._backoff_s
         problem = ""
         for attempt in range(self._retries + 1):
@@ -131,7 +150,11 @@ class DecisionClient:
                 self._sleep(delay)
                 delay *= 2
             try:
-                response = self._http.get("/v1/decisions")
+                response = (
+                    self._http.get("/v1/decisions")
+                    if body is None
+                    else self._http.post("/v1/decisions/observed", json=body)
+                )
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}"
                 log.warning("decision service attempt %d failed: %s", attempt + 1, problem)

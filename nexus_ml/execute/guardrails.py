@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from nexus_ml.catalog import ModuleProfile
+from nexus_ml.decide.observed import RecentAction
+from nexus_ml.decide.strategy import break_even_confidence
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.execute.backend import ServiceState
 
@@ -34,9 +36,11 @@ def _default_cooldowns() -> dict[Action, float]:
 
 def _default_confidence() -> dict[Action, float]:
     # Asymmetric on purpose: a needless scale-up costs a replica for a while, a missed one
-    # costs the users; a scale-up that is one chance in four of being needed is worth it.
+    # costs the users. The scale-up bar is the scaling strategy's own break-even probability
+    # (the operator's cost of a short minute), so that the bar never vetoes a scale-up the
+    # strategy found worth its cost.
     return {
-        Action.SCALE_UP: 0.25,
+        Action.SCALE_UP: break_even_confidence(),
         Action.SCALE_DOWN: 0.7,
         Action.RESTART: 0.8,
         Action.ROLLBACK: 0.9,
@@ -93,6 +97,7 @@ class Guardrails:
         self._last_change: dict[str, datetime] = {}
         self._changes: deque[datetime] = deque()
         self._manual_since: dict[str, datetime] = {}
+        self._applied: deque[tuple[str, Action, datetime]] = deque()  # the last hour's
 
     def check(
         self,
@@ -177,11 +182,23 @@ class Guardrails:
         )
 
     def record(self, module: str, action: Action, now: datetime) -> None:
-        """Remember an applied action (for cooldowns and the hourly cap)."""
+        """Remember an applied action (for cooldowns, the hourly cap and what the decision
+        service is told the executor did)."""
         self._last[(module, action)] = now
         self._last_change[module] = now
         self._changes.append(now)
         self._manual_since.pop(module, None)
+        self._applied.append((module, action, now))
+        while self._applied and (now - self._applied[0][2]).total_seconds() >= 3600:
+            self._applied.popleft()
+
+    def applied(self, module: str, now: datetime) -> tuple[RecentAction, ...]:
+        """The actions applied to ``module`` in the hour before ``now``, oldest first."""
+        return tuple(
+            RecentAction(action, at)
+            for m, action, at in self._applied
+            if m == module and 0 <= (now - at).total_seconds() < 3600
+        )
 
     def _cooldown_left(self, module: str, action: Action, now: datetime) -> float:
         cooldown = self.config.cooldown_s.get(action, 0.0)

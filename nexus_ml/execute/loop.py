@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -19,6 +19,7 @@ from typing import Protocol
 from nexus_ml.alerts.notifier import Alert, Notifier
 from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog, ModuleProfile
+from nexus_ml.decide.observed import ModuleObservation
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.actions import apply_verdict, rollback_plan
@@ -36,7 +37,9 @@ __all__ = ["DecisionSource", "Executor", "ExecutorConfig", "Outcome", "TickRepor
 
 
 class DecisionSource(Protocol):
-    def fetch(self) -> DecisionBatch: ...
+    def fetch(self, observed: Mapping[str, ModuleObservation] | None = None) -> DecisionBatch:
+        """The current decisions, given what the executor observes (None: nothing)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,16 @@ class Executor:
         report = TickReport(leader=leader)
         if not leader:
             return report
+        # The cluster first: the service decides from what really runs, not from its hopes.
         try:
-            batch = self.source.fetch()
+            states: dict[str, ServiceState] | None = self.backend.services()
+        except NexusError as exc:
+            log.error("cluster unavailable, holding every decision: %s", exc)
+            self.recorder.audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
+            self.recorder.alert_holding(now, "cluster_error", "critical", probable_cause=str(exc))
+            states = None
+        try:
+            batch = self.source.fetch(self._observed(states, now))
         except NexusError as exc:
             self._on_service_down(now, exc)
             return report
@@ -167,16 +178,22 @@ class Executor:
             self.recorder.alert_holding(now, "resumed", "info")
         for rejected in batch.rejected:
             self._on_rejected(now, rejected)
-        try:
-            states: dict[str, ServiceState] | None = self.backend.services()
-        except NexusError as exc:
-            log.error("cluster unavailable, holding every decision: %s", exc)
-            self.recorder.audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
-            self.recorder.alert_holding(now, "cluster_error", "critical", probable_cause=str(exc))
-            states = None
         for decision in batch.decisions:
             report.outcomes.append(self._handle(now, batch, decision, states))
         return report
+
+    def _observed(
+        self, states: dict[str, ServiceState] | None, now: datetime
+    ) -> dict[str, ModuleObservation]:
+        """Per catalog module: the replicas its service runs and what was applied lately."""
+        seen = states or {}
+        return {
+            m.name: ModuleObservation(
+                replicas=seen[m.name].replicas if m.name in seen else None,
+                recent_actions=self.guardrails.applied(m.name, now),
+            )
+            for m in self.catalog
+        }
 
     # -- one decision ----------------------------------------------------------------------
     def _handle(

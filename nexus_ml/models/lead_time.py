@@ -159,6 +159,7 @@ class LeadTimeQuantileForecaster(BaseEstimator):  # type: ignore[misc]
         self.quantiles_ = GrowableArray((k, _LOSS_LEVELS.size))  # predicted from origin i
         self.loss_sum_ = GrowableArray(k)  # cumulative pinball loss, once known
         self.error_quantiles_ = np.zeros((k, _LOSS_LEVELS.size))
+        self.peaks_cache_: tuple[int, float, np.ndarray] | None = None
         self.update(y)
         return self
 
@@ -259,12 +260,32 @@ class LeadTimeQuantileForecaster(BaseEstimator):  # type: ignore[misc]
         centre = self.centre_.row(origin)[cand] + self.seasonal_jump_.row(origin)[cand]
         return float(centre), self._errors()[:, cand], self.vol_.at(origin)
 
+    def _sorted_peaks(self) -> tuple[float, np.ndarray]:
+        """The centre and the sorted predictive sample of the peak at the last origin.
+
+        Cached until the next observation: a decision reads several probabilities and the
+        upper quantile of the same distribution, and each would otherwise sort it again.
+        """
+        self._check_fitted()
+        key = len(self.y_)  # every change of state appends an observation
+        cached = self.peaks_cache_
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        centre, errors, scale = self._peaks(self._selected())
+        peaks = np.sort(centre + errors * scale) if errors.size else np.empty(0)
+        self.peaks_cache_ = (key, centre, peaks)
+        return centre, peaks
+
     def predict_upper(self, level: float | None = None) -> float:
         """Upper ``level`` quantile of the peak over the next lead-time window."""
-        centre, errors, scale = self._peaks(self._selected())
-        if errors.size == 0:
+        centre, peaks = self._sorted_peaks()
+        if peaks.size == 0:
             return centre
-        return centre + float(np.quantile(errors, level or self.level)) * scale
+        # numpy's default (linear) quantile, read off the sorted sample
+        pos = (level or self.level) * (peaks.size - 1)
+        lo = int(pos)
+        hi = min(lo + 1, peaks.size - 1)
+        return float(peaks[lo] + (pos - lo) * (peaks[hi] - peaks[lo]))
 
     def exceed_probability(self, threshold: float) -> float:
         """P(peak over the next lead-time window > ``threshold``), from the calibration errors."""
@@ -272,10 +293,9 @@ class LeadTimeQuantileForecaster(BaseEstimator):  # type: ignore[misc]
 
     def exceed_probabilities(self, thresholds: np.ndarray) -> np.ndarray:
         """:meth:`exceed_probability` of every threshold (one sort for all of them)."""
-        centre, errors, scale = self._peaks(self._selected())
+        centre, peaks = self._sorted_peaks()
         thresholds = np.asarray(thresholds, dtype=float)
-        if errors.size == 0:
+        if peaks.size == 0:
             return (centre > thresholds).astype(float)
-        peaks = np.sort(centre + errors * scale)
         above = peaks.size - np.searchsorted(peaks, thresholds, side="right")
         return np.asarray(above / peaks.size, dtype=float)

@@ -37,7 +37,8 @@ class ModelBundle:
     fitted Forecaster; ``detector`` is a fitted AnomalyDetector over the module's fields.
     ``scoring_forecasters`` are the same forecasters as they were before the backtest window
     was folded in: the promotion gate scores a champion with them, so that it never forecasts
-    a window it has already seen.
+    a window it has already seen. ``scaler`` is the scaling strategy's risk model
+    (:class:`~nexus_ml.models.lead_time_risk.LeadTimeRisk`; None in bundles trained before it).
     """
 
     module: str
@@ -46,6 +47,7 @@ class ModelBundle:
     detector: Any
     metadata: dict[str, Any] = field(default_factory=dict)
     scoring_forecasters: dict[str, Any] = field(default_factory=dict)
+    scaler: Any = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class TrainedModule:
     metrics: dict[str, float] = field(default_factory=dict)
     plots: tuple[Path, ...] = ()
     scoring_forecasters: dict[str, Any] = field(default_factory=dict)
+    scaler: Any = None
 
     def payload(self) -> dict[str, Any]:
         """What goes into the joblib artefact."""
@@ -73,6 +76,7 @@ class TrainedModule:
             "forecasters": self.forecasters,
             "detector": self.detector,
             "scoring_forecasters": self.scoring_forecasters,
+            "scaler": self.scaler,
         }
 
 
@@ -86,6 +90,7 @@ def bundle_from_payload(
         detector=payload["detector"],
         metadata=metadata,
         scoring_forecasters=payload.get("scoring_forecasters", {}),
+        scaler=payload.get("scaler"),
     )
 
 

@@ -1,4 +1,5 @@
-"""Fan-out training: one task per (module, metric) forecaster plus one detector per module.
+"""Fan-out training: one task per (module, metric) forecaster, one detector and one scaling risk
+model per module.
 
 Every task fits on the history before the backtest window, scores itself on the window, then
 folds the window in with ``update`` so the stored model knows the latest data without a
@@ -21,6 +22,7 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
 from nexus_ml.errors import ConfigError, InputError
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
 from nexus_ml.models.training_backtest import (
     BacktestWindow,
     SeriesScore,
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 ModelFactory = Callable[[], Any]
 
 #: Forecasts the decision service cannot work without.
-REQUIRED_FORECASTS: tuple[str, ...] = ("requests_per_min", "cpu_usage")
+REQUIRED_FORECASTS: tuple[str, ...] = ("requests_per_min",)
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ class ModuleFit:
     scoring_forecasters: dict[str, Any] = field(default_factory=dict)  # before the update
     scores: dict[str, SeriesScore] = field(default_factory=dict)
     detector: Any = None
-    detector_ok: bool = False
+    detector_ok: bool = True  # no detector (none asked for) is not a failed one
     anomaly_scores: pd.DataFrame | None = None  # detector scores over the backtest window
+    scaler: Any = None  # the scaling strategy's risk model (LeadTimeRisk)
 
 
 def module_frame(
@@ -107,18 +110,22 @@ def fit_modules(
     *,
     forecast_fields: Sequence[str],
     forecaster_factory: ModelFactory,
-    detector_factory: ModelFactory,
+    detector_factory: ModelFactory | None,
     backtest: BacktestConfig,
     step: timedelta,
     n_jobs: int = -1,
     backend: str | None = None,
+    lead_times: Mapping[str, int] | None = None,
 ) -> dict[str, ModuleFit]:
-    """Fit every (module, field) forecaster and every module's detector in parallel.
+    """Fit every (module, field) forecaster, every module's detector and scaling risk model
+    in parallel.
 
     Parameters
     ----------
     frames
         Per module, a wide frame from :func:`module_frame` (all METRIC_FIELDS as columns).
+    lead_times
+        Per module, the start-up lead time in steps the risk model covers (default 1).
     backend
         A joblib backend name (``"loky"``, ``"threading"``, ``"dask"``); None keeps the one set
         by an enclosing ``joblib.parallel_config``.
@@ -156,7 +163,14 @@ def fit_modules(
                 delayed(_fit_forecaster)(module, name, forecaster_factory, y, windows[name])
             )
         cut = next(iter(windows.values())).origins[0]
-        jobs.append(delayed(_fit_detector)(module, detector_factory, wide.copy(deep=True), cut))
+        if detector_factory is not None:
+            jobs.append(
+                delayed(_fit_detector)(module, detector_factory, wide.copy(deep=True), cut)
+            )
+        if step == timedelta(minutes=1):  # the strategy folds in minutes
+            lead = (lead_times or {}).get(module, 1)
+            demand = pd.Series(wide["requests_per_min"].to_numpy(), index=wide.index.copy())
+            jobs.append(delayed(_fit_scaler)(module, demand, lead, season))
         fits[module] = ModuleFit(module=module, window=windows)
     parallel_kw: dict[str, Any] = {"n_jobs": n_jobs}
     if backend is not None:
@@ -166,7 +180,9 @@ def fit_modules(
         results = Parallel()(jobs)
     for result in results:
         fit = fits[result[0]]
-        if result[1] is None:
+        if result[1] == _SCALER:
+            fit.scaler = result[2]
+        elif result[1] is None:
             _, _, fit.detector, fit.detector_ok, fit.anomaly_scores = result
         else:
             _, name, fit.forecasters[name], fit.scores[name], fit.scoring_forecasters[name] = result
@@ -182,6 +198,14 @@ def _fit_forecaster(
     as_fitted = copy.deepcopy(model)
     model.update(y.loc[y.index >= cut])
     return module, name, model, score, as_fitted
+
+
+_SCALER = "<scaler>"
+
+
+def _fit_scaler(module: str, demand: pd.Series, lead: int, season: int) -> tuple[str, str, Any]:
+    # Online and causal: it learns from the whole history, backtest window included.
+    return module, _SCALER, LeadTimeRisk(lead_time=lead, season=season).fit(demand)
 
 
 def _fit_detector(

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nexus_ml.catalog import Catalog
+from nexus_ml.engine import DecisionEngine
 from service.core.champions import ChampionRegistry
 from service.core.config import ServiceSettings
-from service.core.engine import DecisionEngine
 from service.core.security import check_bearer
 from service.core.telemetry import ServiceMetrics
 
@@ -32,7 +32,8 @@ def _catalog(request: Request) -> Catalog:
 
 
 def _champions(request: Request) -> ChampionRegistry:
-    return _engine(request).champions
+    champions: ChampionRegistry = request.app.state.champions
+    return champions
 
 
 def _metrics(request: Request) -> ServiceMetrics:

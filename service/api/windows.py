@@ -9,9 +9,9 @@ from itertools import pairwise
 
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.engine import DecisionEngine
 from nexus_ml.errors import InputError
 from service.api.schemas import MetricRow, WindowRequest
-from service.core.engine import DecisionEngine
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)

@@ -74,6 +74,10 @@ class ServiceMetrics:
             except Exception:  # an observer must never cost a decision
                 log.exception("decision listener failed for %s", decision.module)
 
+    def model_error(self, module: str, kind: str) -> None:
+        """Count a model failure of ``kind`` (forecast, anomaly, scaling) for ``module``."""
+        self.model_errors.labels(module, kind).inc()
+
     def record_model(self, module: str, version: str | None) -> None:
         self.model_info.labels(module).info({"version": version or "none"})
         self.policy_rules.labels(module).set(0 if version else 1)

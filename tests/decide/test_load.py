@@ -18,10 +18,11 @@ import pytest
 from nexus_ml.catalog import load_catalog
 from nexus_ml.decide.health import HealthAssessment, assess_health
 from nexus_ml.decide.load import assess_load, replicas_for_overload
-from nexus_ml.decide.policy import DecisionInputs, ForecastView, ModuleMemory, decide
+from nexus_ml.decide.observed import RecentAction
+from nexus_ml.decide.policy import DecisionInputs, ScaleProposer, decide
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action
-from tests.decide.windows import NOW, flat_forecast, make_window
+from tests.decide.windows import NOW, make_window, strategy_at
 
 CATALOG = load_catalog()
 # The incident's CRM: 60 rpm/replica at 0.70 → 42 rpm; min 1, max 4 (the bundled catalog has
@@ -49,18 +50,20 @@ def surge_window(
 def crm_inputs(
     window: MetricWindow,
     *,
-    forecast: ForecastView | None = None,
+    forecast: ScaleProposer | None = None,
     anomaly: Mapping[str, float] | None = None,
     current_replicas: int | None = None,
+    recent_actions: tuple[RecentAction, ...] = (),
 ) -> DecisionInputs:
     return DecisionInputs(
         profile=CRM,
         window=window,
         now=window.timestamps[-1] + timedelta(seconds=20),
         catalog=CATALOG,
-        forecast=forecast,
+        strategy=forecast,
         anomaly=anomaly,
         current_replicas=current_replicas,
+        recent_actions=recent_actions,
     )
 
 
@@ -68,10 +71,10 @@ def test_first_minute_of_a_step_surge_scales_up_instead_of_restarting() -> None:
     # 30 rpm: utilisation 0.5 and below the 42 rpm of one replica at 70 %, so neither the
     # saturation guard nor the observed overload sees the step (it decided RESTART, target 1)
     window = surge_window(30.0)
-    forecast = flat_forecast(BASE_RPM)  # the forecaster has not seen the step
-    d, _ = decide(crm_inputs(window, forecast=forecast, anomaly=SCORES, current_replicas=1))
+    forecast = strategy_at(BASE_RPM, CRM)  # the forecaster has not seen the step
+    d = decide(crm_inputs(window, forecast=forecast, anomaly=SCORES, current_replicas=1))
     evidence = {e.kind: e for e in d.explanation}
-    assert evidence["exceed_probability"].value == 0.0
+    assert evidence["exceed_probability"].value < 0.01
     assert d.action is Action.SCALE_UP and not d.restart, d.reason
     assert d.scale_up and 1 < d.target_replicas <= CRM.max_replicas
     # 40 % failing on one saturated replica: ~100 rpm of demand, 3 replicas at 70 %
@@ -83,20 +86,21 @@ def test_first_minute_of_a_step_surge_scales_up_instead_of_restarting() -> None:
 
 def test_heavier_failure_is_sized_up_to_the_catalog_maximum() -> None:
     window = surge_window(45.0, error_rate=0.82)  # 82 % failing: ~333 rpm, 8 replicas wanted
-    d, _ = decide(crm_inputs(window, forecast=flat_forecast(BASE_RPM), anomaly=SCORES))
+    d = decide(crm_inputs(window, forecast=strategy_at(BASE_RPM, CRM), anomaly=SCORES))
     assert d.action is Action.SCALE_UP and d.target_replicas == CRM.max_replicas
 
 
 def test_the_surge_minutes_after_the_first_never_restart_either() -> None:
-    memory = ModuleMemory()
     current = 1
     for minutes, rpm in ((1, 45.0), (2, 200.0), (3, 330.0)):
         window = surge_window(rpm, minutes=minutes, end=NOW + timedelta(minutes=minutes))
-        d, memory = decide(
+        d = decide(
             crm_inputs(
-                window, forecast=flat_forecast(BASE_RPM), anomaly=SCORES, current_replicas=current
-            ),
-            memory,
+                window,
+                forecast=strategy_at(BASE_RPM, CRM),
+                anomaly=SCORES,
+                current_replicas=current,
+            )
         )
         assert not d.restart and d.action in (Action.SCALE_UP, Action.ALERT), d.reason
         assert d.target_replicas <= CRM.max_replicas
@@ -105,28 +109,44 @@ def test_the_surge_minutes_after_the_first_never_restart_either() -> None:
 
 
 def test_replicas_just_added_get_their_start_up_time_before_another_overload_step() -> None:
-    d, memory = decide(crm_inputs(surge_window(45.0), forecast=flat_forecast(BASE_RPM)))
+    first = crm_inputs(surge_window(45.0), forecast=strategy_at(BASE_RPM, CRM))
+    d = decide(first)
     assert d.target_replicas == 3
+    applied = (RecentAction(d.action, first.now),)  # what the executor reports it did
     # a minute later the two new replicas are still starting: the same symptoms are no news
     same = surge_window(45.0, minutes=2, end=NOW + timedelta(minutes=1))
-    inputs = crm_inputs(same, forecast=flat_forecast(BASE_RPM), anomaly=SCORES, current_replicas=3)
-    held, _ = decide(inputs, memory)
+    held = decide(
+        crm_inputs(
+            same,
+            forecast=strategy_at(BASE_RPM, CRM),
+            anomaly=SCORES,
+            current_replicas=3,
+            recent_actions=applied,
+        )
+    )
     assert held.target_replicas == 3 and not held.restart
     # once they have served a full minute, symptoms that persist are load again
     later = surge_window(45.0, minutes=3, end=NOW + timedelta(minutes=2))
-    inputs = crm_inputs(later, forecast=flat_forecast(BASE_RPM), anomaly=SCORES, current_replicas=3)
-    again, _ = decide(inputs, memory)
+    again = decide(
+        crm_inputs(
+            later,
+            forecast=strategy_at(BASE_RPM, CRM),
+            anomaly=SCORES,
+            current_replicas=3,
+            recent_actions=applied,
+        )
+    )
     assert again.action is Action.SCALE_UP and again.target_replicas == CRM.max_replicas
 
 
 def test_without_a_champion_the_rules_also_scale_the_surge() -> None:
-    d, _ = decide(crm_inputs(surge_window(45.0), current_replicas=1))
+    d = decide(crm_inputs(surge_window(45.0), current_replicas=1))
     assert d.policy == "rules" and d.action is Action.SCALE_UP and not d.restart
 
 
 def test_degradation_at_flat_demand_still_restarts_at_once() -> None:
     window = surge_window(BASE_RPM * 1.1)  # a bad release: same symptoms, no extra demand
-    d, _ = decide(crm_inputs(window, forecast=flat_forecast(BASE_RPM), anomaly=SCORES))
+    d = decide(crm_inputs(window, forecast=strategy_at(BASE_RPM, CRM), anomaly=SCORES))
     assert d.action is Action.RESTART and d.restart and not d.scale_up
     assert d.confidence == 1.0
     assert "anomaly score 1.00 with a degraded symptom" in d.reason

@@ -14,10 +14,14 @@ import pandas as pd
 import pytest
 
 from nexus_ml.catalog import load_catalog
-from nexus_ml.decide.policy import DecisionInputs, ForecastView, ModuleMemory, decide
+from nexus_ml.decide.policy import DecisionInputs, decide
 from nexus_ml.decide.rules import sustained
 from nexus_ml.decide.scaling import replicas_for
+from nexus_ml.decide.strategy import LeadTimeStrategy, Sizing
 from nexus_ml.decide.window import MetricWindow
+from nexus_ml.models.confidence import OnlineIsotonicCalibrator
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
+from pipelines.train import lead_times_of
 
 CATALOG = load_catalog()
 MODULE = "nexus-user-management"
@@ -41,19 +45,22 @@ def history() -> pd.DataFrame:
 
 
 def test_month_end_rush_is_met_before_the_seed_trigger_fires(history: pd.DataFrame) -> None:
-    from nexus_ml.models.forecaster import SeasonalForecaster
-
     profile = CATALOG.get(MODULE)
     start = MONTH_END + timedelta(hours=9)
-    model = SeasonalForecaster().fit(
-        history.loc[: start - timedelta(minutes=1), "requests_per_min"]
+    lead = lead_times_of(CATALOG)[MODULE]
+    strategy = LeadTimeStrategy(
+        LeadTimeRisk(lead_time=lead).fit(
+            history.loc[: start - timedelta(minutes=1), "requests_per_min"]
+        ),
+        Sizing.of(profile),
+        window_calibrator=OnlineIsotonicCalibrator(),
+        ready_calibrator=OnlineIsotonicCalibrator(),
     )
     trigger = profile.scale_trigger
     cpu = history["cpu_usage"]
 
     seed_fires = ours_scales = None
     ours_target_at: dict[datetime, int] = {}
-    memory = ModuleMemory()
     for minute in range(240):
         now = start + timedelta(minutes=minute)
         seen = history.loc[now - timedelta(minutes=60) : now - timedelta(minutes=1)]
@@ -64,22 +71,16 @@ def test_month_end_rush_is_met_before_the_seed_trigger_fires(history: pd.DataFra
             above=True,
         ):
             seed_fires = now
-        fc = model.predict(2, levels=(80,), context=seen["requests_per_min"])
         window = MetricWindow.from_frame(seen.reset_index().assign(module=MODULE), MODULE)
-        d, memory = decide(
+        strategy.observe([float(seen["requests_per_min"].iloc[-1])])
+        d = decide(
             DecisionInputs(
                 profile=profile,
                 window=window,
                 now=now,
                 current_replicas=profile.min_replicas,
-                forecast=ForecastView(
-                    timestamps=tuple(ts.to_pydatetime() for ts in fc["ds"]),
-                    mean=tuple(fc["mean"]),
-                    lo=tuple(fc["lo-80"]),
-                    hi=tuple(fc["hi-80"]),
-                ),
-            ),
-            memory,
+                strategy=strategy,
+            )
         )
         ours_target_at[now] = d.target_replicas
         if ours_scales is None and d.scale_up:

@@ -1,4 +1,4 @@
-"""Synthetic windows and forecasts for the policy tests."""
+"""Synthetic windows and scaling strategies for the policy tests."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from nexus_ml.decide.policy import ForecastView
+import numpy as np
+
+from nexus_ml.catalog import ModuleProfile
+from nexus_ml.decide.strategy import LeadTimeStrategy, Sizing
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.models.confidence import OnlineIsotonicCalibrator
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
 
 NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 
@@ -29,6 +34,7 @@ def make_window(
     n: int = 60,
     *,
     end: datetime = NOW,
+    replicas: Sequence[float] = (),
     **fields: float | Sequence[float],
 ) -> MetricWindow:
     """``n`` minutes ending at ``end``; a field is a constant or a sequence of ``n`` values."""
@@ -39,19 +45,27 @@ def make_window(
         values[name] = (
             [float(given)] * n if isinstance(given, int | float) else [float(v) for v in given]
         )
-    return MetricWindow(module=module, timestamps=stamps, values=values)
+    return MetricWindow(module=module, timestamps=stamps, values=values, replicas=replicas)
 
 
-def flat_forecast(
-    mean: float, *, spread: float = 0.1, steps: int = 2, start: datetime = NOW
-) -> ForecastView:
-    """A forecast of ``mean`` with an 80 % interval of ±``spread`` × mean."""
-    stamps = tuple(start + timedelta(minutes=i + 1) for i in range(steps))
-    return ForecastView(
-        timestamps=stamps,
-        mean=(mean,) * steps,
-        lo=(mean * (1 - spread),) * steps,
-        hi=(mean * (1 + spread),) * steps,
+def strategy_at(
+    level: float,
+    profile: ModuleProfile,
+    *,
+    noise: float = 0.05,
+    minutes: int = 600,
+    seed: int = 0,
+) -> LeadTimeStrategy:
+    """The real scaling strategy around a risk model fitted on ``minutes`` of demand at
+    ``level`` (± ``noise``), one-minute lead time and an hourly season (fast to fit)."""
+    rng = np.random.default_rng(seed)
+    history = level * (1 + noise * rng.standard_normal(minutes))
+    risk = LeadTimeRisk(lead_time=1, season=60).fit(history)
+    return LeadTimeStrategy(
+        risk,
+        Sizing.of(profile),
+        window_calibrator=OnlineIsotonicCalibrator(),
+        ready_calibrator=OnlineIsotonicCalibrator(),
     )
 
 

@@ -50,9 +50,11 @@ class ScriptedSource:
         self.next: list[Decision] | NexusError = []
         self.rejected: list[Any] = []
         self.calls = 0
+        self.observed: Any = None  # what the executor sent with its last fetch
 
-    def fetch(self) -> DecisionBatch:
+    def fetch(self, observed: Any = None) -> DecisionBatch:
         self.calls += 1
+        self.observed = observed
         if isinstance(self.next, NexusError):
             raise self.next
         return DecisionBatch(

@@ -37,6 +37,20 @@ def test_scale_up_is_applied_audited_and_then_cooled_down(make_executor, cluster
     ]
 
 
+def test_the_service_is_told_what_runs_and_what_was_applied(make_executor, cluster, clock) -> None:
+    source = ScriptedSource(clock)
+    ex = make_executor(source=source)
+    source.next = [decision(action="scale_up", current=1, target=3)]
+    ex.tick()
+    assert source.observed[CRM].replicas == 1 and source.observed[CRM].recent_actions == ()
+    clock.advance(10)
+    source.next = []
+    ex.tick()
+    seen = source.observed[CRM]
+    assert seen.replicas == 3  # what the cluster runs after the scale-up
+    assert [a.action.value for a in seen.recent_actions] == ["scale_up"]
+
+
 def test_restart_sends_an_alert_with_the_seed_fields(make_executor, cluster, clock) -> None:
     source, notifier = ScriptedSource(clock), LogNotifier()
     ex = make_executor(source=source, notifier=notifier)

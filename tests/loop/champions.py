@@ -53,7 +53,7 @@ def train_and_publish(
     from nexus_ml.catalog import load_catalog
     from nexus_ml.ingest.frame_source import FrameSource
     from nexus_ml.sim.history import simulate_history
-    from pipelines.train import TrainConfig, train
+    from pipelines.train import TrainConfig, lead_times_of, train
 
     catalog = load_catalog()
     history = simulate_history(
@@ -65,6 +65,7 @@ def train_and_publish(
         days=HISTORY_DAYS,
         forecast_fields=FORECAST_FIELDS,
         n_jobs=2,
+        lead_times=lead_times_of(catalog),
         detector_params={
             "fields": list(DETECTOR_FIELDS),
             "history": 720,

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from nexus_ml.catalog import Catalog
+from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.ingest.source import MetricFetch, QualityReport
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
 from nexus_ml.models.store import ModelBundle
 
 NOW = datetime(2026, 11, 30, 14, 0, 30, tzinfo=UTC)
@@ -56,6 +57,21 @@ class ErrorDetector:
         scores["combined"] = bad
         return scores
 
+    def update(self, frame_new: pd.DataFrame) -> pd.DataFrame:
+        """Scores of the new rows (the online path the engine takes; this detector is
+        memoryless, so scoring them is updating)."""
+        return self.score(frame_new)
+
+
+def calm_scaler(module: str, *, minutes: int = 300) -> LeadTimeRisk:
+    """The real scaling risk model, fitted on ``minutes`` of the module's calm demand (the
+    level of :func:`steady_frame`) with an hourly season; it has no time axis, so the engine
+    folds in every minute of the first window it sees."""
+    profile = load_catalog().get(module)
+    calm = 0.5 * profile.min_replicas * profile.capacity_rpm_per_replica
+    history = calm * (1 + 0.01 * (np.arange(minutes) % 7))
+    return LeadTimeRisk(lead_time=1, season=60).fit(history)
+
 
 def bundle(module: str, version: str, growth: float = 1.0) -> ModelBundle:
     forecaster = GrowthForecaster(growth)
@@ -64,6 +80,7 @@ def bundle(module: str, version: str, growth: float = 1.0) -> ModelBundle:
         version=version,
         forecasters={"requests_per_min": forecaster, "cpu_usage": forecaster},
         detector=ErrorDetector(),
+        scaler=calm_scaler(module),
     )
 
 

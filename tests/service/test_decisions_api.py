@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain import Decision
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
 from tests.service.conftest import make_app
-from tests.service.fakes import AUTH, NOW, GrowthForecaster, MemoryStore
+from tests.service.fakes import AUTH, NOW, MemoryStore, bundle
 
 
 def test_get_returns_one_decision_per_module_in_the_agreed_shape(
@@ -153,18 +154,66 @@ def test_timestamps_beyond_the_models_clock_are_rejected(client: TestClient) -> 
     assert r.status_code == 422 and "outside 1970..2200" in r.json()["detail"]
 
 
-class NanForecaster(GrowthForecaster):
-    def predict(self, horizon, *, levels=(80,), context=None):  # type: ignore[no-untyped-def]
-        frame = super().predict(horizon, levels=levels, context=context)
-        frame["hi-80"] = float("nan")
-        return frame
+class NanRisk(LeadTimeRisk):
+    def window_risk(self, thresholds):  # type: ignore[no-untyped-def]
+        return super().window_risk(thresholds) * float("nan")
 
 
-def test_a_broken_forecast_falls_back_to_the_rules(settings, catalog, frame_source) -> None:  # type: ignore[no-untyped-def]
-    broken = ModelBundle("nexus-crm", "7", {"requests_per_min": NanForecaster()}, None)
+def test_a_broken_scaling_model_falls_back_to_the_rules(settings, catalog, frame_source) -> None:  # type: ignore[no-untyped-def]
+    broken = bundle("nexus-crm", "7")
+    broken = replace(broken, scaler=NanRisk(lead_time=1, season=60).fit([10.0] * 200))
     with TestClient(
         make_app(settings, catalog, frame_source, MemoryStore({"nexus-crm": broken}))
     ) as c:
         d = c.post("/v1/decisions", headers=AUTH, json={"module": "crm"}).json()
     assert d["policy"] == "rules"
     assert any(e["kind"] == "model" and "not finite" in e["detail"] for e in d["explanation"])
+
+
+def test_a_champion_without_a_scaling_model_is_served_by_the_rules_and_says_why(
+    settings, catalog, frame_source
+) -> None:  # type: ignore[no-untyped-def]
+    old = replace(bundle("nexus-crm", "3"), scaler=None)
+    with TestClient(
+        make_app(settings, catalog, frame_source, MemoryStore({"nexus-crm": old}))
+    ) as c:
+        d = c.post("/v1/decisions", headers=AUTH, json={"module": "crm"}).json()
+    assert d["policy"] == "rules"
+    assert any(e["kind"] == "model" and "retrain" in e["detail"] for e in d["explanation"])
+
+
+def test_observed_state_from_the_executor_is_what_the_decision_starts_from(
+    client: TestClient,
+) -> None:
+    body = {"modules": {"nexus-crm": {"replicas": 3, "recent_actions": []}}}
+    r = client.post("/v1/decisions/observed", headers=AUTH, json=body)
+    assert r.status_code == 200
+    crm = next(d for d in r.json()["decisions"] if d["module"] == "nexus-crm")
+    assert crm["current_replicas"] == 3  # the cluster's count, not a remembered target
+
+
+def test_restarts_the_executor_applied_count_against_the_budget(client: TestClient) -> None:
+    at = (NOW - timedelta(minutes=10)).isoformat()
+    actions = [{"action": "restart", "at": at}] * 3
+    body = {"modules": {"nexus-crm": {"replicas": 1, "recent_actions": actions}}}
+    r = client.post("/v1/decisions/observed", headers=AUTH, json=body)
+    assert r.status_code == 200
+    crm = next(d for d in r.json()["decisions"] if d["module"] == "nexus-crm")
+    assert crm["action"] != "restart"
+
+
+def test_an_unknown_module_in_the_observation_is_a_422_naming_it(client: TestClient) -> None:
+    body = {"modules": {"nexus-nope": {"replicas": 1}}}
+    r = client.post("/v1/decisions/observed", headers=AUTH, json=body)
+    assert r.status_code == 422
+    assert "nexus-nope" in r.text and "modules" in r.text
+
+
+def test_a_naive_action_time_is_a_422(client: TestClient) -> None:
+    body = {
+        "modules": {
+            "nexus-crm": {"recent_actions": [{"action": "restart", "at": "2026-11-30T13:00:00"}]}
+        }
+    }
+    r = client.post("/v1/decisions/observed", headers=AUTH, json=body)
+    assert r.status_code == 422 and "recent_actions" in r.text

@@ -9,10 +9,10 @@ import pytest
 
 from nexus_ml.catalog import load_catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
 from nexus_ml.models.anomaly import AnomalyDetector
 from nexus_ml.models.store import ModelBundle
 from nexus_ml.sim import simulate_history
-from service.core.online_anomaly import OnlineAnomalyScorer
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +72,39 @@ def test_no_detector_or_no_rows_gives_none(crm: pd.DataFrame) -> None:
     scorer = OnlineAnomalyScorer()
     empty = ModelBundle(module="nexus-crm", version="1", forecasters={}, detector=None)
     assert scorer.latest(empty, crm.iloc[:10]) is None
+
+
+def test_the_engine_keeps_the_online_detector_going_minute_after_minute(
+    crm: pd.DataFrame, bundle: ModelBundle
+) -> None:
+    """The engine hands the detector time-indexed windows: after the first warm-up it never
+    starts over (a reset per decision would mean rescoring the window every time)."""
+    from dataclasses import replace
+
+    from nexus_ml.decide.window import MetricWindow
+    from nexus_ml.engine import DecisionEngine, NullMetrics
+    from nexus_ml.ingest.frame_source import FrameSource
+    from tests.service.fakes import calm_scaler
+
+    catalog = load_catalog()
+    frame = crm.reset_index().assign(module="nexus-crm")
+    champion = replace(bundle, scaler=calm_scaler("nexus-crm"))
+
+    class One:
+        def get(self, module: str) -> ModelBundle | None:
+            return champion if module == "nexus-crm" else None
+
+    clock = {"now": frame["timestamp"].iloc[1500].to_pydatetime()}
+    engine = DecisionEngine(
+        catalog,
+        FrameSource(frame),
+        One(),
+        NullMetrics(),
+        clock=lambda: clock["now"],
+    )
+    for minute in range(1500, 1530):
+        window = MetricWindow.from_frame(frame.iloc[minute - 60 : minute], "nexus-crm")
+        clock["now"] = window.timestamps[-1]
+        d = engine.decide("nexus-crm", window)
+        assert any(e.kind == "anomaly" for e in d.explanation)
+    assert engine._online_anomaly.resets == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from nexus_ml.catalog import ModuleProfile
 from nexus_ml.cli.main import app
+from nexus_ml.errors import InputError
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.store import ModelBundle
 from nexus_ml.sim.replay import (
     Observation,
+    Policy,
     ReplayParams,
     load_trace,
     make_policy,
@@ -124,30 +130,59 @@ def test_targets_csv_round_trip(tmp_path: Path) -> None:
     assert (back["replicas"].to_numpy() == direct.targets).all()
 
 
+def risk_only_champion(history: pd.Series, profile: ModuleProfile) -> ModelBundle:
+    """A champion with the scaling risk model alone (fast): the policy's mechanics under test.
+    The real training pipeline trains the champion in the slow test below."""
+    lead = max(1, math.ceil(profile.startup_lead_time_s / 60))
+    risk = LeadTimeRisk(lead_time=lead).fit(history)
+    return ModelBundle(profile.name, "test", forecasters={}, detector=None, scaler=risk)
+
+
+def nexus(**kw: float) -> Policy:
+    from nexus_ml.sim.replay.nexus_policy import NexusPolicy
+
+    return NexusPolicy(risk_only_champion, **kw)  # type: ignore[arg-type]
+
+
 def test_nexus_is_causal_prefix_of_a_longer_trace_gives_the_same_targets() -> None:
     series = _daily_trace(days=8, seed=3)
-    short = replay(prepare_trace(series.iloc[: HISTORY + 300]), make_policy("nexus"))
-    full = replay(prepare_trace(series), make_policy("nexus"))
+    short = replay(prepare_trace(series.iloc[: HISTORY + 300]), nexus())
+    full = replay(prepare_trace(series), nexus())
     assert (short.targets == full.targets[:300]).all()
 
 
 def test_nexus_beats_hpa_on_a_seasonal_trace() -> None:
     trace = prepare_trace(_daily_trace(days=8, seed=5))
-    nexus = score_replay(replay(trace, make_policy("nexus")))
+    ours = score_replay(replay(trace, nexus()))
     hpa = score_replay(replay(trace, make_policy("hpa")))
     oracle = score_replay(replay(trace, make_policy("oracle")))
-    assert nexus.tau_u < hpa.tau_u / 2
-    assert nexus.replica_hours < 1.25 * oracle.replica_hours
+    assert ours.tau_u < hpa.tau_u / 2
+    assert ours.replica_hours < 1.25 * oracle.replica_hours
+    assert ours.scale_events <= hpa.scale_events
 
 
 def test_nexus_under_cost_trades_replica_hours_for_fewer_short_minutes() -> None:
-    from nexus_ml.sim.replay.nexus_policy import NexusPolicy
-
     trace = prepare_trace(_daily_trace(days=8, seed=6))
-    cheap = score_replay(replay(trace, NexusPolicy(under_cost=2.0)))
-    careful = score_replay(replay(trace, NexusPolicy(under_cost=200.0)))
+    cheap = score_replay(replay(trace, nexus(under_cost=2.0)))
+    careful = score_replay(replay(trace, nexus(under_cost=200.0)))
     assert careful.replica_hours > cheap.replica_hours
     assert careful.tau_u < cheap.tau_u
+
+
+def test_nexus_needs_the_training_pipeline() -> None:
+    with pytest.raises(InputError, match="champion trainer"):
+        make_policy("nexus")
+
+
+@pytest.mark.slow
+def test_nexus_on_a_champion_from_the_real_training_pipeline() -> None:
+    from pipelines.trace_champion import train_trace_champion
+
+    trace = prepare_trace(_daily_trace(days=8, seed=7))
+    policy = make_policy("nexus", champion_trainer=train_trace_champion)
+    ours = score_replay(replay(trace, policy))
+    hpa = score_replay(replay(trace, make_policy("hpa")))
+    assert ours.tau_u < hpa.tau_u and ours.scale_events <= hpa.scale_events
 
 
 def test_expected_calibration_error_by_hand() -> None:

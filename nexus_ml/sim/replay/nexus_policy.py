@@ -1,154 +1,168 @@
-"""``nexus``: our policy in the replay, driven by the real model and the real scaling code.
+"""``nexus``: the decision service's own path, replayed minute by minute in process.
 
-Each minute it feeds the last observed demand to two :class:`LeadTimeQuantileForecaster`
-models (each picks, online, the centre whose predictive distribution fits the trace's recent
-past best: blends of last value and median, a lag regression, with or without the seasonal
-jump) and provisions the replica count k of least expected cost, ``k + under_cost · risk(k)``
-(an under-provisioned minute is worth ``under_cost`` replica-minutes):
-
-* holding or shrinking to k caps every step of the start-up lead time at k, so risk(k) is
-  P(peak over the lead time > what k replicas serve);
-* growing to k cannot help the steps before the new replicas are ready, so risk(k) is the
-  risk that stays (the current capacity falling short before then) plus P(demand at the ready
-  step > what k serves), recalibrated online on the outcomes of past scale-ups (isotonic).
-
-With ``under_cost=None`` it provisions the ``level`` quantile instead, cut down to the
-smallest k whose calibrated risk is within 1 − level (the first version).
-:func:`nexus_ml.decide.scaling.recommend_replicas` turns that into a target. It sees only what
-replay model v1 allows: demand and ready replicas before the current minute.
+Nothing here decides. At reset a champion is trained on the trace's history by the real
+training pipeline (a :data:`ChampionTrainer` the caller injects: the CLI and the bench pass
+``pipelines.trace_champion.train_trace_champion``). Each minute the policy hands the last hour
+of the trace, as the metric source would, to :meth:`nexus_ml.engine.DecisionEngine.decide` —
+the method behind ``/v1/decisions`` — with the replica count in force as the executor would
+observe it, and applies the decision through the executor's own
+:class:`~nexus_ml.execute.guardrails.Guardrails` (confidence bars, cooldowns, step limits), as
+the executor does. It sees only what replay model v1 allows: demand and ready replicas before
+the current minute.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
+import pandas as pd
 
-from nexus_ml.decide.scaling import ScalingInputs, ScalingState, recommend_replicas
-from nexus_ml.models.confidence import OnlineIsotonicCalibrator
-from nexus_ml.models.lead_time import LeadTimeQuantileForecaster
+from nexus_ml.catalog import Catalog, ModuleProfile
+from nexus_ml.catalog.schema import ScaleTrigger
+from nexus_ml.decide.observed import RecentAction
+from nexus_ml.decide.strategy import UNDER_COST
+from nexus_ml.decide.window import MetricWindow
+from nexus_ml.domain import Action
+from nexus_ml.engine import DecisionEngine, NullMetrics
+from nexus_ml.errors import InputError
+from nexus_ml.execute.backend import ServiceState
+from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
+from nexus_ml.ingest.source import MetricFetch
+from nexus_ml.models.store import ModelBundle
 from nexus_ml.sim.replay.policies import Observation
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import timedelta
+
     from nexus_ml.sim.replay.physics import PreparedTrace
 
+#: Trains a champion on a demand history (DatetimeIndex, requests/min) for a module profile.
+ChampionTrainer = Callable[[pd.Series, ModuleProfile], ModelBundle]
 
-# Replica-minutes an under-provisioned minute is worth: the one global setting of the policy,
-# an operator's preference that moves it along its cost/shortage frontier (bench_replay.py
-# prints the frontier). On the crane development traces the issue-8 targets (τ_U and overload
-# at most a quarter of hpa's, replica-hours at most 1.10 × the oracle's) all hold for values
-# between about 18.5 and 21; 20 is the middle of that band, not a per-trace fit: 16 gives
-# τ_U/hpa 0.256 at 1.089 × oracle, 24 gives 0.232 at 1.106 ×.
-UNDER_COST = 20.0
+MODULE = "nexus-replayed-trace"
+WINDOW_MINUTES = 60  # what the service reads from the metric source
+
+
+def trace_profile(trace: PreparedTrace) -> ModuleProfile:
+    """The replayed trace as a catalog module: replay model v1's capacity, bounds and delay."""
+    p = trace.params
+    return ModuleProfile(
+        name=MODULE,
+        display_name="replayed trace",
+        schema="replay",
+        client_share=1.0,
+        cpu_limit=1.0,
+        memory_limit_gb=1.0,
+        min_replicas=p.min_replicas,
+        max_replicas=p.max_replicas,
+        port=8000,
+        image="replay",
+        scale_trigger=ScaleTrigger(metric="requests_per_min", threshold=1.0, duration_min=5),
+        target_utilisation=p.u_target,
+        startup_lead_time_s=p.startup_delay * 60,
+        capacity_rpm_per_replica=trace.capacity,
+    )
+
+
+class _NoGapSource:
+    """The replay hands every window in full: a gap query means a bug, not missing data."""
+
+    def fetch(
+        self, modules: Sequence[str], start: datetime, end: datetime, step: timedelta
+    ) -> MetricFetch:
+        raise InputError(f"the replay has no data source (asked {start} .. {end})")
+
+
+class _OneChampion:
+    def __init__(self, bundle: ModelBundle) -> None:
+        self.bundle = bundle
+
+    def get(self, module: str) -> ModelBundle | None:
+        return self.bundle if module == self.bundle.module else None
 
 
 class NexusPolicy:
+    """The served decision path as a replay policy.
+
+    Parameters
+    ----------
+    train_champion
+        Trains the champion on the trace's history (the real training pipeline).
+    guardrails
+        The executor's limits; the production defaults unless given.
+    under_cost
+        The strategy's cost of a minute short of capacity (see ``nexus_ml.decide.strategy``).
+    """
+
     name = "nexus"
 
     def __init__(
         self,
+        train_champion: ChampionTrainer,
         *,
-        level: float = 0.95,
-        scale_down_window: int = 1,
-        under_cost: float | None = UNDER_COST,
+        guardrails: GuardrailConfig | None = None,
+        under_cost: float = UNDER_COST,
     ) -> None:
-        self.level = level
-        self.scale_down_window = scale_down_window
+        self.train_champion = train_champion
+        self.guardrail_config = guardrails or GuardrailConfig()
         self.under_cost = under_cost
-        self.last_confidence = float("nan")
+        self.last_confidence = math.nan
+        self.decision_seconds = 0.0  # time spent in the engine, for the bench
 
     def reset(self, trace: PreparedTrace, *, initial_target: int) -> None:
-        self.p = trace.params
-        self.capacity = trace.capacity
-        self.model = LeadTimeQuantileForecaster(
-            lead_time=self.p.startup_delay, level=self.level
-        ).fit(trace.demand[: trace.start - 1])
-        # Replicas added now are ready only at the last step of the lead time: a scale-up
-        # cannot help the steps before, so its benefit is judged on that step alone.
-        self.end_model = LeadTimeQuantileForecaster(
-            lead_time=self.p.startup_delay, level=self.level, first_step=self.p.startup_delay + 1
-        ).fit(trace.demand[: trace.start - 1])
-        self.end_calibrator = OnlineIsotonicCalibrator()
-        self.seen = trace.start - 1
-        self.state = ScalingState()
-        self.calibrator = OnlineIsotonicCalibrator()
-        # (minute, raw confidence, raw risk at the ready step, capacity) of past scale-ups
-        self.pending: list[tuple[int, float, float, float]] = []
-
-    def _learn_outcomes(self, obs: Observation) -> None:
-        """Score past scale-ups whose lead-time window has now been observed."""
-        L = self.p.startup_delay
-        while self.pending and self.pending[0][0] + L < obs.t:
-            t, raw, raw_end, capacity = self.pending.pop(0)
-            peak = float(obs.demand[t : t + L + 1].max())
-            self.calibrator.record(raw, peak > capacity)
-            self.end_calibrator.record(raw_end, float(obs.demand[t + L]) > capacity)
-
-    def _calibrated_upper(self, current: int) -> float:
-        """Demand to provision for: the model's upper quantile, or less when calibration shows
-        that scale-ups like this one are rarely needed (calibrated risk within 1 − level)."""
-        upper = self.model.predict_upper()
-        per_replica = self.capacity * self.p.u_target
-        if upper <= current * per_replica:
-            return upper
-        alpha = 1.0 - self.level
-        for k in range(current, self.p.max_replicas + 1):
-            risk = self.calibrator.calibrate(self.model.exceed_probability(k * per_replica))
-            if risk <= alpha:
-                return min(upper, k * per_replica)
-        return upper
-
-    def _least_cost_upper(self, current: int) -> float:
-        """Demand to provision for: the replica count of least expected cost, in demand."""
-        assert self.under_cost is not None
-        per_replica = self.capacity * self.p.u_target
-        ks = np.arange(self.p.min_replicas, self.p.max_replicas + 1)
-        # Holding or shrinking to k caps the whole lead-time window at k.
-        risk = self.model.exceed_probabilities(ks * per_replica)
-        up = ks > current
-        if up.any():
-            # Growing to k leaves the first steps at the current capacity (that risk stays)
-            # and changes only the step at which the new replicas are ready; that step's raw
-            # risk is recalibrated on the outcomes of past scale-ups.
-            end = self.end_calibrator.calibrate_many(
-                self.end_model.exceed_probabilities(np.r_[current, ks[up]] * per_replica)
-            )
-            held = risk[ks == current][0] if (ks == current).any() else 1.0
-            risk[up] = max(held - end[0], 0.0) + end[1:]
-        cost = ks + self.under_cost * risk
-        return float(ks[int(np.argmin(cost))] * per_replica)
+        self.profile = trace_profile(trace)
+        history = pd.Series(
+            trace.demand[: trace.start], index=trace.timestamps[: trace.start], dtype=float
+        )
+        bundle = self.train_champion(history, self.profile)
+        self.clock_now = trace.timestamps[trace.start].to_pydatetime()
+        self.engine = DecisionEngine(
+            Catalog(modules=(self.profile,)),
+            _NoGapSource(),
+            _OneChampion(bundle),
+            NullMetrics(),
+            clock=lambda: self.clock_now,
+            window_minutes=WINDOW_MINUTES,
+            cache_s=0.0,
+            under_cost=self.under_cost,
+        )
+        self.guardrails = Guardrails(self.guardrail_config)
+        self.stamps = [ts.to_pydatetime() for ts in trace.timestamps]
+        self.recent: list[RecentAction] = []
+        self.decision_seconds = 0.0
 
     def target(self, obs: Observation) -> int:
-        if obs.t > self.seen:
-            self.model.update(obs.demand[self.seen : obs.t])
-            self.end_model.update(obs.demand[self.seen : obs.t])
-            self.seen = obs.t
-        self._learn_outcomes(obs)
-        upper = (
-            self._least_cost_upper(obs.target)
-            if self.under_cost is not None
-            else self._calibrated_upper(obs.target)
+        import time
+
+        t = obs.t
+        lo = max(0, t - WINDOW_MINUTES)
+        now = self.stamps[t]
+        self.clock_now = now
+        window = MetricWindow(
+            module=MODULE,
+            timestamps=tuple(self.stamps[lo:t]),
+            values={"requests_per_min": obs.demand[lo:t]},
+            replicas=obs.ready[lo:t],
         )
-        capacity_now = obs.target * self.capacity * self.p.u_target
-        exceed = self.model.exceed_probability(capacity_now)
-        rec = recommend_replicas(
-            ScalingInputs(
-                current_replicas=obs.target,
-                capacity=self.capacity,
-                target_utilisation=self.p.u_target,
-                min_replicas=self.p.min_replicas,
-                max_replicas=self.p.max_replicas,
-                recent_demand=(float(obs.demand[-1]),),
-                forecast_upper=(upper,),
-                exceed_probability=exceed,
-            ),
-            self.state,
-            scale_down_window=self.scale_down_window,
+        began = time.perf_counter()
+        decision = self.engine.decide(
+            MODULE, window, current_replicas=obs.target, recent_actions=tuple(self.recent)
         )
-        self.state = rec.state
-        self.last_confidence = float("nan")
-        if rec.target > obs.target:
-            exceed_end = self.end_model.exceed_probability(capacity_now)
-            self.pending.append((obs.t, exceed, exceed_end, capacity_now))
-            self.last_confidence = self.calibrator.calibrate(exceed)
-        return rec.target
+        self.decision_seconds += time.perf_counter() - began
+        self.last_confidence = (
+            decision.confidence if decision.action is Action.SCALE_UP else math.nan
+        )
+        state = ServiceState(
+            module=MODULE, replicas=obs.target, running=int(obs.ready[-1]), image="", version=t
+        )
+        verdict = self.guardrails.check(decision, state, self.profile, now=now, decided_at=now)
+        if not verdict.act or verdict.target is None:
+            return obs.target
+        self.guardrails.record(MODULE, decision.action, now)
+        self.recent = [a for a in self.recent if (now - a.at).total_seconds() < 3600]
+        self.recent.append(RecentAction(decision.action, now))
+        return verdict.target

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from nexus_ml.sim.replay.nexus_policy import ChampionTrainer
     from nexus_ml.sim.replay.physics import PreparedTrace
 
 
@@ -148,13 +149,16 @@ POLICIES: dict[str, Callable[[], Policy]] = {
 }
 
 
-def make_policy(name: str) -> Policy:
+def make_policy(name: str, *, champion_trainer: ChampionTrainer | None = None) -> Policy:
+    """A reference policy by name, or ``nexus`` (the served path, which needs the trainer)."""
     from nexus_ml.errors import InputError
 
     if name == "nexus":
+        if champion_trainer is None:
+            raise InputError("the nexus policy needs a champion trainer (the training pipeline)")
         from nexus_ml.sim.replay.nexus_policy import NexusPolicy
 
-        return NexusPolicy()
+        return NexusPolicy(champion_trainer)
     try:
         return POLICIES[name]()
     except KeyError:

@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
 from nexus_ml.sim.replay.physics import ReplayParams, ReplayResult, prepare_trace, replay
 from nexus_ml.sim.replay.policies import make_policy
 from nexus_ml.sim.replay.trace import load_trace
+
+if TYPE_CHECKING:
+    from nexus_ml.sim.replay.nexus_policy import ChampionTrainer
 
 ALL_POLICIES: tuple[str, ...] = ("static_peak", "hpa", "seed_rule", "crane_ehpa", "oracle", "nexus")
 SUMMARY_FIELDS: tuple[str, ...] = (
@@ -64,13 +68,15 @@ def run_benchmark(
     *,
     params: ReplayParams | None = None,
     on_step: Callable[[str, str], None] | None = None,
+    champion_trainer: ChampionTrainer | None = None,
 ) -> BenchmarkRun:
+    """Every policy on every trace; ``nexus`` trains its champion with ``champion_trainer``."""
     run = BenchmarkRun()
     for path in traces:
         prepared = prepare_trace(load_trace(path), params)
         run.metrics[path.stem], run.results[path.stem] = {}, {}
         for name in policies:
-            result = replay(prepared, make_policy(name))
+            result = replay(prepared, make_policy(name, champion_trainer=champion_trainer))
             run.results[path.stem][name] = result
             run.metrics[path.stem][name] = score_replay(result)
             if on_step:

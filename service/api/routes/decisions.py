@@ -3,15 +3,61 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from nexus_ml.decide.links import LinkLatency
-from nexus_ml.domain import Decision
+from nexus_ml.decide.observed import ModuleObservation, RecentAction
+from nexus_ml.domain import Action, Decision
 from service.api.deps import EngineDep, SettingsDep
 from service.api.schemas import DecisionRequest, DecisionsResponse
 from service.api.windows import resolve_window
 
 router = APIRouter(prefix="/decisions", tags=["decisions"])
+
+
+class RecentActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Action
+    at: AwareDatetime
+
+
+class ObservedModule(BaseModel):
+    """What the executor observed of one module's service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replicas: int | None = Field(None, ge=0, le=1000, description="Replicas in the service spec")
+    recent_actions: list[RecentActionIn] = Field(
+        default_factory=list, max_length=500, description="Actions applied in the last hour"
+    )
+    deployed_at: AwareDatetime | None = Field(None, description="When the image last changed")
+
+
+class ObservedRequest(BaseModel):
+    """The executor's view of the cluster: the service decides from it, not from memory."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "modules": {
+                        "nexus-crm": {
+                            "replicas": 2,
+                            "recent_actions": [
+                                {"action": "scale_up", "at": "2026-11-30T14:00:00Z"}
+                            ],
+                        }
+                    }
+                }
+            ]
+        },
+    )
+
+    modules: dict[str, ObservedModule] = Field(max_length=200)
 
 
 @router.get("", response_model=DecisionsResponse, summary="Every module's decision")
@@ -20,6 +66,36 @@ async def all_decisions(engine: EngineDep) -> Response:
     snapshot = engine.cached_snapshot()  # the common case: no thread hop, no work
     if snapshot is None:
         snapshot = await run_in_threadpool(engine.snapshot)
+    return Response(snapshot.body, media_type="application/json")
+
+
+@router.post(
+    "/observed", response_model=DecisionsResponse, summary="Every module's decision, observed"
+)
+async def observed_decisions(body: ObservedRequest, engine: EngineDep) -> Response:
+    """One decision per catalog module from what the executor observed (never cached)."""
+    unknown = [name for name in body.modules if name not in engine.catalog.names]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "modules", name),
+                    "msg": f"unknown module {name!r}; known: {', '.join(engine.catalog.names)}",
+                    "type": "value_error",
+                    "input": name,
+                }
+                for name in unknown
+            ]
+        )
+    observed = {
+        name: ModuleObservation(
+            replicas=m.replicas,
+            recent_actions=tuple(RecentAction(a.action, a.at) for a in m.recent_actions),
+            deployed_at=m.deployed_at,
+        )
+        for name, m in body.modules.items()
+    }
+    snapshot = await run_in_threadpool(engine.observed_snapshot, observed)
     return Response(snapshot.body, media_type="application/json")
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from nexus_ml.engine import DecisionEngine
 from nexus_ml.errors import NotFoundError
 from nexus_ml.models.store import ModelBundle
 from service.api.deps import EngineDep, SettingsDep
@@ -20,7 +21,6 @@ from service.api.schemas import (
     WindowRequest,
 )
 from service.api.windows import resolve_window
-from service.core.engine import DecisionEngine
 
 router = APIRouter(tags=["models"])
 

@@ -1,0 +1,63 @@
+"""What the world says about a module's recent past: changes and restarts (pure, no I/O).
+
+The policy keeps no memory of its own. When the replicas last changed comes from the replica
+counts observed in the metric window and from the actions the executor reports it applied
+(its audit trail); the restart budget from those actions alone. A skipped action leaves no
+trace here, so it is decided again on the next pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from nexus_ml.decide.window import MetricWindow
+from nexus_ml.domain import Action
+
+_CHANGES = (Action.SCALE_UP, Action.SCALE_DOWN, Action.RESTART, Action.ROLLBACK)
+
+
+@dataclass(frozen=True)
+class RecentAction:
+    """An action the executor applied to a module, and when."""
+
+    action: Action
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ModuleObservation:
+    """What the executor observed of one module's service: replicas running (the spec's
+    count), the actions it applied lately, and the time of the last image change."""
+
+    replicas: int | None = None
+    recent_actions: tuple[RecentAction, ...] = ()
+    deployed_at: datetime | None = None
+
+
+def replicas_changed_at(window: MetricWindow) -> datetime | None:
+    """The first minute of the window's current replica count (None: never seen changing)."""
+    counts = np.asarray(window.replicas, dtype=float)
+    seen = np.flatnonzero(np.isfinite(counts))
+    if seen.size < 2:
+        return None
+    rounded = np.round(counts[seen])
+    moved = np.flatnonzero(rounded[1:] != rounded[:-1])
+    return window.timestamps[int(seen[moved[-1] + 1])] if moved.size else None
+
+
+def last_change_at(window: MetricWindow, actions: Sequence[RecentAction]) -> datetime | None:
+    """When the module last changed: a replica count that moved, or an applied action."""
+    stamps = [a.at for a in actions if a.action in _CHANGES]
+    seen = replicas_changed_at(window)
+    if seen is not None:
+        stamps.append(seen)
+    return max(stamps) if stamps else None
+
+
+def restart_times(actions: Sequence[RecentAction]) -> tuple[datetime, ...]:
+    """When the executor restarted the module (the restart budget is counted from these)."""
+    return tuple(a.at for a in actions if a.action is Action.RESTART)
