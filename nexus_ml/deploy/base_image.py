@@ -21,7 +21,16 @@ from nexus_ml.errors import ClusterError
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 #: Parts of the standard library a service never imports.
-SKIPPED = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages", "lib2to3"}
+SKIPPED = {
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "site-packages",
+    "dist-packages",
+}
 #: Listed explicitly: ``docker import`` gives implicit parents mode 0700, which a non-root
 #: user cannot traverse.
 BASE_DIRS = (
@@ -52,9 +61,9 @@ def _shared_libraries(binaries: Iterable[Path]) -> set[Path]:
     return libs
 
 
-def _add_library(tar: tarfile.TarFile, lib: Path, prefix: Path) -> None:
+def _add_library(tar: tarfile.TarFile, lib: Path) -> None:
     """``lib`` at the path the loader asks for; a symlink stays a link, with its target."""
-    if str(lib).startswith(str(prefix)):  # found through the RUNPATH: LD_LIBRARY_PATH here
+    if lib.name.startswith("libpython"):  # found through the RUNPATH: LD_LIBRARY_PATH here
         _add_file(tar, lib.resolve(), f"usr/local/lib/{lib.name}")
         return
     arc = str(lib).lstrip("/")
@@ -118,7 +127,7 @@ def python_rootfs(
             info.type, info.linkname = tarfile.SYMTYPE, PY
             tar.addfile(info)
         for lib in sorted(_shared_libraries([exe, *dynload])):
-            _add_library(tar, lib, prefix)
+            _add_library(tar, lib)
         for path in sorted(stdlib.rglob("*")):
             rel = path.relative_to(stdlib)
             skipped = rel.parts[0] in SKIPPED or rel.parts[0].startswith("config-")

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nexus_ml.catalog import Catalog
+from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.deploy import DeployOptions, render_nginx, render_stack
 from tests.deploy.strategies import catalogs
 
@@ -117,10 +117,10 @@ def test_the_schema_rejects_what_engine_20_10_rejects(
     compose_validator: jsonschema.protocols.Validator,
 ) -> None:
     # the schema is a real check: an unknown key and a misspelt policy field do not pass
-    doc = yaml.safe_load(render_stack(catalogs().example()))
+    doc = yaml.safe_load(render_stack(load_catalog()))
     name = next(iter(doc["services"]))
     doc["services"][name]["deploy"]["update_config"]["on_failure"] = "rollback"
     assert not compose_validator.is_valid(doc)
-    doc = yaml.safe_load(render_stack(catalogs().example()))
+    doc = yaml.safe_load(render_stack(load_catalog()))
     doc["services"][next(iter(doc["services"]))]["deploy"]["replicas"] = "2"
     assert not compose_validator.is_valid(doc)
