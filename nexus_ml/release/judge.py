@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 
 from nexus_ml.release.config import DEFAULT_CONFIG, JudgeConfig, MetricCheck
-from nexus_ml.release.samples import FloatArray, MetricSamples
+from nexus_ml.release.samples import FloatArray, MetricSamples, Series
 from nexus_ml.release.stats import (
     Alternative,
     hodges_lehmann_shift,
@@ -127,20 +127,28 @@ def judge_continuous(
     )
 
 
-def _pairs(values_x: FloatArray, values_n: FloatArray) -> tuple[float, float, int, int]:
-    """Sums of numerator and denominator over rows where both are finite (rows aligned by
-    position when the lengths match, otherwise each summed on its own)."""
-    if len(values_x) == len(values_n):
-        keep = np.isfinite(values_x) & np.isfinite(values_n)
+def _pairs(x: Series | None, n: Series | None) -> tuple[float, float, int, int]:
+    """Sums of numerator and denominator over the scrapes where both have a finite value.
+
+    Rows are matched by timestamp (one scrape gives both counts); series that share no
+    timestamp at all are summed each on its own. Returns (x, n, rows used, rows dropped).
+    """
+    if x is None or n is None:
+        return 0.0, 0.0, 0, 0
+    common, ix, i_n = np.intersect1d(x.t, n.t, assume_unique=False, return_indices=True)
+    if len(common):
+        vx, vn = x.v[ix], n.v[i_n]
+        keep = np.isfinite(vx) & np.isfinite(vn)
+        unmatched = len(x.t) + len(n.t) - 2 * len(common)
         return (
-            float(values_x[keep].sum()),
-            float(values_n[keep].sum()),
+            float(vx[keep].sum()),
+            float(vn[keep].sum()),
             int(keep.sum()),
-            int((~keep).sum()),
+            int((~keep).sum()) + unmatched,
         )
-    x, dx = _finite(values_x)
-    n, dn = _finite(values_n)
-    return float(x.sum()), float(n.sum()), min(len(x), len(n)), dx + dn
+    fx, dx = _finite(x.v)
+    fn, dn = _finite(n.v)
+    return float(fx.sum()), float(fn.sum()), min(len(fx), len(fn)), dx + dn
 
 
 def judge_proportion(
@@ -149,10 +157,10 @@ def judge_proportion(
     """Two-proportion z test of ``numerator / denominator`` in the bad direction."""
     assert check.numerator is not None and check.denominator is not None
     xb, nb, rows_b, drop_b = _pairs(
-        baseline.values(check.numerator), baseline.values(check.denominator)
+        baseline.series.get(check.numerator), baseline.series.get(check.denominator)
     )
     xc, nc, rows_c, drop_c = _pairs(
-        candidate.values(check.numerator), candidate.values(check.denominator)
+        candidate.series.get(check.numerator), candidate.series.get(check.denominator)
     )
     counts = {"n_baseline": rows_b, "n_candidate": rows_c, "nan_dropped": drop_b + drop_c}
     if rows_b < check.min_samples or rows_c < check.min_samples or nb <= 0 or nc <= 0:
