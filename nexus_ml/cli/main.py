@@ -42,6 +42,7 @@ _VERB_MODULES = (
     "incident",
     "release",
     "stack",
+    "dashboard",
 )
 
 for _name in _VERB_MODULES:

@@ -4,15 +4,13 @@ The log is per process and bounded (a day of minutes and a few hundred decisions
 default): it is a view for operators, not a store of record. The audit trail stays the record;
 the dashboard's sampler joins its outcomes (applied, skipped, failed) onto the markers here.
 
-Every change is published to the :class:`Broadcaster`, which fans server-sent events out to the
-open pages. Publishing is thread-safe: decisions are recorded in the threads that decide.
+Every change is published to a :class:`~service.core.broadcast.Broadcaster`, which fans
+server-sent events out to the open pages; decisions are recorded in the threads that decide.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import json
 import logging
 import math
 import threading
@@ -25,6 +23,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from nexus_ml.domain import Action, Decision
+from service.core.broadcast import Broadcaster
 
 log = logging.getLogger(__name__)
 
@@ -109,53 +108,6 @@ def anomaly_value(decision: Decision) -> float | None:
         if evidence.kind == "anomaly" and evidence.value is not None:
             return _num(evidence.value, 3)
     return None
-
-
-class Broadcaster:
-    """Fan events out to subscribers (one ``asyncio.Queue`` each, on its own loop).
-
-    A subscriber that falls ``max_queue`` events behind is dropped (its page reconnects and
-    reloads the state) rather than letting memory grow without bound.
-    """
-
-    def __init__(self, max_queue: int = 1000) -> None:
-        self.max_queue = max_queue
-        self._subs: dict[asyncio.Queue[str | None], asyncio.AbstractEventLoop] = {}
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-
-    def subscribe(self) -> asyncio.Queue[str | None]:
-        """A queue of SSE frames for the calling coroutine (``None``: dropped, reconnect)."""
-        queue: asyncio.Queue[str | None] = asyncio.Queue(self.max_queue + 1)
-        with self._lock:
-            self._subs[queue] = asyncio.get_running_loop()
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
-        with self._lock:
-            self._subs.pop(queue, None)
-
-    @property
-    def subscribers(self) -> int:
-        return len(self._subs)
-
-    def publish(self, event: str, data: dict[str, Any]) -> None:
-        """Send ``event`` with JSON ``data`` to every subscriber (from any thread)."""
-        frame = f"id: {next(self._ids)}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
-        with self._lock:
-            subs = list(self._subs.items())
-        for queue, loop in subs:
-            try:
-                loop.call_soon_threadsafe(self._offer, queue, frame)
-            except RuntimeError:  # the subscriber's loop is closed
-                self.unsubscribe(queue)
-
-    def _offer(self, queue: asyncio.Queue[str | None], frame: str) -> None:
-        if queue.qsize() >= self.max_queue:
-            self.unsubscribe(queue)
-            queue.put_nowait(None)
-            return
-        queue.put_nowait(frame)
 
 
 class DashboardHistory:
@@ -357,6 +309,19 @@ class DashboardHistory:
         with self._lock:
             track = self._tracks.get(module)
             return list(track.markers) if track else []
+
+    def latest(self, module: str) -> dict[str, float | None]:
+        """The module's newest replicas, capacity at target utilisation and anomaly score."""
+        with self._lock:
+            track = self._tracks.get(module)
+            if track is None:
+                return {"replicas": None, "capacity": None, "anomaly": None}
+            anomaly = track.anomaly[1] if track.anomaly else None
+            return {
+                "replicas": track.replicas,
+                "capacity": self._capacity(track),
+                "anomaly": anomaly,
+            }
 
     def _future(self, module: str) -> dict[str, list[Any]]:
         track = self._tracks[module]

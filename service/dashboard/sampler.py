@@ -75,6 +75,26 @@ class DashboardSampler:
             ["module", "quantile"],
             registry=registry,
         )
+        self.latest = {
+            "replicas": Gauge(
+                "nexus_module_replicas",
+                "Replicas of the module in its newest decision or metric window",
+                ["module"],
+                registry=registry,
+            ),
+            "capacity": Gauge(
+                "nexus_capacity_requests_per_min",
+                "Requests per minute the module's replicas serve at target utilisation",
+                ["module"],
+                registry=registry,
+            ),
+            "anomaly": Gauge(
+                "nexus_anomaly_score",
+                "The anomaly score of the module's newest decision",
+                ["module"],
+                registry=registry,
+            ),
+        }
         for profile in engine.catalog.modules:
             history.set_profile(
                 profile.name, profile.capacity_rpm_per_replica, profile.target_utilisation
@@ -94,6 +114,9 @@ class DashboardSampler:
                     self._forecast(name, window)
             except NexusError as exc:
                 log.warning("dashboard sample of %s failed: %s", name, exc)
+            for key, value in self.history.latest(name).items():
+                if value is not None:
+                    self.latest[key].labels(name).set(value)
         self._read_audit()
         if self.incidents is not None:
             try:

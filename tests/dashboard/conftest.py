@@ -66,8 +66,10 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
+    # per module, not per session: Playwright's sync API runs an event loop in this thread
+    # for as long as it is started, and asyncio.run() in later tests would refuse to run
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -40,12 +40,15 @@
   const TZ = "America/Sao_Paulo";
   const MAX_POINTS = 2880;
   const body = document.body;
-  const lang = body.dataset.lang === "en" ? "en" : "pt";
+  const params = new URLSearchParams(location.search);
+  // ?lang= wins (a snapshot file has no server to render it), then the page's own language
+  const asked = params.get("lang") || body.dataset.lang;
+  const lang = asked === "en" ? "en" : "pt";
   const T = I18N[lang];
+  document.documentElement.lang = lang;
   // the state comes inside the page (one request, no fetch before the first render)
   const embedded = document.getElementById("state");
   const live = body.dataset.live === "1";
-  const params = new URLSearchParams(location.search);
   const focus = { module: params.get("module"), at: parseAt(params.get("at")) };
   const num = new Intl.NumberFormat(lang === "pt" ? "pt-BR" : "en-US", { maximumFractionDigits: 1 });
   const pct = new Intl.NumberFormat(lang === "pt" ? "pt-BR" : "en-US", { style: "percent", maximumFractionDigits: 0 });
@@ -191,7 +194,7 @@
     mod.u1 = new uPlot({
       width: chartWidth(mod), height: 170, tzDate, cursor, legend: { show: false },
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.08)] } },
-      axes: [Object.assign({ values: timeTicks, space: 60 }, axisStyle), Object.assign({ size: 48, values: (u, v) => v.map((x) => num.format(x)) }, axisStyle)],
+      axes: [Object.assign({}, axisStyle, { values: timeTicks, space: 60 }), Object.assign({}, axisStyle, { size: 48, values: (u, v) => v.map((x) => num.format(x)) })],
       series: [
         {},
         { label: T.demand, stroke: "#e6edf3", width: 1.4, points: { show: false } },
@@ -208,9 +211,9 @@
       width: chartWidth(mod), height: 70, tzDate, cursor, legend: { show: false },
       scales: { x: { time: true }, r: { range: (u, min, max) => [0, Math.max(2, (max || 1) + 1)] },
         a: { range: (u, min, max) => [0, Math.max(1, max || 1)] } },
-      axes: [Object.assign({ show: false }, axisStyle),
-        Object.assign({ scale: "r", size: 48, incrs: [1, 2, 5, 10, 20, 50], values: (u, v) => v.map((x) => String(x)) }, axisStyle),
-        Object.assign({ scale: "a", side: 1, size: 34, grid: { show: false } }, axisStyle)],
+      axes: [Object.assign({}, axisStyle, { show: false }),
+        Object.assign({}, axisStyle, { scale: "r", size: 48, space: 14, incrs: [1, 2, 5, 10, 20, 50], values: (u, v) => v.map((x) => String(x)) }),
+        Object.assign({}, axisStyle, { scale: "a", side: 1, size: 34, space: 14, grid: { show: false } })],
       series: [
         {},
         { label: T.replicas, scale: "r", stroke: "#b48cff", width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
@@ -229,7 +232,8 @@
   function applyRange(mod) {
     const xs = mod.u1.data[0];
     if (!xs.length) return;
-    let max = xs[xs.length - 1], min = (mod.t.length ? mod.t[mod.t.length - 1] : max) - store.hours * 3600;
+    let max = xs[xs.length - 1];
+    let min = Math.max(xs[0], (mod.t.length ? mod.t[mod.t.length - 1] : max) - store.hours * 3600);
     if (focus.at && focus.module === mod.name) { min = focus.at - 3 * 3600; max = Math.max(focus.at + 3600, min + 3600); }
     mod.u1.setScale("x", { min, max });
     mod.u2.setScale("x", { min, max });

@@ -1,0 +1,1 @@
+"""Dashboards of nexus-ml outside the service: Grafana JSON generated from the catalog."""
