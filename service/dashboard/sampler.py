@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -161,7 +161,7 @@ class DashboardSampler:
     def _read_audit(self) -> None:
         if self.audit is None:
             return
-        now = datetime.now(UTC)
+        now = self.engine.clock()  # the service's time (tests and replays pass their own)
         since = self._audit_since or now - timedelta(hours=24)
         try:
             entries = self.audit.since(since)
