@@ -14,11 +14,12 @@ from pathlib import Path
 MODULE_DOCKERFILE = """\
 # The Nexus ERP module stand-in: /health, a few ERP endpoints and its own /metrics.
 # BASE needs python3 and wget (the healthcheck): the local base has busybox's wget.
+# It listens on MODULE_PORT (the catalog's port, set by the stack). Few instructions: on the
+# vfs storage driver every one copies the whole root filesystem.
 ARG BASE=nexus-python:3.11
 FROM ${BASE}
 COPY nexus_module.py /app/nexus_module.py
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MODULE_PORT=8080 MODULE_BIND=0.0.0.0
-EXPOSE 8080
 USER 65534
 ENTRYPOINT ["python3", "/app/nexus_module.py"]
 """

@@ -20,6 +20,7 @@ import pytest
 
 from nexus_ml.catalog import Catalog
 from nexus_ml.deploy import DeployOptions, render_nginx, render_stack
+from nexus_ml.deploy.drift import stack_drift, stack_specs
 from nexus_ml.deploy.policy import monitor_seconds
 from nexus_ml.deploy.watch import release_status, wait_for_release
 from tests.conftest import require_env
@@ -121,6 +122,10 @@ def test_swarm_runs_what_the_catalog_says(deployment: Deployment) -> None:
         _expected_limits(module, svc)
         image = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
         assert image.endswith("@" + deployment.digests["nexus-module:1"])  # by digest
+    # the library's own comparison agrees: nothing differs from the catalog
+    assert (
+        stack_drift(deployment.catalog, stack_specs(deployment.stack), deployment.options()) == []
+    )
     specs = deployment.nexus_ml_specs
     executor = specs[deployment.service("executor")]
     assert executor["TaskTemplate"]["Placement"]["Constraints"] == ["node.role == manager"]
@@ -141,7 +146,7 @@ def test_swarm_runs_what_the_catalog_says(deployment: Deployment) -> None:
 
 def test_nginx_routes_to_every_module_and_its_tasks(deployment: Deployment) -> None:
     for module in deployment.catalog:
-        status, headers, body = h.poll(
+        _status, _headers, body = h.poll(
             f"{module.name} through nginx",
             lambda m=module: (
                 (r := deployment.through_nginx(f"/{m.short_name}/api/info"))[0] == 200 and r
@@ -150,12 +155,19 @@ def test_nginx_routes_to_every_module_and_its_tasks(deployment: Deployment) -> N
         )
         assert json.loads(body)["module"] == module.name
     um = deployment.catalog.get("user-management")
-    tasks = set()
-    for _ in range(40):
-        status, headers, _body = deployment.through_nginx("/user-management/api/users")
-        assert status == 200
-        tasks.add(headers["X-Nexus-Task"])
-    assert len(tasks) == um.min_replicas  # both replicas answer through the one location
+    tasks: set[str] = set()
+
+    def both_answered() -> bool:
+        for _ in range(10):
+            status, headers, _body = deployment.through_nginx("/user-management/api/users")
+            assert status == 200
+            tasks.add(headers["X-Nexus-Task"])
+        return len(tasks) >= um.min_replicas
+
+    # both replicas answer through the one location (the kernel spreads connections)
+    h.poll("every user-management task behind nginx", both_answered, timeout_s=30)
+    assert len(tasks) == um.min_replicas
+    assert all(t.startswith(f"{deployment.service(um.name)}.") for t in tasks)
     status, _, metrics = deployment.through_nginx("/crm/metrics")
     assert status == 200 and b'nexus_module_requests_total{module="nexus-crm"' in metrics
     assert deployment.through_nginx("/finance/api/info")[0] == 404
@@ -174,6 +186,11 @@ def test_a_release_failing_its_healthcheck_is_rolled_back_and_noticed(
     assert release_status(crm).failed
     after = h.inspect_service(crm)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
     assert after == before and deployment.digests["nexus-module:1"] in after
+    specs = stack_specs(deployment.stack)
+    assert stack_drift(deployment.catalog, specs, deployment.options()) == []
+    # against the bad release's rendering, the image is what differs: it did not go out
+    drift = stack_drift(bad, specs, deployment.options())
+    assert [d.field for d in drift] == ["TaskTemplate.ContainerSpec.Image"]
     # the other modules were not touched, and CRM serves again through nginx
     for name in ("nexus-user-management", "nexus-agendamento"):
         assert release_status(deployment.service(name)).state in (None, "completed")
