@@ -1,4 +1,9 @@
-"""Dependencies of the routes, as ``Annotated`` aliases (the app's state holds the objects)."""
+"""Dependencies of the routes, as ``Annotated`` aliases (the app's state holds the objects).
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool,
+and these only read ``app.state``; the thread hops cost more than the route itself (``GET
+/v1/decisions`` in-process: 391 µs of CPU per request with them, 102 µs without; issue 19).
+"""
 
 from __future__ import annotations
 
@@ -17,31 +22,35 @@ from service.core.telemetry import ServiceMetrics
 _bearer = HTTPBearer(auto_error=False, description="NEXUS_API_TOKEN")
 
 
-def _settings(request: Request) -> ServiceSettings:
+async def _settings(request: Request) -> ServiceSettings:
     settings: ServiceSettings = request.app.state.settings
     return settings
 
 
-def _engine(request: Request) -> DecisionEngine:
+def _engine_of(request: Request) -> DecisionEngine:
     engine: DecisionEngine = request.app.state.engine
     return engine
 
 
-def _catalog(request: Request) -> Catalog:
-    return _engine(request).catalog
+async def _engine(request: Request) -> DecisionEngine:
+    return _engine_of(request)
 
 
-def _champions(request: Request) -> ChampionRegistry:
+async def _catalog(request: Request) -> Catalog:
+    return _engine_of(request).catalog
+
+
+async def _champions(request: Request) -> ChampionRegistry:
     champions: ChampionRegistry = request.app.state.champions
     return champions
 
 
-def _metrics(request: Request) -> ServiceMetrics:
+async def _metrics(request: Request) -> ServiceMetrics:
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
