@@ -54,6 +54,8 @@ def render(
             network=network,
             stack_name=stack_name,
             bind_address="127.0.0.1" if network == "host" else "0.0.0.0",
+            # on the host network two decision services would fight over one port
+            decision_replicas=1 if network == "host" else 2,
         )
     except ValidationError as exc:
         err = exc.errors()[0]

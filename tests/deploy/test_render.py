@@ -171,3 +171,14 @@ def test_libyaml_and_pure_python_emitters_give_the_same_bytes() -> None:
     kwargs = {"sort_keys": False, "default_flow_style": False, "width": 4096}
     pure = yaml.dump(doc, Dumper=yaml.SafeDumper, allow_unicode=True, **kwargs)
     assert render_stack(CATALOG, DeployOptions(network="host")).endswith(pure)
+
+
+def test_cli_host_network_runs_one_decision_service_on_loopback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["stack", "render", "--network", "host", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load((tmp_path / "stack.yml").read_text())
+    decision = doc["services"]["decision"]
+    assert decision["deploy"]["replicas"] == 1 and "127.0.0.1" in decision["command"]
+    assert "listen 0.0.0.0:80;" in (tmp_path / "nginx.conf").read_text()
