@@ -24,7 +24,8 @@ import pandas as pd
 
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import LogNotifier
-from nexus_ml.catalog import Catalog
+from nexus_ml.catalog import Catalog, ModuleProfile
+from nexus_ml.decide.scaling import replicas_for
 from nexus_ml.domain.decision import Action
 from nexus_ml.domain.frame import FRAME_COLUMNS
 from nexus_ml.execute.audit import JsonlAudit
@@ -57,6 +58,19 @@ class LoopDemoConfig:
     out_dir: Path = Path("out")
 
 
+@dataclass(frozen=True)
+class ModuleDayReport:
+    """How one module fared through the replayed day."""
+
+    module: str
+    overloaded_below_max_min: int  # minutes above capacity while below the maximum
+    overloaded_at_max_min: int  # minutes above capacity at the maximum (nothing left to add)
+    replica_hours: float
+    oracle_replica_hours: float  # what replicas sized minute by minute to demand would cost
+    actions: int
+    skips: int
+
+
 @dataclass
 class LoopDemoResult:
     actions: list[str] = field(default_factory=list)
@@ -64,7 +78,11 @@ class LoopDemoResult:
     policy: str = "rules"
     ticks: int = 0
     plot: Path | None = None
+    trace_csv: Path | None = None
+    modules: list[ModuleDayReport] = field(default_factory=list)
     seconds: float = 0.0
+    acted: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def day_incidents(day: datetime) -> tuple[Incident, ...]:
@@ -244,8 +262,7 @@ def run_loop_demo(
             ]
             source.append(rows)
             trace.extend(
-                {"timestamp": now, "module": m, "demand": s.demand_rpm, "replicas": s.replicas}
-                for m, s in snaps.items()
+                trace_row(catalog.get(m), now, s.demand_rpm, s.replicas) for m, s in snaps.items()
             )
             if minute % config.tick_minutes == config.tick_minutes - 1:
                 clock.now = now + timedelta(seconds=30)
@@ -255,8 +272,13 @@ def run_loop_demo(
         server.should_exit = True
         thread.join(10)
     result.alerts = [f"{a.module}: {a.problem}" for a in notifier.sent]
+    frame = pd.DataFrame(trace, columns=list(TRACE_COLUMNS))
+    result.trace_csv = config.out_dir / "loop_trace.csv"
+    out = frame.assign(timestamp=frame["timestamp"].map(lambda ts: ts.isoformat()))
+    out.to_csv(result.trace_csv, index=False)
+    result.modules = day_report(frame, catalog, result.acted, result.skipped)
     result.plot = plot_demand_vs_replicas(
-        pd.DataFrame(trace), catalog, config.out_dir / "loop_demand_vs_replicas.png"
+        frame, catalog, config.out_dir / "loop_demand_vs_replicas.png"
     )
     result.seconds = time.perf_counter() - began
     return result
@@ -267,9 +289,55 @@ def _report(report: TickReport, now: datetime, result: LoopDemoResult, emit: Eve
         if o.acted:
             line = f"{now:%H:%M} {o.module}: {o.action.value} — {o.detail}"
             result.actions.append(line)
+            result.acted[o.module] = result.acted.get(o.module, 0) + 1
             emit(f"[applied] {line}")
         elif o.reason not in ("hold", "at_target", "alert"):  # alerts print themselves
+            result.skipped[o.module] = result.skipped.get(o.module, 0) + 1
             emit(f"[skipped] {now:%H:%M} {o.module}: {o.action.value} ({o.reason}: {o.detail})")
+
+
+TRACE_COLUMNS = ("timestamp", "module", "demand_rpm", "replicas", "max_replicas", "capacity_rpm")
+
+
+def trace_row(
+    profile: ModuleProfile, now: datetime, demand: float, replicas: int
+) -> dict[str, object]:
+    """One simulated minute of one module; capacity is what the replicas serve at target."""
+    per_replica = profile.capacity_rpm_per_replica * profile.target_utilisation
+    return {
+        "timestamp": now,
+        "module": profile.name,
+        "demand_rpm": round(float(demand), 3),
+        "replicas": int(replicas),
+        "max_replicas": profile.max_replicas,
+        "capacity_rpm": round(replicas * per_replica, 3),
+    }
+
+
+def day_report(
+    trace: pd.DataFrame, catalog: Catalog, acted: dict[str, int], skipped: dict[str, int]
+) -> list[ModuleDayReport]:
+    """Per module: minutes above capacity (below and at the maximum), replica-hours against
+    replicas sized minute by minute to the demand (within the catalog bounds), actions, skips."""
+    reports = []
+    for profile in catalog:
+        rows = trace[trace["module"] == profile.name]
+        over = rows["demand_rpm"] > rows["capacity_rpm"]
+        below_max = rows["replicas"] < rows["max_replicas"]
+        per_replica = profile.capacity_rpm_per_replica * profile.target_utilisation
+        needed = [profile.clamp(replicas_for(d, per_replica, 1.0)) for d in rows["demand_rpm"]]
+        reports.append(
+            ModuleDayReport(
+                module=profile.name,
+                overloaded_below_max_min=int((over & below_max).sum()),
+                overloaded_at_max_min=int((over & ~below_max).sum()),
+                replica_hours=float(rows["replicas"].sum()) / 60.0,
+                oracle_replica_hours=float(sum(needed)) / 60.0,
+                actions=acted.get(profile.name, 0),
+                skips=skipped.get(profile.name, 0),
+            )
+        )
+    return reports
 
 
 def plot_demand_vs_replicas(trace: pd.DataFrame, catalog: Catalog, path: Path) -> Path:
@@ -284,10 +352,12 @@ def plot_demand_vs_replicas(trace: pd.DataFrame, catalog: Catalog, path: Path) -
     for ax, module in zip(axes, modules, strict=True):
         rows = trace[trace["module"] == module]
         profile = catalog.get(module)
-        cap = profile.capacity_rpm_per_replica * profile.target_utilisation
-        ax.plot(rows["timestamp"], rows["demand"], color="tab:blue", lw=1, label="demand (rpm)")
-        ax.step(rows["timestamp"], rows["replicas"] * cap, where="post", color="tab:orange",
+        ax.plot(rows["timestamp"], rows["demand_rpm"], color="tab:blue", lw=1, label="demand (rpm)")
+        ax.step(rows["timestamp"], rows["capacity_rpm"], where="post", color="tab:orange",
                 label="capacity at target utilisation")  # fmt: skip
+        full = rows["max_replicas"] * profile.capacity_rpm_per_replica * profile.target_utilisation
+        ax.plot(rows["timestamp"], full, color="tab:red", lw=0.8, ls="--",
+                label="capacity at max replicas")  # fmt: skip
         right = ax.twinx()
         right.step(rows["timestamp"], rows["replicas"], where="post", color="tab:green", lw=1.5)
         right.set_ylabel("replicas", color="tab:green")

@@ -110,10 +110,33 @@ def register(app: typer.Typer) -> None:
                 LoopDemoConfig(seed=seed, out_dir=out, train=train),
                 on_event=lambda line: console.print(line, highlight=False, markup=False),
             )
+            day = Table(title="The replayed day, per module")
+            for col in (
+                "module",
+                "min over capacity below max",
+                "min over capacity at max",
+                "replica-h",
+                "vs sized to demand",
+                "actions",
+                "skips",
+            ):
+                day.add_column(col, justify="left" if col == "module" else "right")
+            for m in result.modules:
+                ratio = m.replica_hours / m.oracle_replica_hours if m.oracle_replica_hours else 0
+                day.add_row(
+                    m.module.removeprefix("nexus-"),
+                    str(m.overloaded_below_max_min),
+                    str(m.overloaded_at_max_min),
+                    f"{m.replica_hours:.1f}",
+                    f"{ratio:.2f}×",
+                    str(m.actions),
+                    str(m.skips),
+                )
+            console.print(day)
             console.print(
                 f"{len(result.actions)} actions and {len(result.alerts)} alerts in "
                 f"{result.ticks} executor passes; audit trail: {out}/audit.jsonl; "
-                f"demand vs replicas: [bold]{result.plot}[/bold]"
+                f"trace: {result.trace_csv}; demand vs replicas: [bold]{result.plot}[/bold]"
             )
         console.print(
             f"outputs in [bold]{config.out_dir}/[/bold] ({time.perf_counter() - began:.1f} s)"

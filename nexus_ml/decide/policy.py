@@ -146,12 +146,36 @@ def _canary(
     return decision, evidence
 
 
+def _at_max_overload(
+    inputs: DecisionInputs, current: int, target: int, config: PolicyConfig
+) -> Evidence | None:
+    """The module runs its maximum, wants no fewer, and demand stays above what that serves:
+    nothing left to scale, the operators must know (the catalog's maximum, a node, a code
+    path may need them)."""
+    p = inputs.profile
+    if current < p.max_replicas or target < p.max_replicas:
+        return None
+    full = p.max_replicas * p.capacity_rpm_per_replica * p.target_utilisation
+    recent = finite(inputs.window.field("requests_per_min")[-config.health.sustain_min :])
+    if len(recent) < config.health.sustain_min or min(recent) <= full:
+        return None
+    return Evidence(
+        kind="capacity",
+        detail=(
+            f"at its maximum of {p.max_replicas} replicas and still over capacity: "
+            f"{recent[-1]:.0f} rpm against {full:.0f} rpm for {len(recent)} min"
+        ),
+        value=round(recent[-1], 2),
+    )
+
+
 def _primary(
     scale_target: int,
     current: int,
     health: HealthAssessment,
     slow: bool,
     rollback: RollbackDecision | None,
+    saturated: bool = False,
 ) -> Action:
     if rollback is not None:
         return Action.ROLLBACK
@@ -159,7 +183,7 @@ def _primary(
         return Action.RESTART
     if scale_target > current:
         return Action.SCALE_UP
-    if health.alert or slow:
+    if health.alert or slow or saturated:
         return Action.ALERT
     if scale_target < current:
         return Action.SCALE_DOWN
@@ -303,7 +327,7 @@ def _evidence(
     return evidence
 
 
-_REASON_KINDS = ("guard", "health", "load", "slow_link", "canary", "rule", "scaling")
+_REASON_KINDS = ("guard", "health", "load", "slow_link", "canary", "rule", "scaling", "capacity")
 
 
 def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Decision:
@@ -339,12 +363,16 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
     slow = _slow_links(inputs, config)
     rollback, canary_evidence = _canary(inputs, config)
-    action = _primary(target, current, health, bool(slow), rollback)
+    saturated = _at_max_overload(inputs, current, target, config) if fresh.usable else None
+    action = _primary(target, current, health, bool(slow), rollback, saturated is not None)
     evidence = _evidence(inputs, scaling, guard_notes, canary_evidence, fresh, health, slow, config)
+    if saturated is not None:
+        evidence.append(saturated)
     confidence = {
         Action.ROLLBACK: rollback.confidence if rollback else 0.5,
         Action.RESTART: health.confidence,
-        Action.ALERT: max(health.confidence, 0.6 if slow else 0.0),
+        # an overload at the maximum is observed, not predicted
+        Action.ALERT: max(health.confidence, 0.6 if slow else 0.0, 0.9 if saturated else 0.0),
     }.get(action, scaling.confidence)
     if not fresh.usable and action in (Action.HOLD, Action.SCALE_UP):
         confidence = min(confidence, 0.5)  # a decision on stale data is a guess
@@ -359,7 +387,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         restart=health.restart,
         rollback=rollback is not None,
         rollback_scope=rollback.scope if rollback else None,
-        alert_admin=health.alert or bool(slow) or rollback is not None,
+        alert_admin=health.alert or bool(slow) or rollback is not None or saturated is not None,
         reason=reason or "no change needed",
         confidence=round(min(max(confidence, 0.0), 1.0), 4),
         explanation=tuple(evidence),

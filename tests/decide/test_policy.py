@@ -217,3 +217,18 @@ def test_a_naive_deploy_time_is_read_as_utc() -> None:
     a = decide(inputs(window, deployed_at=aware, current_replicas=2))
     b = decide(inputs(window, deployed_at=naive, current_replicas=2))
     assert a == b
+
+
+def test_at_the_maximum_and_still_overloaded_the_operators_are_told() -> None:
+    crm = CATALOG.get("nexus-crm")
+    full = crm.max_replicas * crm.capacity_rpm_per_replica * crm.target_utilisation
+    window = make_window("nexus-crm", requests_per_min=1.3 * full)
+    strategy = strategy_at(1.3 * full, crm)
+    strategy.observe([1.3 * full])
+    d = decide(
+        inputs(window, profile=crm, strategy=strategy, current_replicas=crm.max_replicas)
+    )
+    assert d.action is Action.ALERT and d.alert_admin and d.target_replicas == crm.max_replicas
+    assert f"at its maximum of {crm.max_replicas} replicas" in d.reason
+    below = decide(inputs(window, profile=crm, strategy=strategy, current_replicas=2))
+    assert below.action is Action.SCALE_UP  # below the maximum there is something to do

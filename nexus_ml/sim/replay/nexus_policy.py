@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -25,7 +25,7 @@ from nexus_ml.catalog.schema import ScaleTrigger
 from nexus_ml.decide.observed import RecentAction
 from nexus_ml.decide.strategy import UNDER_COST
 from nexus_ml.decide.window import MetricWindow
-from nexus_ml.domain import Action
+from nexus_ml.domain import Action, Decision
 from nexus_ml.engine import DecisionEngine, NullMetrics
 from nexus_ml.errors import InputError
 from nexus_ml.execute.backend import ServiceState
@@ -36,7 +36,6 @@ from nexus_ml.sim.replay.policies import Observation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import timedelta
 
     from nexus_ml.sim.replay.physics import PreparedTrace
 
@@ -72,7 +71,11 @@ class _NoGapSource:
     """The replay hands every window in full: a gap query means a bug, not missing data."""
 
     def fetch(
-        self, modules: Sequence[str], start: datetime, end: datetime, step: timedelta
+        self,
+        modules: Sequence[str],
+        start: datetime,
+        end: datetime,
+        step: timedelta = timedelta(minutes=1),
     ) -> MetricFetch:
         raise InputError(f"the replay has no data source (asked {start} .. {end})")
 
@@ -96,6 +99,8 @@ class NexusPolicy:
         The executor's limits; the production defaults unless given.
     under_cost
         The strategy's cost of a minute short of capacity (see ``nexus_ml.decide.strategy``).
+    keep_decisions
+        Keep every minute's inputs and decision in :attr:`decisions` (for comparisons).
     """
 
     name = "nexus"
@@ -106,8 +111,12 @@ class NexusPolicy:
         *,
         guardrails: GuardrailConfig | None = None,
         under_cost: float = UNDER_COST,
+        keep_decisions: bool = False,
     ) -> None:
         self.train_champion = train_champion
+        self.keep_decisions = keep_decisions
+        # (minute, replicas in force, actions applied in the last hour, decision) per minute
+        self.decisions: list[tuple[datetime, int, tuple[RecentAction, ...], Decision]] = []
         self.guardrail_config = guardrails or GuardrailConfig()
         self.under_cost = under_cost
         self.last_confidence = math.nan
@@ -134,6 +143,8 @@ class NexusPolicy:
         self.stamps = [ts.to_pydatetime() for ts in trace.timestamps]
         self.recent: list[RecentAction] = []
         self.decision_seconds = 0.0
+        self.decisions = []
+        self.skips: dict[str, int] = {}  # scale decisions the guardrails held, by reason
 
     def target(self, obs: Observation) -> int:
         import time
@@ -145,14 +156,17 @@ class NexusPolicy:
         window = MetricWindow(
             module=MODULE,
             timestamps=tuple(self.stamps[lo:t]),
-            values={"requests_per_min": obs.demand[lo:t]},
-            replicas=obs.ready[lo:t],
+            values={"requests_per_min": obs.demand[lo:t].tolist()},
+            replicas=obs.ready[lo:t].tolist(),
         )
         began = time.perf_counter()
+        recent = tuple(self.recent)
         decision = self.engine.decide(
-            MODULE, window, current_replicas=obs.target, recent_actions=tuple(self.recent)
+            MODULE, window, current_replicas=obs.target, recent_actions=recent
         )
         self.decision_seconds += time.perf_counter() - began
+        if self.keep_decisions:
+            self.decisions.append((now, obs.target, recent, decision))
         self.last_confidence = (
             decision.confidence if decision.action is Action.SCALE_UP else math.nan
         )
@@ -161,6 +175,9 @@ class NexusPolicy:
         )
         verdict = self.guardrails.check(decision, state, self.profile, now=now, decided_at=now)
         if not verdict.act or verdict.target is None:
+            if decision.action in (Action.SCALE_UP, Action.SCALE_DOWN):
+                key = f"{decision.action.value}:{verdict.reason}"
+                self.skips[key] = self.skips.get(key, 0) + 1
             return obs.target
         self.guardrails.record(MODULE, decision.action, now)
         self.recent = [a for a in self.recent if (now - a.at).total_seconds() < 3600]
