@@ -187,3 +187,13 @@ def test_library_argument_errors_are_exit_2() -> None:
     with pytest.raises(typer.Exit) as exit_:
         writes_into_nowhere()
     assert exit_.value.exit_code == 2
+
+
+@given(data=st.binary(max_size=200))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_any_settings_file_gives_a_table_or_exit_2(data: bytes) -> None:
+    with pytest.MonkeyPatch.context() as mp, _tmp_file(data) as path:
+        mp.setenv("NEXUS_CONFIG", str(path))
+        code, err = run("modules")
+    if code != 0:
+        one_line_error(code, err)
