@@ -56,7 +56,9 @@ def load_trace(path: Path, *, step: str = "1min") -> pd.Series:
     if values.notna().sum() == 0:
         raise InputError(f"{path}: column {value_col} has no numeric values", path=str(path))
     series = pd.Series(values.to_numpy(), index=_parse_times(frame[time_col], path), name=path.stem)
-    series = series.sort_index()
+    series = series[series.index.notna()].sort_index()
+    if series.empty:
+        raise InputError(f"{path}: column {time_col} has no valid timestamp", path=str(path))
     span = series.index[-1] - series.index[0]
     if span / pd.Timedelta(step) > MAX_STEPS:
         raise InputError(
