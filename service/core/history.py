@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import threading
 import time
 from bisect import bisect_left, bisect_right
@@ -28,7 +29,11 @@ from service.core.broadcast import Broadcaster
 log = logging.getLogger(__name__)
 
 TOP_REASONS = 3
-_REPEAT_WINDOW_S = 60.0  # the same decision again within a minute is one marker, counted
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
+# The same advice again (same action, replicas and reasons, not yet applied) within 15 minutes
+# of its last repeat is one marker with a count: the snapshot is recomputed every few seconds
+# and an executor that holds asks again every tick; an operator wants one mark, not a fence.
+_REPEAT_WINDOW_S = 900.0
 _MAX_FORECAST = 240  # forecast minutes held per module before past ones are dropped
 
 
@@ -70,6 +75,7 @@ class Marker:
     status: str = "decided"
     status_reason: str = ""
     repeats: int = 1
+    last: float = 0.0  # when it was last repeated (0: never)
 
 
 @dataclass
@@ -81,6 +87,7 @@ class AlertNote:
     problem: str
     detail: str
     sent: bool
+    titles: dict[str, str] = field(default_factory=dict)  # the problem in words, per language
 
 
 @dataclass
@@ -94,12 +101,19 @@ class _Track:
 
 
 def top_reasons(decision: Decision, limit: int = TOP_REASONS) -> tuple[str, ...]:
-    """The decision's reason first, then its evidence details, de-duplicated."""
+    """The first clauses of the decision's reason (the policy joins them with "; "), then
+    its evidence details, without repeats."""
     reasons: list[str] = []
-    for text in (decision.reason, *(e.detail for e in decision.explanation)):
+    clauses = [c.strip() for c in decision.reason.split("; ")]
+    for text in (*clauses, *(e.detail for e in decision.explanation)):
         if text and text not in reasons:
             reasons.append(text)
     return tuple(reasons[:limit])
+
+
+def _gist(reasons: tuple[str, ...]) -> tuple[str, ...]:
+    # the same advice with fresher numbers ("827 rpm" then "877 rpm") is still the same advice
+    return tuple(_NUMBERS.sub("#", r) for r in reasons)
 
 
 def anomaly_value(decision: Decision) -> float | None:
@@ -251,19 +265,21 @@ class DashboardHistory:
 
     @staticmethod
     def _merge_repeat(track: _Track, decision: Decision, at: float) -> Marker | None:
-        # The snapshot is recomputed every few seconds: the same advice again is one marker.
         if not track.markers:
             return None
         last = track.markers[-1]
-        same = (last.action, last.current, last.target, last.status, last.reasons) == (
+        reasons = top_reasons(decision)
+        same = (last.action, last.current, last.target, _gist(last.reasons)) == (
             decision.action.value,
             decision.current_replicas,
             decision.target_replicas,
-            "decided",
-            top_reasons(decision),
+            _gist(reasons),
         )
-        if same and 0 <= at - last.t < _REPEAT_WINDOW_S:
+        recent = 0 <= at - max(last.t, last.last) < _REPEAT_WINDOW_S
+        if same and recent and last.status in ("decided", "skipped"):
             last.repeats += 1
+            last.last = round(at, 3)
+            last.reasons, last.confidence = reasons, round(decision.confidence, 3)  # the newest
             return last
         return None
 
@@ -277,11 +293,13 @@ class DashboardHistory:
                 (
                     m
                     for m in reversed(track.markers)
-                    if m.action == action and m.status == "decided" and 0 <= at - m.t < 600
+                    if m.action == action
+                    and m.status in ("decided", "skipped")
+                    and m.t - 1 <= at < max(m.t, m.last) + 600
                 ),
                 None,
             )
-            if found is None:
+            if found is None:  # decided by another replica of the service, or before it started
                 found = Marker(next(self._ids), module, round(at, 3), action, 0.0, (), 0, 0, "")
                 track.markers.append(found)
             found.status, found.status_reason = status, reason

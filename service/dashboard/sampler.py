@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from prometheus_client import CollectorRegistry, Gauge
 
+from nexus_ml.alerts.render import problem_title
 from nexus_ml.engine import DecisionEngine
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.audit import AuditTrail
@@ -172,13 +173,17 @@ class DashboardSampler:
             if self._audit_since is not None and entry.at <= self._audit_since:
                 continue
             at = entry.at.timestamp()
+            if entry.event in _OUTCOMES and entry.action == "hold":
+                continue  # holding is no event on the chart
             if entry.event in _OUTCOMES and entry.module and entry.action:
                 detail = entry.reason if entry.reason != "ok" else entry.detail
                 self.history.mark_outcome(
                     entry.module, entry.action, at, _OUTCOMES[entry.event], detail
                 )
             elif entry.event in _ALERTS:
-                note = AlertNote(at, entry.module, entry.reason, entry.detail, _ALERTS[entry.event])
+                titles = {lang: problem_title(entry.reason, lang) for lang in ("pt", "en")}
+                sent = _ALERTS[entry.event]
+                note = AlertNote(at, entry.module, entry.reason, entry.detail, sent, titles)
                 self.history.add_alert(note)
         if entries:
             self._audit_since = max(e.at for e in entries)

@@ -75,9 +75,15 @@ def test_the_same_advice_again_is_one_marker_with_a_count() -> None:
     again = history.record_decision(_scale_up(T0 + timedelta(seconds=5)))
     assert first is not None and again is first and first.repeats == 2
     other = history.record_decision(_scale_up(T0 + timedelta(seconds=10), current=2))
-    later = history.record_decision(_scale_up(T0 + timedelta(minutes=2), current=2))
-    assert other is not None and later is not None and later is not other
-    assert len(history.markers("nexus-crm")) == 3
+    again = history.record_decision(_scale_up(T0 + timedelta(minutes=10), current=2))
+    later = history.record_decision(_scale_up(T0 + timedelta(minutes=26), current=2))
+    assert other is not None and again is other and other.repeats == 2
+    assert later is not None and later is not other  # more than 15 min after its last repeat
+    applied = history.mark_outcome("nexus-crm", "scale_up", later.t + 3, "applied")
+    assert applied is later
+    after = history.record_decision(_scale_up(T0 + timedelta(minutes=27), current=2))
+    assert after is not later  # an applied action is an event of its own
+    assert len(history.markers("nexus-crm")) == 4
     assert first.reasons == (
         "forecast peak above capacity",
         "peak 410 rpm in 4 min",
@@ -153,3 +159,28 @@ def test_broadcast_reaches_subscribers_from_other_threads_and_drops_laggards() -
     assert [json.loads(f.split("data: ")[1]) for f in frames] == [{"n": 0}, {"n": 1}]
     assert "event: decision" in frames[0]
     assert last is None  # a dropped page is told to reconnect
+
+
+def test_fresher_numbers_are_the_same_advice_and_the_reason_is_split_into_clauses() -> None:
+    history = DashboardHistory()
+
+    def alert(at: datetime, rpm: int, confidence: float) -> Decision:
+        return Decision(
+            module="nexus-crm",
+            action=Action.ALERT,
+            current_replicas=4,
+            target_replicas=4,
+            alert_admin=True,
+            reason=f"overload needs 7 replicas; at its maximum of 4: {rpm} rpm against 560 rpm",
+            confidence=confidence,
+            decided_at=at,
+        )
+
+    first = history.record_decision(alert(T0, 827, 0.9))
+    second = history.record_decision(alert(T0 + timedelta(minutes=5), 877, 0.92))
+    assert first is not None and second is first and first.repeats == 2
+    assert first.reasons == (
+        "overload needs 7 replicas",
+        "at its maximum of 4: 877 rpm against 560 rpm",
+    )
+    assert first.confidence == 0.92 and first.last == (T0 + timedelta(minutes=5)).timestamp()

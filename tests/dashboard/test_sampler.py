@@ -169,6 +169,8 @@ def test_minutes_band_outcomes_and_metrics(
         assert [(a.module, a.problem, a.sent) for a in history.alerts] == [
             (MODULE, "degradation", True)
         ]
+        titles = {"pt": "Degradação de desempenho", "en": "Performance degradation"}
+        assert history.alerts[0].titles == titles
         assert history.latest(MODULE)["replicas"] == 2
 
         metrics = client.get("/metrics").text

@@ -58,9 +58,11 @@ def dashboard_context(app: FastAPI) -> DashboardContext:
         from nexus_ml.execute.factory import audit_for
 
         settings = app.state.settings
-        history = DashboardHistory()
+        engine = app.state.engine
+        # the service's clock, not the wall's: a replay (the demo) lives on its own time
+        history = DashboardHistory(clock=lambda: engine.clock().timestamp())
         sampler = DashboardSampler(
-            app.state.engine,
+            engine,
             history,
             audit=audit_for(settings),
             incidents=open_incidents(Path(settings.state_dir) / "incidents"),
@@ -75,12 +77,10 @@ def dashboard_context(app: FastAPI) -> DashboardContext:
 
 
 async def _sample_forever(context: DashboardContext) -> None:
-    sampler = context.sampler
-    if sampler is None or context.sample_s <= 0:
-        return
-    while True:
+    # sample_s <= 0 (now or later) stops it: a caller that samples itself (the demo) says so
+    while context.sampler is not None and context.sample_s > 0:
         try:
-            await asyncio.to_thread(sampler.sample)
+            await asyncio.to_thread(context.sampler.sample)
         except Exception:  # the page must not take the service down
             log.exception("dashboard sampling failed")
         await asyncio.sleep(context.sample_s)

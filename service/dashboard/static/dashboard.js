@@ -13,7 +13,7 @@
       band: "Faixa de 80 %", capacity: "Capacidade na utilização-alvo", replicas: "Réplicas",
       anomaly: "Escore de anomalia", confidence: "Confiança", reasons: "Motivos",
       coverage: "Cobertura 80 %", mape: "MAPE 24 h", modules: "módulos", actions: "aplicadas / decididas 24 h",
-      attention: "atenção", policy: "política", repeats: "repetida ×", tz: "horário de Brasília",
+      attention: "atenção", policy: "política", repeats: "repetida ×", until: "até", tz: "horário de Brasília",
       sent: "enviado", grouped: "agrupado", noBand: "sem previsão", now: "agora",
       action: { scale_up: "Aumentar réplicas", scale_down: "Reduzir réplicas", restart: "Reiniciar",
         rollback: "Rollback", alert: "Alertar", hold: "Manter" },
@@ -27,7 +27,7 @@
       band: "80 % band", capacity: "Capacity at target utilisation", replicas: "Replicas",
       anomaly: "Anomaly score", confidence: "Confidence", reasons: "Reasons",
       coverage: "80 % coverage", mape: "MAPE 24 h", modules: "modules", actions: "applied / decided 24 h",
-      attention: "attention", policy: "policy", repeats: "repeated ×", tz: "Brasília time",
+      attention: "attention", policy: "policy", repeats: "repeated ×", until: "until", tz: "Brasília time",
       sent: "sent", grouped: "grouped", noBand: "no forecast", now: "now",
       action: { scale_up: "Scale up", scale_down: "Scale down", restart: "Restart",
         rollback: "Roll back", alert: "Alert", hold: "Hold" },
@@ -55,7 +55,11 @@
   const timeFmt = new Intl.DateTimeFormat(lang === "pt" ? "pt-BR" : "en-GB",
     { timeZone: TZ, day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
   const mods = new Map();
-  const store = { alerts: [], incidents: [], hours: 24 };
+  const store = { alerts: [], incidents: [], hours: 24, now: null, nowAt: 0 };
+  // the service's time (a replay or a snapshot lives on its own clock), moved on by our own
+  function serviceNow() {
+    return store.now === null ? Date.now() / 1000 : store.now + (live ? (performance.now() - store.nowAt) / 1000 : 0);
+  }
   const api = { ready: false, firstRenderMs: null, seen: {}, errors: [], marks: {} };
   window.__nexusDash = api;
 
@@ -282,12 +286,19 @@
   function placeMarkers(mod) {
     if (!mod.u1) return;
     const w = mod.u1.bbox.width / uPlot.pxRatio;  // no DOM read: no forced layout
-    for (const mk of mod.markers.values()) {
-      if (!mk.node) continue;
-      const x = mod.u1.valToPos(mk.t, "x");
+    const rows = [-Infinity, -Infinity, -Infinity];  // right edge of the last marker per row
+    const placed = [...mod.markers.values()].filter((mk) => mk.node)
+      .map((mk) => [mod.u1.valToPos(mk.t, "x"), mk]).sort((a, b) => a[0] - b[0]);
+    for (const [x, mk] of placed) {
       const visible = Number.isFinite(x) && x >= 0 && x <= w;
       mk.node.style.display = visible ? "" : "none";
-      if (visible) mk.node.style.left = x + "px";
+      if (!visible) continue;
+      // markers closer than their width stack in up to three rows, so each stays hoverable
+      let row = rows.findIndex((edge) => edge <= x - 15);
+      if (row < 0) row = rows.indexOf(Math.min(...rows));
+      rows[row] = x;
+      mk.node.style.left = x + "px";
+      mk.node.style.top = row * 15 + "px";
     }
   }
   function renderStats(mod) {
@@ -305,7 +316,7 @@
       s.append(el("b", "", v));
       return s;
     }));
-    const hourAgo = (mod.t.length ? mod.t[mod.t.length - 1] : Date.now() / 1000) - 3600;
+    const hourAgo = (mod.t.length ? mod.t[mod.t.length - 1] : serviceNow()) - 3600;
     const recent = [...mod.markers.values()].filter((m) => m.t >= hourAgo);
     const incident = store.incidents.some((i) => i.module === mod.name);
     mod.card.classList.toggle("att-bad", incident || recent.some((m) => m.status === "failed"));
@@ -326,7 +337,7 @@
     const st = el("div");
     st.append(el("span", "tag " + mk.status, T.status[mk.status] || mk.status));
     if (mk.status_reason) st.append(document.createTextNode(" " + mk.status_reason));
-    if (mk.repeats > 1) st.append(document.createTextNode(" · " + T.repeats + mk.repeats));
+    if (mk.repeats > 1) st.append(document.createTextNode(" · " + T.repeats + mk.repeats + (mk.last ? " (" + T.until + " " + fmtTime(mk.last) + ")" : "")));
     const list = el("ul");
     for (const r of mk.reasons) list.append(el("li", "", r));
     tip.replaceChildren(h, meta, st, el("div", "meta", T.reasons + ":"), list);
@@ -353,7 +364,7 @@
   function renderSide() {
     const inc = store.incidents.map((i) => li(fmtTime(i.started_at), i.error_type + " (" + i.id + ")", i.module));
     $("incidents").replaceChildren(...(inc.length ? inc : [el("li", "empty", T.none)]));
-    const al = store.alerts.slice(-30).reverse().map((a) => li(fmtTime(a.t), a.problem + (a.sent ? "" : " · " + T.grouped) + (a.detail ? " — " + a.detail : ""), a.module));
+    const al = store.alerts.slice(-30).reverse().map((a) => li(fmtTime(a.t), ((a.titles && a.titles[lang]) || a.problem) + (a.sent ? "" : " · " + T.grouped) + (a.detail ? " — " + a.detail : ""), a.module));
     $("alerts").replaceChildren(...(al.length ? al : [el("li", "empty", T.none)]));
     const all = [];
     for (const mod of mods.values()) for (const mk of mod.markers.values()) all.push([mod.name, mk]);
@@ -367,7 +378,7 @@
     renderSummary(all);
   }
   function renderSummary(all) {
-    const dayAgo = Date.now() / 1000 - 86400;
+    const dayAgo = serviceNow() - 86400;
     const applied = all.filter(([, m]) => m.t >= dayAgo && m.status === "applied").length;
     const decided = all.filter(([, m]) => m.t >= dayAgo).length;
     const attention = [...mods.values()].filter((m) => m.card.classList.contains("att-bad") || m.card.classList.contains("att-warn")).length;
@@ -465,6 +476,8 @@
       el("span", "", "· " + T.tz));
   }
   function render(data) {
+    store.now = data.generated_at;
+    store.nowAt = performance.now();
     store.alerts = data.alerts || [];
     store.incidents = data.incidents || [];
     const names = data.modules.map((m) => m.module);
