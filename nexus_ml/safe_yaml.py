@@ -64,6 +64,6 @@ def describe(exc: yaml.YAMLError | ValueError) -> str:
     if isinstance(exc, FileTooLarge):
         return str(exc)
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "not valid YAML"
+    problem = getattr(exc, "problem", None)
     where = f" at line {mark.line + 1}" if mark is not None else ""
-    return f"{problem}{where}"
+    return f"not valid YAML{where}" + (f" ({problem})" if problem else "")
