@@ -1,44 +1,62 @@
-"""Replay model v1 on ../shared/data/traces/crane: every policy side by side (issue 8 targets).
+"""Replay model v1 on ../shared/data/traces/crane: the served policy against the references.
 
-Prints the summary and the targets check, then the nexus policy's cost/shortage frontier (its
-one setting, the under-cost, swept), and writes bench/results/replay.json and replay.html.
+``nexus`` is the decision service's own path (``nexus_ml.engine.DecisionEngine.decide`` and
+the executor's guardrails, in process), with a champion trained on each trace's history by
+the real training pipeline. Prints the summary, the targets check (issue 8 and 12) and the
+time per decision, and writes bench/results/replay.json and replay.html. ``--frontier`` also
+sweeps the strategy's one setting, the under-cost (slow: one more replay of every trace per
+value).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from nexus_ml.decide.strategy import UNDER_COST
 from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
-from nexus_ml.sim.replay.nexus_policy import UNDER_COST, NexusPolicy
+from nexus_ml.sim.replay.nexus_policy import NexusPolicy
 from nexus_ml.sim.replay.physics import prepare_trace, replay
 from nexus_ml.sim.replay.report import BenchmarkRun, render_html, run_benchmark
 from nexus_ml.sim.replay.trace import load_trace
+from pipelines.trace_champion import train_trace_champion
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT.parent / "shared" / "data" / "traces" / "crane"
 RESULTS = ROOT / "bench" / "results"
 
-
 FRONTIER = (12.0, 16.0, 20.0, 24.0, 32.0)
+TARGETS = {
+    "tau_u_vs_hpa": 0.25,
+    "overload_vs_hpa": 0.25,
+    "replica_hours_vs_oracle": 1.10,
+    "ece": 0.05,
+    "scale_events_vs_hpa": 1.0,
+}
+
+
+def _one_trace(path: Path) -> BenchmarkRun:
+    return run_benchmark([path], champion_trainer=train_trace_champion)
 
 
 def _nexus_at(job: tuple[Path, float]) -> tuple[str, float, ReplayMetrics]:
     path, under_cost = job
-    result = replay(prepare_trace(load_trace(path)), NexusPolicy(under_cost=under_cost))
-    return path.stem, under_cost, score_replay(result)
+    policy = NexusPolicy(train_trace_champion, under_cost=under_cost)
+    return path.stem, under_cost, score_replay(replay(prepare_trace(load_trace(path)), policy))
 
 
 def target_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float]:
-    """nexus's τ_U and servable overload vs hpa's, and its replica-hours vs the oracle's."""
+    """nexus's τ_U, servable overload and scale events vs hpa's; replica-hours vs oracle's."""
     nexus, hpa = summary["nexus"], summary["hpa"]
     return {
         "tau_u_vs_hpa": nexus["tau_u"] / hpa["tau_u"],
         "overload_vs_hpa": nexus["overload_minutes_servable_total"]
         / max(hpa["overload_minutes_servable_total"], 1.0),
         "replica_hours_vs_oracle": nexus["replica_hours_vs_oracle"],
+        "scale_events_vs_hpa": nexus["scale_events"] / max(hpa["scale_events"], 1.0),
     }
 
 
@@ -57,17 +75,13 @@ def frontier(traces: list[Path], run: BenchmarkRun) -> dict[float, dict[str, flo
 def main() -> None:
     traces = sorted(TRACES.glob("*.csv"))
     started = time.perf_counter()
-    run = run_benchmark(traces)
+    run = BenchmarkRun()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for part in pool.map(_one_trace, traces):
+            run.merge(part)
     seconds = time.perf_counter() - started
     summary = run.summary()
-    calibration = run.calibration()
-    checks = {**target_ratios(summary), "ece": calibration.ece}
-    targets = {
-        "tau_u_vs_hpa": 0.25,
-        "overload_vs_hpa": 0.25,
-        "replica_hours_vs_oracle": 1.10,
-        "ece": 0.05,
-    }
+    checks = {**target_ratios(summary), "ece": run.calibration().ece}
     header = ("tau_u", "theta_u", "overload", "rh/oracle", "events")
     print(f"{'policy':<12} " + " ".join(f"{h:>9}" for h in header))
     for policy, v in summary.items():
@@ -77,26 +91,31 @@ def main() -> None:
             f"{v['scale_events']:9.0f}"
         )
     for name, value in checks.items():
-        verdict = "ok" if value <= targets[name] else "MISSED"
-        print(f"{name:<26} {value:.4f}  target <= {targets[name]}  {verdict}")
-    print(f"{len(traces)} traces, {seconds:.0f} s")
-    sweep = frontier(traces, run)
-    print("\nnexus frontier (under-cost in replica-minutes per short minute; * = default)")
-    print(f"{'under_cost':>11} {'tau/hpa':>8} {'over/hpa':>8} {'rh/oracle':>9}")
-    for u, v in sweep.items():
-        mark = "*" if u == UNDER_COST else " "
-        print(
-            f"{u:>10.0f}{mark} {v['tau_u_vs_hpa']:8.3f} {v['overload_vs_hpa']:8.3f} "
-            f"{v['replica_hours_vs_oracle']:9.4f}"
-        )
+        verdict = "ok" if value <= TARGETS[name] else "MISSED"
+        print(f"{name:<26} {value:.4f}  target <= {TARGETS[name]}  {verdict}")
+    per_decision = {t: round(ms, 3) for t, ms in sorted(run.decision_ms.items())}
+    longest = max(len(r["nexus"].targets) for r in run.results.values())
+    print(f"nexus: ms per decision (engine, in process) by trace: {per_decision}")
+    print(f"{len(traces)} traces (longest scored: {longest} min), {seconds:.0f} s in all")
+    sweep = frontier(traces, run) if "--frontier" in sys.argv else {}
+    if sweep:
+        print("\nnexus frontier (under-cost in replica-minutes per short minute; * = default)")
+        print(f"{'under_cost':>11} {'tau/hpa':>8} {'over/hpa':>8} {'rh/oracle':>9} {'ev/hpa':>7}")
+        for u, v in sweep.items():
+            mark = "*" if u == UNDER_COST else " "
+            print(
+                f"{u:>10.0f}{mark} {v['tau_u_vs_hpa']:8.3f} {v['overload_vs_hpa']:8.3f} "
+                f"{v['replica_hours_vs_oracle']:9.4f} {v['scale_events_vs_hpa']:7.3f}"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "replay.json").write_text(
         json.dumps(
             {
                 "summary": summary,
                 "checks": checks,
-                "targets": targets,
+                "targets": TARGETS,
                 "seconds": seconds,
+                "decision_ms": per_decision,
                 "frontier": {str(u): v for u, v in sweep.items()},
             },
             indent=2,

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -27,7 +28,7 @@ from nexus_ml.alerts.telegram import TelegramNotifier
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Action
 from nexus_ml.execute.audit import AuditEntry, PostgresAudit
-from nexus_ml.execute.client import DecisionClient
+from nexus_ml.execute.client import DecisionBatch, DecisionClient
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.execute.leader import PgLeaderLock
@@ -67,6 +68,40 @@ LOOP_COOLDOWNS: dict[Action, float] = {
 }
 
 
+class MirroredClient:
+    """Round-robin over several decision services, each asked the same question every time.
+
+    Every fetch posts the executor's observation to all the services; the decisions of one of
+    them (in turn) go to the executor, and the others' are compared with them. Answers given
+    in different simulated minutes are not comparable (the compressed clock moved between the
+    requests) and are not compared.
+    """
+
+    def __init__(self, clients: list[DecisionClient]) -> None:
+        self.clients = clients
+        self.turn = 0
+        self.compared = 0  # fetches whose answers were all from the same simulated minute
+        self.acting = 0  # ... of which with at least one decision other than hold
+        self.mismatches: list[str] = []
+
+    def fetch(self, observed: Any = None) -> DecisionBatch:
+        batches = [c.fetch(observed) for c in self.clients]
+        minutes = {b.generated_at.replace(second=0, microsecond=0) for b in batches}
+        if len(minutes) == 1:
+            self.compared += 1
+            seen = [
+                {d.module: (d.action.value, d.target_replicas, d.confidence) for d in b.decisions}
+                for b in batches
+            ]
+            if any(v[0] != "hold" for v in seen[0].values()):
+                self.acting += 1
+            for other in seen[1:]:
+                if other != seen[0]:
+                    self.mismatches.append(f"{minutes.pop():%H:%M}: {seen[0]} != {other}")
+        self.turn = (self.turn + 1) % len(batches)
+        return batches[self.turn]
+
+
 @dataclass
 class Loop:
     clock: CompressedClock
@@ -76,6 +111,7 @@ class Loop:
     executor: Executor
     audit: PostgresAudit
     telegram: TelegramStub
+    mirror: MirroredClient | None = None
 
     def replicas(self, module: str) -> int:
         return self.backend.services()[module].replicas
@@ -133,11 +169,14 @@ def closed_loop(
     model_store: ModelStore,
     guardrails: GuardrailConfig,
     area: str = "exec_loop",
+    services: int = 1,
 ) -> Iterator[Loop]:
     """Start the whole loop at :data:`SIM_START`; everything is stopped and removed on exit.
 
     ``model_store`` is what the decision service serves (``NoModelStore()``: the seed's
-    rules); it is read once when the service starts.
+    rules); it is read once when the service starts. With ``services`` > 1, that many
+    decision services run side by side, each its own app with its own engine (its own
+    strategies, detectors and caches), behind a :class:`MirroredClient`.
     """
     from service.app import create_app
     from service.core.config import ServiceSettings
@@ -175,18 +214,28 @@ def closed_loop(
             clock,
             run,
         )
-        app = create_app(
-            settings,
-            catalog=catalog,
-            metric_source=source,
-            model_store=model_store,
-            clock=clock.now,
-            poll_models=False,
-        )
-        service = ServiceThread(app, free_port())
+        replicas = [
+            ServiceThread(
+                create_app(
+                    settings,
+                    catalog=catalog,
+                    metric_source=source,
+                    model_store=model_store,
+                    clock=clock.now,
+                    poll_models=False,
+                ),
+                free_port(),
+            )
+            for _ in range(services)
+        ]
+        service = replicas[0]
+        clients = [
+            DecisionClient(r.url, TOKEN, timeout_s=2, retries=1, backoff_s=0.2) for r in replicas
+        ]
+        mirror = MirroredClient(clients) if services > 1 else None
         audit = PostgresAudit(db)
         executor = Executor(
-            DecisionClient(service.url, TOKEN, timeout_s=2, retries=1, backoff_s=0.2),
+            mirror or clients[0],
             backend,
             catalog,
             Guardrails(guardrails),
@@ -206,13 +255,15 @@ def closed_loop(
         stop = threading.Event()
         runner = threading.Thread(target=executor.run, args=(stop,), daemon=True)
         try:
-            service.start()
+            for r in replicas:
+                r.start()
             runner.start()
-            yield Loop(clock, exporter, backend, service, executor, audit, telegram)
+            yield Loop(clock, exporter, backend, service, executor, audit, telegram, mirror)
         finally:
             stop.set()
             runner.join(15)
-            service.stop()
+            for r in replicas:
+                r.stop()
             exporter.stop()
             target.unlink(missing_ok=True)
             telegram.stop()

@@ -61,6 +61,7 @@ def loop(
             max_changes_per_hour=60,
         ),
         area="exec_loop_champion",
+        services=2,  # two service replicas must decide alike (stateless decisions)
     ) as running:
         yield running
 
@@ -178,3 +179,8 @@ def test_champions_from_mlflow_close_the_loop(loop: Loop, loop_champions: Champi
     # Nothing else moved: User Management stayed at its minimum, only Agendamento restarted.
     assert loop.replicas(UM) == 2
     assert [e.module for e in loop.taken(SIM_START, Action.RESTART)] == [AG], loop.trail(60)
+
+    # Two service replicas, each with its own engine, answered every question alike.
+    assert loop.mirror is not None
+    assert loop.mirror.compared >= 20 and loop.mirror.acting >= 3, vars(loop.mirror)
+    assert loop.mirror.mismatches == [], loop.mirror.mismatches[:3]

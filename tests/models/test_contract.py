@@ -20,7 +20,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from nexus_ml.models.anomaly import AnomalyDetector
 from nexus_ml.models.forecaster import SeasonalForecaster
+from nexus_ml.models.lead_time import LeadTimeQuantileForecaster
+from nexus_ml.models.lead_time_risk import LeadTimeRisk
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,34 @@ def _forecast(model: Any, y: pd.Series) -> pd.DataFrame:
     return model.predict(24, levels=(80, 95), context=y.iloc[-30:].shift(2, freq="5min"))
 
 
+def minute_series(days: int = 2, seed: int = 0) -> pd.Series:
+    """Demand at 1-minute steps with an hourly cycle (the lead-time models' input)."""
+    index = pd.date_range("2026-03-02", periods=days * 1440, freq="1min", tz="UTC")
+    t = np.arange(index.size)
+    rng = np.random.default_rng(seed)
+    return pd.Series(50 + 20 * np.sin(2 * np.pi * t / 60) + rng.normal(0, 3, t.size), index=index)
+
+
+def _lead_time_quantiles(model: Any, y: pd.Series) -> np.ndarray:
+    return np.r_[model.predict_upper(), model.exceed_probabilities(np.asarray([40.0, 60.0, 80.0]))]
+
+
+def _risks(model: Any, y: pd.Series) -> np.ndarray:
+    levels = np.asarray([40.0, 60.0, 80.0])
+    return np.r_[model.window_risk(levels), model.ready_risk(levels), model.predict_upper()]
+
+
+def detector_frame() -> pd.DataFrame:
+    y = seasonal_series(days=3)
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {"requests_per_min": y.to_numpy(), "response_time": 100 + rng.normal(0, 5, y.size)},
+        index=y.index,
+    )
+
+
+# Every estimator of nexus-ml: the forecaster, the scaling strategy's lead-time models and the
+# anomaly detector.
 MODELS: list[ModelCase] = [
     ModelCase(
         id="seasonal_forecaster",
@@ -54,6 +85,29 @@ MODELS: list[ModelCase] = [
         data=seasonal_series,
         fit=lambda model, y: model.fit(y),
         predict=_forecast,
+    ),
+    ModelCase(
+        id="lead_time_quantile_forecaster",
+        make=lambda: LeadTimeQuantileForecaster(lead_time=2, season=60, calib_window=600),
+        data=minute_series,
+        fit=lambda model, y: model.fit(y.to_numpy()),
+        predict=_lead_time_quantiles,
+    ),
+    ModelCase(
+        id="lead_time_risk",
+        make=lambda: LeadTimeRisk(lead_time=2, season=60),
+        data=minute_series,
+        fit=lambda model, y: model.fit(y),
+        predict=_risks,
+    ),
+    ModelCase(
+        id="anomaly_detector",
+        make=lambda: AnomalyDetector(
+            fields=["requests_per_min", "response_time"], history=720, max_reference=720
+        ),
+        data=detector_frame,
+        fit=lambda model, frame: model.fit(frame.iloc[:-120]),
+        predict=lambda model, frame: model.score(frame.iloc[-120:]),
     ),
 ]
 

@@ -39,6 +39,13 @@ class BenchmarkRun:
 
     metrics: dict[str, dict[str, ReplayMetrics]] = field(default_factory=dict)  # trace → policy
     results: dict[str, dict[str, ReplayResult]] = field(default_factory=dict)
+    decision_ms: dict[str, float] = field(default_factory=dict)  # trace → mean ms per decision
+
+    def merge(self, other: BenchmarkRun) -> None:
+        """Add the traces of a run made elsewhere (another process)."""
+        self.metrics.update(other.metrics)
+        self.results.update(other.results)
+        self.decision_ms.update(other.decision_ms)
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Mean of each metric over traces, per policy; replica-hours also as a ratio to oracle."""
@@ -76,8 +83,12 @@ def run_benchmark(
         prepared = prepare_trace(load_trace(path), params)
         run.metrics[path.stem], run.results[path.stem] = {}, {}
         for name in policies:
-            result = replay(prepared, make_policy(name, champion_trainer=champion_trainer))
+            policy = make_policy(name, champion_trainer=champion_trainer)
+            result = replay(prepared, policy)
             run.results[path.stem][name] = result
+            spent = getattr(policy, "decision_seconds", None)
+            if spent is not None and len(result.targets):
+                run.decision_ms[path.stem] = 1000.0 * spent / len(result.targets)
             run.metrics[path.stem][name] = score_replay(result)
             if on_step:
                 on_step(path.stem, name)
