@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from nexus_ml.cli.common import console, exits_cleanly, settings
+
+if TYPE_CHECKING:
+    from nexus_ml.execute.loop import TickReport
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +29,7 @@ def register(app: typer.Typer) -> None:
         import threading
 
         from nexus_ml.catalog import load_catalog
-        from nexus_ml.errors import IngestError, InputError
+        from nexus_ml.errors import IngestError, InputError, NexusError
         from nexus_ml.execute.backend import ClusterBackend
         from nexus_ml.execute.factory import ExecutorOptions, build_executor
 
@@ -57,29 +62,28 @@ def register(app: typer.Typer) -> None:
         )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        reports: list[TickReport] = []
+
+        def show(report: TickReport) -> None:
+            reports[:] = [report]
+            _print_report(report)
+
+        # Executor.run is the one loop: its guard keeps an unexpected error from stopping it,
+        # and it releases the leader lock on the way out.
         try:
-            while not stop.is_set():
-                report = executor.tick()
-                _print_report(report)
-                if once:
-                    if report.leader and not report.fetched:
-                        # a one-shot run that could not read decisions (refused token,
-                        # service down) did nothing: say so in the exit code
-                        raise IngestError(
-                            "decision service unavailable or refused the token: nothing done"
-                        )
-                    break
-                stop.wait(interval)
+            executor.run(stop, max_ticks=1 if once else None, on_tick=show)
         except KeyboardInterrupt:
-            pass
-        finally:
-            executor.lock.release()
+            return
+        if once:
+            if not reports:
+                raise NexusError("the executor's pass failed: see the log for the error")
+            if reports[0].leader and not reports[0].fetched:
+                # a one-shot run that could not read decisions (refused token, service
+                # down) did nothing: say so in the exit code
+                raise IngestError("decision service unavailable or refused the token: nothing done")
 
 
-def _print_report(report: object) -> None:
-    from nexus_ml.execute.loop import TickReport
-
-    assert isinstance(report, TickReport)
+def _print_report(report: TickReport) -> None:
     if not report.leader:
         console.print("[dim]standby: another executor holds the leader lock[/dim]")
         return

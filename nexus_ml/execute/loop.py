@@ -123,14 +123,23 @@ class Executor:
         self._service_down = False
 
     # -- the loop --------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None, *, max_ticks: int | None = None) -> None:
-        """Tick every ``interval_s`` until ``stop`` is set (or ``max_ticks`` ticks)."""
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        max_ticks: int | None = None,
+        on_tick: Callable[[TickReport], None] | None = None,
+    ) -> None:
+        """Tick every ``interval_s`` until ``stop`` is set (or ``max_ticks`` ticks); each
+        report goes to ``on_tick`` (the CLI prints it) under the same guard as the tick."""
         stop = stop or threading.Event()
         ticks = 0
         try:
             while not stop.is_set():
                 try:
-                    self.tick()
+                    report = self.tick()
+                    if on_tick is not None:
+                        on_tick(report)
                 except Exception:  # the loop must survive anything; the tick logs and audits
                     log.exception("executor tick failed")
                 ticks += 1

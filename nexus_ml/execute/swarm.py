@@ -1,10 +1,15 @@
 """``SwarmBackend``: the cluster backend on a real Docker Swarm (PyPI ``docker``).
 
-Every change is one ``POST /services/{id}/update`` of the full spec with the version we read
+Every change is one ``APIClient.update_service`` of the full spec with the version we read
 (Swarm's optimistic lock), so a concurrent change by someone else fails instead of being
-overwritten. Rollback uses the Engine API's ``rollback=previous``, which the SDK does not wrap.
-Each call then waits until the service has converged (update finished, the desired number of
-tasks running) or the deadline passes.
+overwritten. The SDK does not wrap the Engine's ``rollback=previous``; a rollback posts the
+service's ``PreviousSpec`` the same way (Swarm then keeps the bad spec as the new previous one,
+as its own rollback does). Each call then waits until the service has converged (update
+finished, the desired number of tasks running) or the deadline passes.
+
+A lost optimistic-lock race is recognised by status, not by message text: HTTP 409, or — as
+Engine 20.10 answers it, ``500 ... update out of sequence`` — a 5xx while the service's version
+has moved past the one we posted with.
 """
 
 from __future__ import annotations
@@ -145,11 +150,7 @@ class SwarmBackend:
 
     def rollback(self, module: str, *, timeout_s: float = 60.0) -> ServiceState:
         self._change(module, None, rollback=True)
-        self._converge(module, timeout_s)
-        # The restored spec carries the labels of the old one: stamp them again so the rollback
-        # is not mistaken for a change by hand.
-        self._change(module, lambda spec: None)
-        return self._state(module, self._inspect(module))
+        return self._converge(module, timeout_s)
 
     def _change(
         self,
@@ -159,49 +160,60 @@ class SwarmBackend:
         rollback: bool = False,
         attempts: int = 3,
     ) -> None:
-        """Post ``mutate``(current spec) — or a rollback — with the version just read.
+        """Post ``mutate``(current spec) — or the previous spec — with the version just read.
 
-        Swarm bumps a service's version while an update is in progress, so "update out of
-        sequence" means the spec moved under us: read it again and re-apply our change on top
-        (never a blind overwrite of someone else's change).
+        Swarm bumps a service's version while an update is in progress, so a conflict means the
+        spec moved under us: read it again and re-apply our change on top (never a blind
+        overwrite of someone else's change). Our labels are stamped on every spec we post (on
+        a rollback too, so it is not mistaken for a change by hand).
         """
         name = self._prefix + module
         for attempt in range(attempts):
             svc = self._inspect(module)
             if rollback and not svc.get("PreviousSpec"):
                 raise ClusterError(f"service {name!r} has no previous spec to roll back to")
-            spec = copy.deepcopy(svc["Spec"])
+            spec = copy.deepcopy(svc["PreviousSpec"] if rollback else svc["Spec"])
             if mutate is not None:
                 mutate(spec)
-                labels = dict(spec.get("Labels") or {})
-                labels[LABEL_REPLICAS] = str(_replicas(spec))
-                labels[LABEL_IMAGE] = _image(spec)
-                spec["Labels"] = labels
+            labels = dict(spec.get("Labels") or {})
+            labels[LABEL_REPLICAS] = str(_replicas(spec))
+            labels[LABEL_IMAGE] = _image(spec)
+            spec["Labels"] = labels
+            version = int(svc["Version"]["Index"])
+            what = f"{'roll back' if rollback else 'update'} service {name!r}"
             try:
-                self._post_update(module, svc, spec, rollback=rollback)
+                self._call(what, self._update, svc["ID"], version, spec)
                 return
             except ClusterError as exc:
-                if "out of sequence" not in str(exc) or attempt == attempts - 1:
+                if not self._lost_race(module, version, exc) or attempt == attempts - 1:
                     raise
                 log.info("service %s changed while updating it; retrying", name)
                 self._sleep(self._poll_s)
 
-    def _post_update(
-        self, module: str, svc: dict[str, Any], spec: dict[str, Any], *, rollback: bool
-    ) -> None:
-        api = self._client.api
-        params: dict[str, Any] = {"version": svc["Version"]["Index"]}
-        if rollback:
-            params["rollback"] = "previous"
+    def _update(self, service_id: str, version: int, spec: dict[str, Any]) -> None:
+        self._client.api.update_service(
+            service_id,
+            version,
+            name=spec["Name"],
+            labels=spec.get("Labels"),
+            mode=spec.get("Mode"),
+            task_template=spec["TaskTemplate"],
+            update_config=spec.get("UpdateConfig"),
+            rollback_config=spec.get("RollbackConfig"),
+            endpoint_spec=spec.get("EndpointSpec"),
+        )
 
-        def post() -> None:
-            resp = api._post_json(
-                api._url("/services/{0}/update", svc["ID"]), data=spec, params=params
-            )
-            api._raise_for_status(resp)
-
-        what = "roll back" if rollback else "update"
-        self._call(f"{what} service {self._prefix + module!r}", post)
+    def _lost_race(self, module: str, version: int, exc: ClusterError) -> bool:
+        """Whether ``exc`` from an update posted with ``version`` is an optimistic-lock conflict."""
+        status = exc.details.get("engine_status")
+        if status == 409:
+            return True
+        if not isinstance(status, int) or status < 500:
+            return False
+        try:
+            return int(self._inspect(module)["Version"]["Index"]) != version
+        except ClusterError:
+            return False
 
     def _converge(self, module: str, timeout_s: float) -> ServiceState:
         deadline = time.monotonic() + timeout_s
@@ -235,7 +247,9 @@ class SwarmBackend:
         except docker.errors.NotFound as exc:
             raise ClusterError(f"cannot {what}: not found") from exc
         except docker.errors.APIError as exc:
-            raise ClusterError(f"cannot {what}: {exc.explanation or exc}") from exc
+            raise ClusterError(
+                f"cannot {what}: {exc.explanation or exc}", engine_status=exc.status_code
+            ) from exc
         except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
             raise ClusterError(
                 f"cannot {what}: Docker Engine unreachable or timed out ({exc})"

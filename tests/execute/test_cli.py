@@ -61,7 +61,8 @@ def test_execute_once_holds_when_the_service_is_down(env: Path, monkeypatch) -> 
     result = CliRunner().invoke(
         app, ["execute", "--backend", "memory", "--once", "--interval", "1"], env={"COLUMNS": "200"}
     )
-    assert result.exit_code == 0, result.output
+    # a one-shot run that read no decisions did nothing: exit 3 (IngestError), not 0
+    assert result.exit_code == 3, result.output
     assert "decision service unavailable: holding" in result.output
     events = [
         e.event for e in JsonlAudit(env / "audit.jsonl").since(utcnow() - timedelta(minutes=5))
@@ -73,3 +74,26 @@ def test_execute_once_holds_when_the_service_is_down(env: Path, monkeypatch) -> 
 def test_execute_rejects_an_unknown_backend(env: Path) -> None:
     result = CliRunner().invoke(app, ["execute", "--backend", "k8s", "--once"])
     assert result.exit_code == 2 and "got 'k8s'" in result.output
+
+
+def test_execute_survives_an_unexpected_error_in_one_pass(env: Path, monkeypatch) -> None:
+    """The CLI runs Executor.run: a pass that raises is logged, the next pass still runs."""
+    from nexus_ml.execute.loop import Executor, TickReport
+
+    calls: list[int] = []
+
+    def flaky_tick(self: Executor) -> TickReport:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom in pass 1")
+        if len(calls) == 2:
+            return TickReport(leader=False)
+        raise KeyboardInterrupt  # the operator's Ctrl-C ends the loop
+
+    monkeypatch.setattr(Executor, "tick", flaky_tick)
+    result = CliRunner().invoke(
+        app, ["execute", "--backend", "memory", "--interval", "0.5"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 3
+    assert "standby: another executor holds the leader lock" in result.output

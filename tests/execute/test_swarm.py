@@ -106,3 +106,51 @@ def test_an_engine_that_hangs_times_out_as_cluster_error(tmp_path: Path) -> None
             SwarmBackend(client).services()
     finally:
         server.close()
+
+
+def test_a_concurrent_change_is_recognised_by_status_and_kept(swarm) -> None:
+    """Someone changes the service between our read and our post: the Engine refuses our
+    stale version, the backend reads again and re-applies its change on top of theirs."""
+    backend, client = swarm
+    name = backend._prefix + CRM
+    real_update = backend._update
+    raced: list[int] = []
+
+    def update_after_someone_else(service_id: str, version: int, spec: dict) -> None:
+        if not raced:
+            current = client.api.inspect_service(service_id)
+            theirs = current["Spec"]
+            labels = {**(theirs.get("Labels") or {}), "owner": "ops"}
+            client.api.update_service(
+                service_id,
+                current["Version"]["Index"],
+                name=theirs["Name"],
+                labels=labels,
+                mode=theirs["Mode"],
+                task_template=theirs["TaskTemplate"],
+            )
+            raced.append(version)
+        real_update(service_id, version, spec)
+
+    backend._update = update_after_someone_else  # type: ignore[method-assign]
+    state = backend.scale(CRM, 2, timeout_s=30)
+    labels = client.api.inspect_service(name)["Spec"]["Labels"]
+    assert raced and state.replicas == 2 and state.running == 2
+    assert labels["owner"] == "ops"  # their change survived ours
+    assert state.updated_by_hand is False
+
+
+def test_an_update_refused_without_a_race_is_not_retried(swarm) -> None:
+    backend, _ = swarm
+    calls: list[int] = []
+    real_update = backend._update
+
+    def counted(service_id: str, version: int, spec: dict) -> None:
+        calls.append(version)
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = ""  # the Engine refuses an empty image
+        real_update(service_id, version, spec)
+
+    backend._update = counted  # type: ignore[method-assign]
+    with pytest.raises(ClusterError, match="cannot update service"):
+        backend.scale(CRM, 2, timeout_s=10)
+    assert len(calls) == 1
