@@ -69,6 +69,7 @@ class DashboardSampler:
         self.incidents = incidents
         self.horizon = horizon
         self._audit_since: datetime | None = None
+        self.samples = 0  # passes made
         self.gauge = Gauge(
             FORECAST_METRIC,
             "Forecast of requests per minute for the next minute: quantile 0.5 is the forecaster's "
@@ -103,6 +104,7 @@ class DashboardSampler:
 
     def sample(self) -> None:
         """One pass over every catalog module (errors are logged per part, never raised)."""
+        self.samples += 1
         names = list(self.engine.catalog.names)
         try:
             windows = self.engine.read_windows(names)

@@ -174,3 +174,22 @@ def test_a_decision_reaches_the_event_stream(tmp_path: Path) -> None:
     data = [json.loads(f.removeprefix("data: ")) for f in frames if f.startswith("data: {")]
     assert data and data[-1]["action"] == "restart" and data[-1]["reasons"] == ["memory leak"]
     assert "event: decision" in frames
+
+
+def test_the_default_wiring_samples_on_the_first_visit(tmp_path: Path) -> None:
+    settings = ServiceSettings(
+        api_token=TOKEN,
+        state_dir=tmp_path,
+        prometheus_url=None,
+        mlflow_tracking_uri=None,
+        pg_dsn=None,
+        metrics_path=None,
+    )
+    app = create_app(settings, catalog=load_catalog(), poll_models=False)  # the simulator
+    with TestClient(app) as client:
+        assert app.state.dashboard.sampler.samples == 0  # nothing before anyone looks
+        _login(client)
+        state = client.get("/dashboard/api/state").json()
+        assert app.state.dashboard.sampler.samples == 1
+        points = {m["module"]: len(m["series"]["t"]) for m in state["modules"]}
+        assert set(points) == set(load_catalog().names) and min(points.values()) >= 59

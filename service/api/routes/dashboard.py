@@ -77,13 +77,21 @@ def dashboard_context(app: FastAPI) -> DashboardContext:
 
 
 async def _sample_forever(context: DashboardContext) -> None:
-    # sample_s <= 0 (now or later) stops it: a caller that samples itself (the demo) says so
+    # sample_s <= 0 (now or later) stops it: a caller that samples itself (the demo) says so.
+    # The first sample waits one interval (or the first dashboard request): a service that
+    # starts and stops at once, as in tests, does no dashboard work at all.
     while context.sampler is not None and context.sample_s > 0:
+        await asyncio.sleep(context.sample_s)
         try:
             await asyncio.to_thread(context.sampler.sample)
         except Exception:  # the page must not take the service down
             log.exception("dashboard sampling failed")
-        await asyncio.sleep(context.sample_s)
+
+
+async def _first_sample(context: DashboardContext) -> None:
+    """The page's first visitor need not wait for the sampler's first interval."""
+    if context.sampler is not None and context.sampler.samples == 0:
+        await run_in_threadpool(context.sampler.sample)
 
 
 @contextlib.asynccontextmanager
@@ -155,7 +163,9 @@ async def page(request: Request) -> Response:
         return RedirectResponse(
             f"/dashboard/login?lang={lang}&next={quote(target, safe='')}", status_code=303
         )
-    history = dashboard_context(request.app).history
+    context = dashboard_context(request.app)
+    await _first_sample(context)
+    history = context.history
 
     def work() -> str:
         return dashboard_html(history.state(since=history.clock() - 24 * 3600), _lang(request))
@@ -209,7 +219,9 @@ async def logout() -> Response:
 @router.get("/api/state", dependencies=[Depends(require_session)], summary="Dashboard state")
 async def state(request: Request, hours: Annotated[float, Query(gt=0, le=168)] = 24.0) -> Response:
     """Every module's columns, markers and forecast quality for the last ``hours``."""
-    history = dashboard_context(request.app).history
+    context = dashboard_context(request.app)
+    await _first_sample(context)
+    history = context.history
 
     def work() -> bytes:
         # serialised in the worker thread too: a day of 30 modules is ~2 MB of JSON
