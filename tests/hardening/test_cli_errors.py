@@ -197,3 +197,12 @@ def test_any_settings_file_gives_a_table_or_exit_2(data: bytes) -> None:
         code, err = run("modules")
     if code != 0:
         one_line_error(code, err)
+
+
+def test_non_utf8_query_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_PROMETHEUS_URL", "http://127.0.0.1:9")  # queries are for it
+    bad = tmp_path / "queries.yaml"
+    bad.write_bytes(b"fields:\n  cpu_usage: \xff\xfe\n")
+    out = str(tmp_path / "m.csv")
+    code, err = run("metrics", "fetch", "--module", "crm", "--queries", str(bad), "--out", out)
+    one_line_error(code, err)

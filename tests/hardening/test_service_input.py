@@ -114,3 +114,30 @@ def test_alert_labels_are_bounded(tmp_path: Path, hard_catalog: Catalog) -> None
             assert r.json()["detail"][0]["loc"][3] == loc[0]
         group = {"status": "firing", "alerts": [], "groupLabels": {"a": "v" * 5000}}
         assert c.post("/v1/alerts/alertmanager", headers=AUTH, json=group).status_code == 422
+
+
+class _Exploding:
+    def fetch(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("boom at /etc/secret/place")
+
+
+def test_an_unexpected_error_is_a_500_that_keeps_the_connection(
+    tmp_path: Path, hard_catalog: Catalog
+) -> None:
+    from tests.service.conftest import make_app
+
+    settings_ = build_app(tmp_path, hard_catalog).state.settings
+    app = make_app(settings_, hard_catalog, _Exploding(), None)
+    server = LiveServer(app).start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/v1/decisions", headers=AUTH)
+        response = conn.getresponse()
+        body = response.read()
+        assert response.status == 500 and b"/etc/secret" not in body and not response.will_close
+        sock = conn.sock
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200 and conn.sock is sock
+    finally:
+        conn.close()
+        server.stop()
