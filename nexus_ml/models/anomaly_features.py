@@ -2,8 +2,6 @@
 
 * :func:`left_nn_distance` — distance from the last ``m`` values to their nearest earlier
   neighbour (a left discord, as in the matrix profile): a shape never seen before is far away.
-* :func:`range_max` — ``max(a[lo:hi])`` for many ranges at once (sparse table), used for the
-  "record ratio": how much a feature exceeds its own recent maximum.
 * :func:`suppress_alarms` — one alarm per event: after a ratio crosses the alarm level the output
   stays quiet for a while, because NAB-style scoring (and an operator) only wants the earliest
   detection of an event, and repeated alarms are false positives.
@@ -22,6 +20,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _BLOCK = 512
+# Online updates bring a row or two: one correlation per query row beats building the block
+# products (which copy every candidate window).
+_FEW_QUERIES = 4
 
 
 def robust_location_scale(values: FloatArray) -> tuple[float, float]:
@@ -49,6 +50,10 @@ def left_nn_distance(z: FloatArray, m: int, history: int, start: int) -> FloatAr
     out = np.zeros(max(n - start, 0))
     if n < m or start >= n:
         return out
+    if n - start <= _FEW_QUERIES:
+        for k, t in enumerate(range(start, n)):
+            out[k] = _one_query_distance(z, t, m, history)
+        return out
     emb = np.lib.stride_tricks.sliding_window_view(z, m)  # emb[i] ends at row i + m - 1
     sq = np.einsum("ij,ij->i", emb, emb)
     # Only the windows a query can reach, copied once: contiguous for BLAS (a strided view is
@@ -64,6 +69,24 @@ def left_nn_distance(z: FloatArray, m: int, history: int, start: int) -> FloatAr
         keep = (rows >= 0) & np.isfinite(best)
         out[rows[keep]] = np.sqrt(np.maximum(best[keep], 0.0) / m)
     return out
+
+
+def _one_query_distance(z: FloatArray, t: int, m: int, history: int) -> float:
+    """:func:`left_nn_distance` of the single window ending at row ``t`` (0 without candidates).
+
+    The candidates' squared norms come from a cumulative sum and their dot products with the
+    query from one correlation, so no candidate window is copied.
+    """
+    if t < 2 * m - 1:
+        return 0.0
+    first = max(0, t - history - m + 1)  # first row of the earliest candidate window
+    segment = z[first : t - m + 1]  # rows of every candidate window (they end at t − m)
+    query = z[t - m + 1 : t + 1]
+    csum = np.concatenate([[0.0], np.cumsum(segment * segment)])
+    norms = csum[m:] - csum[:-m]
+    dots = np.correlate(segment, query, mode="valid")
+    best = float(np.min(norms - 2.0 * dots)) + float(query @ query)
+    return float(np.sqrt(max(best, 0.0) / m))
 
 
 def _block_min_sq_distance(
@@ -103,27 +126,6 @@ def _block_min_sq_distance(
         valid = (cand <= queries[:, None] - m) & (cand >= queries[:, None] - history)
         best = np.minimum(best, np.where(valid, squared(a, b), np.inf).min(axis=1))
     return np.asarray(best + sq[s:e], dtype=np.float64)
-
-
-def range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
-    """``max(values[lo[i]:hi[i]])`` for every ``i``; NaN where the range is empty."""
-    n = len(values)
-    out = np.full(len(lo), np.nan)
-    length = hi - lo
-    ok = length > 0
-    if n == 0 or not ok.any():
-        return out
-    levels = [values]
-    while (1 << len(levels)) <= n:
-        prev, step = levels[-1], 1 << (len(levels) - 1)
-        levels.append(np.maximum(prev[:-step], prev[step:]))
-    k = np.zeros(len(lo), dtype=np.int64)
-    k[ok] = np.floor(np.log2(length[ok])).astype(np.int64)
-    for level in np.unique(k[ok]):
-        sel = ok & (k == level)
-        table = levels[int(level)]
-        out[sel] = np.maximum(table[lo[sel]], table[hi[sel] - (1 << int(level))])
-    return out
 
 
 def suppress_alarms(

@@ -24,24 +24,20 @@ def _bad(name: str, rule: str, value: Any) -> HyperParameterError:
 def validate_params(det: Any) -> None:
     """Raise :class:`HyperParameterError` naming the first hyper-parameter out of range."""
     lengths = list(det.window_lengths)
-    if not lengths or any(not isinstance(m, int | np.integer) or m < 1 for m in lengths):
-        raise _bad("window_lengths", "a non-empty sequence of positive integers", lengths)
-    for name in ("history", "max_reference", "n_estimators", "robust_window"):
+    if any(not isinstance(m, int | np.integer) or m < 1 for m in lengths):
+        raise _bad("window_lengths", "a sequence of positive integers", lengths)
+    for name in ("history", "max_reference", "robust_window"):
         value = getattr(det, name)
         if not isinstance(value, int | np.integer) or value < 1:
             raise _bad(name, "a positive integer", value)
-    if det.history <= max(lengths):
+    if not isinstance(det.n_estimators, int | np.integer) or det.n_estimators < 0:
+        raise _bad("n_estimators", "a non-negative integer", det.n_estimators)
+    if lengths and det.history <= max(lengths):
         raise _bad("history", f"longer than the longest window ({max(lengths)})", det.history)
-    for name in ("reference_fraction", "gap_fraction", "burn_in_fraction", "quiet_fraction"):
-        value = getattr(det, name)
-        if not 0 <= value <= 1:
-            raise _bad(name, "in [0, 1]", value)
-    for name in ("reference_growth", "quiet_growth"):
-        value = getattr(det, name)
-        if not 0 <= value < 1:
-            raise _bad(name, "in [0, 1)", value)
-    if not 0 < det.robust_quantile < 1:
-        raise _bad("robust_quantile", "in (0, 1)", det.robust_quantile)
+    if not 0 <= det.quiet_fraction <= 1:
+        raise _bad("quiet_fraction", "in [0, 1]", det.quiet_fraction)
+    if not 0 < det.calibration_quantile < 1:
+        raise _bad("calibration_quantile", "in (0, 1)", det.calibration_quantile)
     if not det.robust_floor > 0:
         raise _bad("robust_floor", "greater than 0", det.robust_floor)
     if not det.escalation > 1:

@@ -22,6 +22,7 @@ from nexus_ml.features.calendar import DEFAULT_TZ
 from nexus_ml.models.forecast_design import (
     Seasons,
     calendar_matrix,
+    calendar_terms,
     design,
     error_quantiles,
     forecast_design,
@@ -37,6 +38,7 @@ from nexus_ml.models.forecast_state import NS, GridState, align_to_grid, to_utc_
 MAX_HORIZON = 10080
 MAX_ROWS = 6000  # regression rows per horizon step
 DAY_SECONDS = 86400
+_NONE = np.zeros(1)  # "no weekly correction": profile_at(steps, daily, _NONE) is the daily profile
 
 
 class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
@@ -60,6 +62,11 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         Reweighting rounds of a Huber fit of the regressions (0 = least squares).
     calibration_folds
         Blocks of the training window for cross-fitted interval errors (1 = in-sample errors).
+    recent_folds
+        How many of the most recent blocks supply the interval errors (each is forecast by a
+        model fitted without it, so its errors are out-of-sample). All blocks by default: with a
+        week or two of history one block may hold the only weekend, and its errors alone are
+        one-sided; recency comes from ``volatility_hours`` instead.
     volatility_hours
         Interval errors are measured relative to the noise level of the last
         ``volatility_hours`` (locally adaptive conformal intervals); 0 keeps them absolute.
@@ -79,6 +86,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         penalty: float = 1.0,
         huber_steps: int = 3,
         calibration_folds: int = 3,
+        recent_folds: int = 3,
         calendar: bool = True,
         volatility_hours: float = 0.0,
         tz: str = DEFAULT_TZ,
@@ -90,6 +98,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         self.penalty = penalty
         self.huber_steps = huber_steps
         self.calibration_folds = calibration_folds
+        self.recent_folds = recent_folds
         self.calendar = calendar
         self.volatility_hours = volatility_hours
         self.tz = tz
@@ -129,14 +138,18 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
 
         daily, weekly = seasonal_profile(raw, end_step, seasons, self.profile_days)
         steps = np.arange(end_step - raw.size + 1, end_step + 1)
-        r = values - profile_at(steps, daily, weekly)
+        base = profile_at(steps, daily, weekly)
+        r = values - base
+        cal_terms = (
+            None if cal is None else calendar_terms(cal, base, profile_at(steps, daily, _NONE))
+        )
         window = round(self.volatility_hours * 3600 / step)
         floor = max(0.25 * float(np.median(noise_level(r, window, 0.0))), 1e-9)
         allowed = np.arange(raw.size) >= seasons.memory
         coefs, errors = self._fit_steps(
-            r, observed, allowed, seasons, cal, horizon, noise_level(r, window, floor)
+            r, observed, allowed, seasons, cal_terms, horizon, noise_level(r, window, floor)
         )
-        long_coef, long_err = self._fit_long(r, observed, seasons, cal, seasons.memory)
+        long_coef, long_err = self._fit_long(r, observed, seasons, cal_terms, seasons.memory)
         if self.calibration_folds > 1 and allowed.sum() > self.calibration_folds * (horizon + 8):
             errors = self._crossfit_errors(
                 raw, values, observed, end_step, seasons, cal, horizon, window, floor
@@ -170,26 +183,31 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         window: int,
         floor: float,
     ) -> list[np.ndarray]:
-        # Each block of origins is forecast by a model (profile included) fitted without it, so
-        # the interval errors are out-of-fit and span the whole window's regimes.
+        # Each recent block of origins is forecast by a model (profile included) fitted without
+        # it, so the interval errors are out-of-fit; the most recent blocks follow the regime
+        # the next forecasts will meet.
         steps = np.arange(end_step - raw.size + 1, end_step + 1)
         positions = np.arange(raw.size)
         bounds = np.linspace(seasons.memory, raw.size, self.calibration_folds + 1).astype(int)
         errors: list[list[np.ndarray]] = [[] for _ in range(horizon)]
-        for lo, hi in itertools.pairwise(bounds):
+        for lo, hi in list(itertools.pairwise(bounds))[-self.recent_folds :]:
             block = (positions >= lo) & (positions < hi)
             daily, weekly = seasonal_profile(
                 np.where(block, np.nan, raw), end_step, seasons, self.profile_days
             )
-            r = values - profile_at(steps, daily, weekly)
+            base = profile_at(steps, daily, weekly)
+            r = values - base
+            fold_cal = (
+                None if cal is None else calendar_terms(cal, base, profile_at(steps, daily, _NONE))
+            )
             noise = noise_level(r, window, floor)
             outside = ~block & (positions >= seasons.memory)
-            coefs, _ = self._fit_steps(r, observed, outside, seasons, cal, horizon, noise)
+            coefs, _ = self._fit_steps(r, observed, outside, seasons, fold_cal, horizon, noise)
             state = state_features(r, seasons)
             for h in range(1, horizon + 1):
                 origins = np.arange(lo, min(hi, raw.size - h))
                 origins = thin(origins[observed[origins + h]])
-                x = design(state, r, origins, h, seasons, cal_at(cal, origins + h))
+                x = design(state, r, origins, h, seasons, cal_at(fold_cal, origins + h))
                 errors[h - 1].append((r[origins + h] - x @ coefs[h - 1]) / noise[origins])
         return [np.concatenate(e) for e in errors]
 
@@ -276,6 +294,23 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         state = self.state_ if context is None else self.state_.extended(context)
         return self._forecast(state, int(horizon), levels)
 
+    def seasonal_profile_at(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
+        """The learned seasonal profile (daily, plus weekly where known) at ``timestamps``.
+
+        It is what the forecaster learned of the business-hour and weekday rhythm; the calendar
+        effects (month-end, weekends inside the month-end rush) come on top of it.
+
+        Raises
+        ------
+        InputError
+            ``timestamps`` is not a tz-aware DatetimeIndex.
+        """
+        check_is_fitted(self)
+        if not isinstance(timestamps, pd.DatetimeIndex) or timestamps.tz is None:
+            raise InputError(f"timestamps must be a tz-aware DatetimeIndex, got {timestamps!r}")
+        steps = timestamps.asi8 // (self.step_seconds_ * NS)
+        return profile_at(steps, self.daily_profile_, self.weekly_profile_)
+
     def update(self, y_new: pd.Series) -> SeasonalForecaster:
         """Append observations after the training data; later forecasts start after them.
 
@@ -294,7 +329,15 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         ds = pd.DatetimeIndex(
             (target_steps * (self.step_seconds_ * NS)).astype("datetime64[ns]")
         ).tz_localize("UTC")
-        cal = calendar_matrix(ds, self.tz) if self.calendar else None
+        cal = (
+            calendar_terms(
+                calendar_matrix(ds, self.tz),
+                base,
+                profile_at(target_steps, self.daily_profile_, _NONE),
+            )
+            if self.calendar
+            else None
+        )
         steps = np.arange(state.end_step - state.values.size + 1, state.end_step + 1)
         r = state.values - profile_at(steps, self.daily_profile_, self.weekly_profile_)
         mean = np.empty(horizon)
@@ -319,7 +362,9 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         }
         for level in levels:
             lo, hi = interval_offsets(self.error_quantiles_[:n_direct], float(level))
-            lo, hi = lo * noise_now, hi * noise_now
+            # A central interval holds the point forecast even when the errors it was
+            # calibrated on were one-sided (a regime the held-out block alone had).
+            lo, hi = np.minimum(lo, 0.0) * noise_now, np.maximum(hi, 0.0) * noise_now
             if horizon > n_direct:
                 long_lo, long_hi = interval_offsets(self.long_error_quantiles_[None, :], level)
                 lo = np.concatenate([lo, np.repeat(long_lo, horizon - n_direct)])
@@ -340,6 +385,11 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
             raise InputError(f"penalty must be >= 0, got {self.penalty}")
         if self.calibration_folds < 1:
             raise InputError(f"calibration_folds must be >= 1, got {self.calibration_folds}")
+        if not 1 <= self.recent_folds <= self.calibration_folds:
+            raise InputError(
+                f"recent_folds must be in [1, calibration_folds={self.calibration_folds}], "
+                f"got {self.recent_folds}"
+            )
         for level in self.levels:
             if not 0 < level < 100:
                 raise InputError(f"levels must be in (0, 100), got {level}")

@@ -9,7 +9,6 @@ from sklearn.ensemble import IsolationForest
 from nexus_ml.models.anomaly_features import (
     isolation_scores,
     left_nn_distance,
-    range_max,
     suppress_alarms,
 )
 
@@ -27,27 +26,17 @@ def _brute_left_nn(z: np.ndarray, m: int, history: int, start: int) -> np.ndarra
     return out
 
 
-@pytest.mark.parametrize(("m", "history", "start"), [(4, 50, 0), (16, 300, 200), (8, 1000, 700)])
+@pytest.mark.parametrize(
+    ("m", "history", "start"),
+    # the last two: an online update's few rows (one correlation per row, no blocks)
+    [(4, 50, 0), (16, 300, 200), (8, 1000, 700), (16, 300, 1297), (64, 1000, 1299)],
+)
 def test_left_nn_distance_matches_brute_force(m: int, history: int, start: int) -> None:
     # Longer than one block of queries, so the blocked search and its edge strips are exercised.
     rng = np.random.default_rng(m)
     z = np.cumsum(rng.normal(0, 0.3, 1300)) + rng.normal(0, 1, 1300)
     got = left_nn_distance(z, m, history, start)
     np.testing.assert_allclose(got, _brute_left_nn(z, m, history, start), rtol=1e-6, atol=1e-6)
-
-
-def test_range_max_matches_slices() -> None:
-    rng = np.random.default_rng(0)
-    values = rng.normal(size=500)
-    lo = rng.integers(0, 500, 200)
-    hi = lo + rng.integers(0, 60, 200)
-    hi = np.minimum(hi, 500)
-    got = range_max(values, lo, hi)
-    for i in range(len(lo)):
-        if hi[i] > lo[i]:
-            assert got[i] == values[lo[i] : hi[i]].max()
-        else:
-            assert np.isnan(got[i])
 
 
 def test_suppress_alarms_keeps_the_first_alarm_and_lets_a_much_stronger_one_through() -> None:

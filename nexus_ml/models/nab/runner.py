@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +27,13 @@ logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 
-def nexus_scores(values: FloatArray, n_probation: int) -> FloatArray:
+def nexus_scores(
+    values: FloatArray, n_probation: int, params: Mapping[str, Any] | None = None
+) -> FloatArray:
     """Our :class:`~nexus_ml.models.anomaly.AnomalyDetector`, fitted on the probationary rows.
 
     The rows after them are scored in one ``update`` call, which is causal row by row.
+    ``params`` are hyper-parameters of the detector (default: its defaults).
     """
     import pandas as pd
 
@@ -37,7 +41,7 @@ def nexus_scores(values: FloatArray, n_probation: int) -> FloatArray:
 
     frame = pd.DataFrame({"value": values})
     n_fit = max(n_probation, 2)
-    detector = AnomalyDetector().fit(frame.iloc[:n_fit])
+    detector = AnomalyDetector(**dict(params or {})).fit(frame.iloc[:n_fit])
     scores = np.zeros(len(values))
     scores[n_fit:] = detector.update(frame.iloc[n_fit:])["combined"].to_numpy()
     return scores
