@@ -28,13 +28,13 @@ bench: venv
 	scripts/run-bench.sh
 
 lint: venv
-	$(BIN)/ruff check nexus_ml service pipelines tests bench
-	$(BIN)/ruff format --check nexus_ml service pipelines tests bench
+	$(BIN)/ruff check nexus_ml service pipelines apps tests bench
+	$(BIN)/ruff format --check nexus_ml service pipelines apps tests bench
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff format nexus_ml service pipelines tests bench
-	$(BIN)/ruff check --fix nexus_ml service pipelines tests bench
+	$(BIN)/ruff format nexus_ml service pipelines apps tests bench
+	$(BIN)/ruff check --fix nexus_ml service pipelines apps tests bench
 
 services-up: venv
 	scripts/services.sh up

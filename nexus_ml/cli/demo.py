@@ -97,10 +97,10 @@ def register(app: typer.Typer) -> None:
             steps.with_capacity(frame, cat), config.out_dir / "demand_week.png"
         )
         console.print(f"demand plot: [bold]{png}[/bold]")
-        if loop:  # step 4 lives in nexus_ml.demo_loop
+        if loop:  # step 4 lives in apps.loop_demo
             import logging
 
-            from nexus_ml.demo_loop import LoopDemoConfig, run_loop_demo
+            from apps.loop_demo import LoopDemoConfig, run_loop_demo
 
             console.rule("[bold]4. the whole loop: service → executor through a month-end day")
             for noisy in ("httpx", "nexus_ml.execute"):  # step 4 prints its own event lines

@@ -1,8 +1,9 @@
 """Replay model v1 (../shared/BENCHMARKS.md): autoscaling policies replayed on demand traces."""
 
 from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
+from nexus_ml.sim.replay.observation import Observation, Policy
 from nexus_ml.sim.replay.physics import ReplayParams, ReplayResult, prepare_trace, replay
-from nexus_ml.sim.replay.policies import POLICIES, Observation, Policy, make_policy
+from nexus_ml.sim.replay.registry import POLICIES, make_policy
 from nexus_ml.sim.replay.trace import load_trace
 
 __all__ = [

@@ -32,7 +32,7 @@ from nexus_ml.execute.backend import ServiceState
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.ingest.source import MetricFetch
 from nexus_ml.models.store import ModelBundle
-from nexus_ml.sim.replay.policies import Observation
+from nexus_ml.sim.replay.observation import Observation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nexus_ml.errors import InputError
-from nexus_ml.sim.replay.policies import Observation, Policy
+from nexus_ml.sim.replay.observation import Observation, Policy
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reference autoscaling policies of replay model v1, and the policy seam.
+"""Reference autoscaling policies of replay model v1 (the seam is in ``observation.py``).
 
 A policy sees, at the start of minute t, everything before t: demand d_k and ready replicas S_k
 for k < t (utilisation u_k = d_k / (S_k · c)), and its own current target.
@@ -8,31 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import numpy as np
+from nexus_ml.sim.replay.observation import Observation
 
 if TYPE_CHECKING:
-    from nexus_ml.sim.replay.nexus_policy import ChampionTrainer
     from nexus_ml.sim.replay.physics import PreparedTrace
-
-
-@dataclass(frozen=True)
-class Observation:
-    t: int
-    demand: np.ndarray  # d_k for k < t (a view: do not modify)
-    ready: np.ndarray  # S_k for k < t
-    target: int  # the target in force (set at t − 1)
-
-
-class Policy(Protocol):
-    name: str
-
-    def reset(self, trace: PreparedTrace, *, initial_target: int) -> None: ...
-
-    def target(self, obs: Observation) -> int: ...
 
 
 class _Base:
@@ -138,29 +119,3 @@ class Oracle(_Base):
     def target(self, obs: Observation) -> int:
         t, D = obs.t, self.trace.demanded
         return int(D[t : t + self.p.startup_delay + 1].max())
-
-
-POLICIES: dict[str, Callable[[], Policy]] = {
-    "static_peak": StaticPeak,
-    "hpa": Hpa,
-    "seed_rule": SeedRule,
-    "crane_ehpa": CraneEhpa,
-    "oracle": Oracle,
-}
-
-
-def make_policy(name: str, *, champion_trainer: ChampionTrainer | None = None) -> Policy:
-    """A reference policy by name, or ``nexus`` (the served path, which needs the trainer)."""
-    from nexus_ml.errors import InputError
-
-    if name == "nexus":
-        if champion_trainer is None:
-            raise InputError("the nexus policy needs a champion trainer (the training pipeline)")
-        from nexus_ml.sim.replay.nexus_policy import NexusPolicy
-
-        return NexusPolicy(champion_trainer)
-    try:
-        return POLICIES[name]()
-    except KeyError:
-        known = ", ".join([*POLICIES, "nexus"])
-        raise InputError(f"unknown policy {name!r}; known: {known}", policy=name) from None

@@ -15,7 +15,7 @@ import numpy as np
 from nexus_ml.sim.replay.calibration import Calibration, scale_up_calibration
 from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
 from nexus_ml.sim.replay.physics import ReplayParams, ReplayResult, prepare_trace, replay
-from nexus_ml.sim.replay.policies import make_policy
+from nexus_ml.sim.replay.registry import make_policy
 from nexus_ml.sim.replay.trace import load_trace
 
 if TYPE_CHECKING:
