@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from nexus_ml.alerts.render import dashboard_link
 from nexus_ml.catalog import Catalog, load_catalog
 from service.api.routes.dashboard import DashboardContext
 from service.app import create_app
@@ -85,9 +87,11 @@ def page(browser: Any, live: LiveServer) -> Iterator[Any]:
         context.close()
 
 
-def _sign_in(page: Any, query: str = "") -> None:
+def _sign_in(page: Any, query: str = "", shot: Path | None = None) -> None:
     page.goto(f"/dashboard{query}")
     assert "/dashboard/login" in page.url  # no session yet: the form, never a token in the URL
+    if shot is not None:
+        page.screenshot(path=str(shot))
     page.fill("#token", TOKEN)
     page.click("button[type=submit]")
     page.wait_for_function("window.__nexusDash && window.__nexusDash.complete", timeout=20_000)
@@ -103,7 +107,7 @@ def _first_render_ms(page: Any) -> float:
 def test_page_shows_every_module_band_and_marker(
     page: Any, history: DashboardHistory, screenshots: Path, record_property: Any
 ) -> None:
-    _sign_in(page)
+    _sign_in(page, shot=screenshots / "login-pt.png")
     # The median of five loads: this machine's two cores are shared, and one load can lose
     # a few hundred milliseconds to a neighbour; every value is printed and recorded.
     renders = [_first_render_ms(page) for _ in range(5)]
@@ -129,12 +133,20 @@ def test_page_shows_every_module_band_and_marker(
     page.screenshot(path=str(screenshots / "dashboard-pt-full.png"), full_page=True)
 
 
-def test_marker_tooltip_gives_action_confidence_and_reasons(
-    page: Any, history: DashboardHistory, screenshots: Path
+def test_alert_deep_link_and_marker_tooltip(
+    page: Any, live: LiveServer, history: DashboardHistory, screenshots: Path
 ) -> None:
-    _sign_in(page, "?module=nexus-crm")
     name = "nexus-crm"
-    marker = history.markers(name)[0]
+    marker = history.markers(name)[1]
+    # the link a Telegram alert about this decision carries
+    link = dashboard_link(f"{live.url}/dashboard", name, datetime.fromtimestamp(marker.t, UTC))
+    _sign_in(page, "?" + urlsplit(link).query)
+    assert page.locator(f"#m-{name}.focus").count() == 1  # the alert's module, highlighted
+    window = page.evaluate(
+        "(n) => { const x = window.__nexusDash.chart(n).scales.x; return [x.min, x.max]; }",
+        name,
+    )
+    assert window[0] <= marker.t <= window[1] and window[1] - window[0] <= 5 * 3600
     node = page.locator(f"#m-{name} .mk[data-id='{marker.id}']")
     node.scroll_into_view_if_needed()
     node.hover()

@@ -532,5 +532,6 @@
     return { points: d[0].length, actual: nn(d[1]), mean: nn(d[2]), lo: nn(d[3]), hi: nn(d[4]), capacity: nn(d[5]), bands: (m.u1.bands || []).length };
   };
   api.modules = () => [...mods.keys()];
+  api.chart = (name) => { const m = mods.get(name); return m ? m.u1 : null; };
   start().catch((e) => { api.errors.push(String(e)); console.error(e); });
 })();
