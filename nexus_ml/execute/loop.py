@@ -28,6 +28,7 @@ from nexus_ml.execute.backend import ClusterBackend, ServiceState
 from nexus_ml.execute.client import DecisionBatch, RejectedDecision
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import Guardrails, Verdict
+from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, SoloLock
 from nexus_ml.execute.recorder import EXECUTOR_MODULE, Recorder
 
@@ -85,6 +86,8 @@ class Executor:
         Current time (UTC, aware); the demo passes a replayed clock.
     context
         Key metrics for alerts (requests/min against normal, memory, error rate).
+    incidents
+        Opens, grows and closes incidents from each handled decision (in the background).
     """
 
     def __init__(
@@ -100,9 +103,11 @@ class Executor:
         config: ExecutorConfig | None = None,
         clock: Callable[[], datetime] = utcnow,
         context: MetricContext | None = None,
+        incidents: IncidentHook | None = None,
     ) -> None:
         self.source = source
         self.context = context
+        self.incidents = incidents  # crisis data collection, off the loop's thread
         self.backend = backend
         self.catalog = catalog
         self.guardrails = guardrails
@@ -188,7 +193,10 @@ class Executor:
         for rejected in batch.rejected:
             self._on_rejected(now, rejected)
         for decision in batch.decisions:
-            report.outcomes.append(self._handle(now, batch, decision, states))
+            outcome = self._handle(now, batch, decision, states)
+            report.outcomes.append(outcome)
+            if self.incidents is not None:  # queues an event; never blocks the loop
+                self.incidents.submit(now, decision, outcome, (states or {}).get(decision.module))
         return report
 
     def _observed(
