@@ -96,6 +96,18 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9.:_/-]+$",
         description="Registry and namespace of the ERP and nexus-ml images (Docker Hub)",
     )
+    crisis_rules_path: Path | None = Field(
+        None, description="YAML overriding the bundled crisis-data rules (crisis/rules.yaml)"
+    )
+    crisis_revenue_per_transaction: float = Field(
+        0.0, ge=0, description="Revenue per transaction (R$) for a crisis' financial impact"
+    )
+    crisis_healthy_min: float = Field(
+        15.0, gt=0, le=1440, description="Healthy minutes after which an incident closes"
+    )
+    crisis_report_url: str = Field(
+        "", description="Base URL the Telegram summary links reports under (empty: file path)"
+    )
 
     @model_validator(mode="before")
     @classmethod

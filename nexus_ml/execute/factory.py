@@ -16,6 +16,7 @@ from nexus_ml.execute.audit import AuditTrail, JsonlAudit, PostgresAudit, Redact
 from nexus_ml.execute.backend import ClusterBackend
 from nexus_ml.execute.client import DecisionClient
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
+from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, PgLeaderLock, SoloLock
 from nexus_ml.execute.loop import DecisionSource, Executor, ExecutorConfig
 from nexus_ml.settings import Settings
@@ -82,8 +83,10 @@ def build_executor(
     source: DecisionSource | None = None,
     catalog: Catalog | None = None,
     notifier: Notifier | None = None,
+    incidents: IncidentHook | None = None,
 ) -> Executor:
-    """The executor of ``settings`` acting on ``backend``."""
+    """The executor of ``settings`` acting on ``backend``; unless ``incidents`` is given, it
+    opens and reports incidents by itself (:func:`nexus_ml.crisis.factory.incident_hook_for`)."""
     opts = options or ExecutorOptions()
     dsn = _secret(settings.pg_dsn)
     lock: LeaderLock = PgLeaderLock(dsn) if dsn else SoloLock()
@@ -99,12 +102,25 @@ def build_executor(
         manual_change_hold_s=opts.manual_change_hold_s,
         max_changes_per_hour=opts.max_changes_per_hour,
     )
+    catalog = catalog or load_catalog(settings.catalog_path)
+    audit = audit_for(settings)
+    if incidents is None:
+        from nexus_ml.crisis.factory import incident_hook_for
+
+        # Swarm's logs and tasks through the backend's own client (None for in-memory)
+        incidents = incident_hook_for(
+            settings,
+            catalog=catalog,
+            audit=audit,
+            docker_client=getattr(backend, "_client", None),
+            service_prefix=getattr(backend, "_prefix", ""),
+        )
     return Executor(
         source,
         backend,
-        catalog or load_catalog(settings.catalog_path),
+        catalog,
         Guardrails(guard),
-        audit_for(settings),
+        audit,
         notifier or notifier_for(settings, window_s=opts.alert_window_s),
         lock=lock,
         config=ExecutorConfig(
@@ -113,4 +129,5 @@ def build_executor(
             language=settings.language,
             dashboard_url=settings.dashboard_url,
         ),
+        incidents=incidents,
     )
