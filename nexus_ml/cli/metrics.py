@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,23 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from nexus_ml.cli.common import console, exits_cleanly, settings
+from nexus_ml.durations import parse_duration
 from nexus_ml.errors import InputError
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-MAX_DURATION_S = 100 * 365 * 86_400
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` (or combinations such as ``1d12h``)."""
-    parts = re.findall(r"(\d+)([smhdw])", text.strip())
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
-        raise InputError(f"not a duration: {text!r} (examples: 90s, 30m, 12h, 7d)")
-    seconds = sum(int(n) * _UNITS[u] for n, u in parts)
-    if seconds > MAX_DURATION_S:
-        raise InputError(f"duration {text!r} is longer than 100 years")
-    return timedelta(seconds=seconds)
 
 
 def _parse_time(text: str) -> datetime:

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write HISTORY as `nexus:<field>{module}` series into TSDB blocks (promtool)."""
-        from nexus_ml.cli.metrics import parse_duration
+        from nexus_ml.durations import parse_duration
         from nexus_ml.ingest.backfill import backfill
         from nexus_ml.ingest.frame_source import read_metric_frame
 

@@ -8,7 +8,6 @@ the metrics a real one would.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from nexus_ml.durations import parse_duration
 from nexus_ml.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -183,18 +183,6 @@ INCIDENT_KINDS: Mapping[str, type[Incident]] = {
     cls.kind: cls
     for cls in (MemoryLeak, LatencyDegradation, ErrorBurst, BadRelease, SlowDependency, DemandSurge)
 }
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"90s"``, ``"30m"``, ``"6h"`` or ``"2d"`` as a timedelta."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise InputError(f"duration must look like 30m, 6h or 2d, got {text!r}")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
-
 
 def parse_incident(spec: str) -> Incident:
     """An incident from ``kind=…,module=…,start=…,duration=…,magnitude=…[,target=…]``.
