@@ -29,6 +29,7 @@ from tests.deploy import swarm_harness as h
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MODULES = ("nexus-user-management", "nexus-agendamento", "nexus-crm")
 NEXUS_ML_SERVICES = ("decision", "executor", "retrain")
+IMAGES = ("nexus-module:1", "nexus-module:2-bad")
 
 
 class Deployment:
@@ -93,7 +94,8 @@ def deployment(
         if nginx is not None:
             nginx.terminate()
             nginx.wait(timeout=10)
-        h.stack_rm(dep.stack)
+        made = [f"{registry}/{dep.stack}/{i}" for i in (*IMAGES, "nexus-python:test")]
+        h.stack_rm(dep.stack, made)
 
 
 def _expected_limits(module: Any, svc: dict[str, Any]) -> None:
