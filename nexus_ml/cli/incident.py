@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
         from nexus_ml.crisis.collect import collect_incident
         from nexus_ml.crisis.collection import load_collection_plans, parse_error_type
         from nexus_ml.crisis.store import IncidentStore
+        from nexus_ml.durations import parse_duration
         from nexus_ml.execute.factory import audit_for, redactor_for
         from nexus_ml.ingest.source import MetricSource
-        from nexus_ml.sim.incidents import parse_duration
 
         cfg = settings()
         kind = parse_error_type(error_type)
@@ -168,12 +168,62 @@ def register(app: typer.Typer) -> None:
     @exits_cleanly
     def purge(
         dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be deleted"),
+        rules: Path | None = typer.Option(
+            None, help="YAML overriding the crisis rules (default: NEXUS_CRISIS_RULES_PATH)"
+        ),
     ) -> None:
-        """Delete incidents whose retention period has ended (never an open one)."""
+        """Enforce retention (a scheduled job): each data category of a closed incident is
+        deleted after its own retention; an open incident keeps everything."""
+        from nexus_ml.crisis.records import record_store_for
+        from nexus_ml.crisis.rules import load_rules
         from nexus_ml.crisis.store import IncidentStore
 
-        store = IncidentStore(settings().state_dir / "incidents")
+        cfg = settings()
+        in_force = load_rules(rules or cfg.crisis_rules_path)
+        store = IncidentStore(cfg.state_dir / "incidents")
         now = datetime.now(UTC)
         ids = [m.id for m in store.expired(now)] if dry_run else store.purge(now)
         verb = "would delete" if dry_run else "deleted"
-        console.print(f"{verb} {len(ids)} incident(s)" + (": " + ", ".join(ids) if ids else ""))
+        console.print(
+            f"{verb} {len(ids)} incident window(s)" + (": " + ", ".join(ids) if ids else "")
+        )
+        if dry_run:
+            return
+        deleted = record_store_for(cfg).purge(
+            now, {c: r.retention_days for c, r in in_force.categories.items()}
+        )
+        table = Table(title="rows deleted per data category")
+        table.add_column("category")
+        table.add_column("retention", justify="right")
+        table.add_column("deleted", justify="right")
+        for category, rule in in_force.categories.items():
+            table.add_row(category, f"{rule.retention_days} d", str(deleted.get(category, 0)))
+        console.print(table)
+
+    @group.command("rules")
+    @exits_cleanly
+    def show_rules(
+        rules: Path | None = typer.Option(
+            None, help="YAML overriding the crisis rules (default: NEXUS_CRISIS_RULES_PATH)"
+        ),
+    ) -> None:
+        """The crisis-data rules in force: per error type what is collected and ignored, each
+        category's retention, the storage limit and the severity."""
+        from nexus_ml.crisis.rules import load_rules
+
+        in_force = load_rules(rules or settings().crisis_rules_path)
+        table = Table(title="crisis-data rules in force")
+        for col in ("error type", "severity", "collected (retention, sampling)", "ignored",
+                    "storage limit"):  # fmt: skip
+            table.add_column(col, overflow="fold")
+        for name, rule in in_force.error_types.items():
+            collected = "\n".join(
+                f"{c} ({in_force.categories[c].retention_days} d, "
+                f"{in_force.categories[c].sampling.value})"
+                for c in rule.collect
+            )
+            table.add_row(
+                name, rule.severity.value, collected, "\n".join(rule.ignore) or "—",
+                f"{rule.storage_limit_mb:g} MB",
+            )  # fmt: skip
+        console.print(table)
