@@ -43,6 +43,14 @@ def http_probe(port: int, path: str) -> list[str]:
     return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"]
 
 
+def python_probe(port: int, path: str) -> list[str]:
+    """An HTTP probe with the image's own Python (``python:3.11-slim`` has no wget or curl)."""
+    code = (
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=5)"
+    )
+    return ["CMD", "python3", "-c", code]
+
+
 def update_config(health: HealthCheck, *, delay_s: int, order: Order) -> dict[str, Any]:
     """One task at a time; any failure inside ``monitor`` rolls the whole service back."""
     return {

@@ -150,7 +150,7 @@ def nexus_ml_services(options: DeployOptions) -> dict[str, dict[str, Any]]:
         replicas=options.decision_replicas,
         cpus=1.0,
         memory_mb=1024,
-        health=(policy.http_probe(DECISION_PORT, SERVICE_HEALTH.path), SERVICE_HEALTH),
+        health=(policy.python_probe(DECISION_PORT, SERVICE_HEALTH.path), SERVICE_HEALTH),
         port=DECISION_PORT,
     )
     executor = _nexus_service(

@@ -182,3 +182,33 @@ def test_cli_host_network_runs_one_decision_service_on_loopback(tmp_path: Path) 
     decision = doc["services"]["decision"]
     assert decision["deploy"]["replicas"] == 1 and "127.0.0.1" in decision["command"]
     assert "listen 0.0.0.0:80;" in (tmp_path / "nginx.conf").read_text()
+
+
+def test_decision_probe_runs_with_python_alone_and_fails_when_unhealthy() -> None:
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from nexus_ml.deploy.policy import python_probe
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        # the image is python:3.11-slim, which has no wget: the probe needs only python3
+        test = stack_document(CATALOG)["services"]["decision"]["healthcheck"]["test"]
+        assert test[:2] == ["CMD", "python3"]
+        ok, sick = python_probe(port, "/healthz"), python_probe(port, "/sick")
+        assert subprocess.run([sys.executable, *ok[2:]], capture_output=True).returncode == 0
+        assert subprocess.run([sys.executable, *sick[2:]], capture_output=True).returncode != 0
+    finally:
+        server.shutdown()
