@@ -22,6 +22,7 @@ class Alert(Frozen):
     module: str
     container: str = ""
     problem: str  # a key such as "degradation", "surge", "service_down", rendered per language
+    problem_detail: str = ""  # the problem with its value and how long ("CPU em 95% há 10min")
     severity: Literal["info", "warning", "critical"] = "warning"
     action_taken: str = ""
     impact: str = ""

@@ -1,47 +1,51 @@
 """Render an :class:`~nexus_ml.alerts.notifier.Alert` as a Telegram HTML message (pt or en).
 
-The shape follows the seed: container, problem, action taken, impact, key metrics (requests/min
-against normal, memory, error rate), probable cause, next action and the dashboard link. Every
-value is HTML-escaped, so module names or reasons cannot break Telegram's parser.
+The shape is the seed's: the header ``🐳 NEXUS - ALERTA CONTAINER``, then Container, Problema
+(the value and how long), Ação Tomada, Impacto (measured later: a follow-up message carries the
+outcome), Métricas with their normal values, Causa Provável, Próxima Ação (with a duration) and
+the dashboard link. Every value is HTML-escaped, so module names or reasons cannot break
+Telegram's parser; numbers use the language's separators.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from nexus_ml.alerts.notifier import Alert
+from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase
 
-Language = Literal["pt", "en"]
+__all__ = ["Language", "dashboard_link", "phrase", "problem_title", "render_alert"]
 
 _LABELS: dict[str, dict[str, str]] = {
     "pt": {
+        "header": "🐳 NEXUS - ALERTA CONTAINER",
         "container": "Container",
         "problem": "Problema",
-        "action": "Ação tomada",
+        "action": "Ação Tomada",
         "impact": "Impacto",
-        "metrics": "Métricas-chave",
+        "metrics": "Métricas",
         "normal": "normal",
-        "cause": "Causa provável",
-        "next": "Próxima ação",
+        "cause": "Causa Provável",
+        "next": "Próxima Ação",
         "dashboard": "Dashboard",
         "none": "nenhuma",
-        "suppressed": "alertas semelhantes agrupados",
+        "grouped": "+{count} alertas semelhantes agrupados desde a última mensagem",
     },
     "en": {
+        "header": "🐳 NEXUS - CONTAINER ALERT",
         "container": "Container",
         "problem": "Problem",
-        "action": "Action taken",
+        "action": "Action Taken",
         "impact": "Impact",
-        "metrics": "Key metrics",
+        "metrics": "Metrics",
         "normal": "normal",
-        "cause": "Probable cause",
-        "next": "Next action",
+        "cause": "Probable Cause",
+        "next": "Next Action",
         "dashboard": "Dashboard",
         "none": "none",
-        "suppressed": "similar alerts grouped",
+        "grouped": "+{count} similar alerts grouped since the last message",
     },
 }
 
@@ -57,6 +61,9 @@ _PROBLEMS: dict[str, dict[str, str]] = {
         "service_unavailable": "Serviço do módulo indisponível",
         "failed_release": "Falha após atualização",
         "scaling": "Escalonamento",
+        "demand_high": "Demanda acima da capacidade",
+        "demand_low": "Demanda abaixo da capacidade",
+        "outcome": "Resultado da ação",
         "resumed": "Operação retomada",
         "out_of_range": "Decisão fora dos limites recusada",
         "stale_input": "Ação recusada: métricas ausentes",
@@ -73,6 +80,9 @@ _PROBLEMS: dict[str, dict[str, str]] = {
         "service_unavailable": "Module service unavailable",
         "failed_release": "Failure after a release",
         "scaling": "Scaling",
+        "demand_high": "Demand above capacity",
+        "demand_low": "Demand below capacity",
+        "outcome": "Outcome of the action",
         "resumed": "Operation resumed",
         "out_of_range": "Out-of-range decision refused",
         "stale_input": "Action refused: metrics missing",
@@ -106,12 +116,12 @@ def problem_title(problem: str, language: Language = "pt") -> str:
     return _PROBLEMS[language].get(problem, problem)
 
 
-def _value(metric: str, value: float) -> str:
+def _value(metric: str, value: float, language: Language) -> str:
     if metric in _FRACTIONS and 0 <= value <= 1.5:
-        return f"{value:.1%}"
+        return percent(value, language)
     if metric == "response_time":
-        return f"{value:.0f} ms"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        return millis(value, language)
+    return number(value, language, 0 if abs(value) >= 100 else 2)
 
 
 def dashboard_link(base: str, module: str, at: datetime, language: Language = "pt") -> str:
@@ -144,34 +154,35 @@ def render_alert(
     suppressed: int = 0,
     at: datetime | None = None,
 ) -> str:
-    """The HTML text of ``alert`` in ``language``; ``suppressed`` similar alerts are noted.
+    """The HTML text of ``alert`` in ``language``; ``suppressed`` grouped alerts are counted.
 
     The dashboard link is deep-linked to the alert's module and ``at`` (default: now, when
     the alert is rendered to be sent).
     """
     labels = _LABELS[language]
     names = _METRICS[language]
-    title = escape(problem_title(alert.problem, language))
-    lines = [f"{_ICONS[alert.severity]} <b>{title}</b> — <code>{escape(alert.module)}</code>"]
+    icon = _ICONS[alert.severity]
+    lines = [
+        f"<b>{labels['header']}</b>",
+        f"{icon} <b>{escape(problem_title(alert.problem, language))}</b>",
+        "",
+    ]
 
     def field(key: str, value: str) -> None:
         lines.append(f"<b>{labels[key]}:</b> {escape(value) if value else labels['none']}")
 
     field("container", alert.container or alert.module)
-    field("problem", problem_title(alert.problem, language))
+    field("problem", alert.problem_detail or problem_title(alert.problem, language))
     field("action", alert.action_taken)
     if alert.impact:
         field("impact", alert.impact)
     if alert.key_metrics:
         lines.append(f"<b>{labels['metrics']}:</b>")
         for metric, value in alert.key_metrics.items():
-            text = f"• {escape(names.get(metric, metric))}: {_value(metric, value)}"
+            text = f"• {escape(names.get(metric, metric))}: {_value(metric, value, language)}"
             if metric in alert.normal_metrics:
                 normal_value = alert.normal_metrics[metric]
-                text += f" ({labels['normal']}: {_value(metric, normal_value)}"
-                if normal_value > 0:
-                    text += f"; {value / normal_value:.1f}×"
-                text += ")"
+                text += f" ({labels['normal']}: {_value(metric, normal_value, language)})"
             lines.append(text)
     if alert.probable_cause:
         field("cause", alert.probable_cause)
@@ -180,42 +191,7 @@ def render_alert(
     if alert.dashboard_url:
         link = dashboard_link(alert.dashboard_url, alert.module, at or datetime.now(UTC), language)
         url = escape(link, quote=True)
-        lines.append(f'<a href="{url}">{labels["dashboard"]}</a>')
+        lines.append(f'<b>{labels["dashboard"]}:</b> <a href="{url}">{labels["dashboard"]}</a>')
     if suppressed:
-        lines.append(f"<i>+{suppressed} {labels['suppressed']}</i>")
+        lines.append(f"<i>{labels['grouped'].format(count=suppressed)}</i>")
     return "\n".join(lines)
-
-
-_PHRASES: dict[str, dict[str, str]] = {
-    "pt": {
-        "scale_up": "Réplicas aumentadas de {before} para {after}",
-        "scale_down": "Réplicas reduzidas de {before} para {after}",
-        "restart": "Serviço reiniciado (force update)",
-        "rollback": "Rollback para a versão anterior: {modules}",
-        "hold": "Nenhuma (executor em espera)",
-        "skipped": "Nenhuma: {reason}",
-        "failed": "Falhou: {reason}",
-        "next_watch": "Acompanhar as métricas nos próximos minutos",
-        "next_operator": "Verificação manual por um operador",
-        "impact_capacity": "Capacidade de {after} réplicas para a demanda prevista",
-        "impact_blind": "Sem decisões novas: nenhuma mudança automática até a volta do serviço",
-    },
-    "en": {
-        "scale_up": "Replicas raised from {before} to {after}",
-        "scale_down": "Replicas lowered from {before} to {after}",
-        "restart": "Service restarted (force update)",
-        "rollback": "Rolled back to the previous version: {modules}",
-        "hold": "None (executor holding)",
-        "skipped": "None: {reason}",
-        "failed": "Failed: {reason}",
-        "next_watch": "Watch the metrics over the next minutes",
-        "next_operator": "Manual check by an operator",
-        "impact_capacity": "Capacity of {after} replicas for the forecast demand",
-        "impact_blind": "No fresh decisions: no automatic change until the service is back",
-    },
-}
-
-
-def phrase(key: str, language: Language = "pt", **values: object) -> str:
-    """A short sentence for alert fields (action taken, impact, next action)."""
-    return _PHRASES[language][key].format(**values)

@@ -37,6 +37,7 @@ _VERB_MODULES = (
     "serve",
     "execute",
     "audit",
+    "alerts",
     "migrate",
     "replay",
     "incident",

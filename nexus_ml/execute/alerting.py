@@ -1,14 +1,257 @@
-"""Turn a decision (and what the executor did with it) into an operator alert."""
+"""Turn a decision (and what the executor did with it) into an operator alert, and measure later
+whether it helped.
+
+The alert follows the seed: Problema with the value and how long it has held ("Demanda 2.100
+req/min acima da capacidade (1.680) há 7min"), Causa Provável from the decision's evidence kinds
+(never the policy's English reason), Próxima Ação with a duration, and an Impacto that is
+*measured*: :func:`outcome_alert` compares the metrics a few minutes after the action with the
+ones at the time and the normal values (the executor sends it as a follow-up).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Literal
+
 from nexus_ml.alerts.notifier import Alert
-from nexus_ml.alerts.render import Language, phrase
+from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.execute.context import MetricContext
 
+log = logging.getLogger(__name__)
+
+Severity = Literal["info", "warning", "critical"]
+
 METRIC_KINDS = ("requests_per_min", "memory_usage", "error_rate", "cpu_usage", "response_time")
 _CRITICAL = frozenset({"cluster_error", "failed_release"})
+#: Problems of an action that was applied (the others: skipped, failed, held).
+ACTION_PROBLEMS = frozenset({"degradation", "failed_release", "surge", "demand_high", "demand_low"})
+#: Minutes after an action at which its outcome is measured (the seed: validate within minutes).
+FOLLOW_UP_MIN: dict[Action, int] = {
+    Action.SCALE_UP: 10,
+    Action.SCALE_DOWN: 10,
+    Action.RESTART: 5,
+    Action.ROLLBACK: 5,
+}
+OPERATOR_MIN = 15  # how soon a human should look when nothing was done automatically
+# The seed's degradation thresholds, also used to say whether a symptom is gone.
+SLOW_RATIO, ERROR_RATE = 3.0, 0.05
+SATURATED = 0.85  # memory or CPU share from which an alert names it as the problem
+NORMAL_RT_RATIO = 1.5  # response time within this multiple of normal counts as normalised
+
+_CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most telling first
+    ("canary", "c_canary"),
+    ("capacity", "c_capacity"),
+    ("load", "c_load"),
+    ("health", "c_health"),
+    ("anomaly", "c_anomaly"),
+    ("slow_link", "c_slow_link"),
+    ("alert", "c_alert"),
+    ("forecast_peak", "c_forecast"),
+    ("exceed_probability", "c_forecast"),
+    ("scaling", "c_forecast"),
+    ("rule", "c_rule"),
+)
+
+
+def _run(values: Sequence[float], holds: Callable[[float], bool]) -> int:
+    """How many of the newest values in a row satisfy ``holds`` (a gap ends the run)."""
+    n = 0
+    for v in reversed(values):
+        if not (math.isfinite(v) and holds(v)):
+            break
+        n += 1
+    return n
+
+
+def recent_series(context: MetricContext | None, module: str) -> dict[str, list[float]]:
+    """Per key field, the module's per-minute values of the context's window, oldest first."""
+    if context is None:
+        return {}
+    now = context.clock()
+    try:
+        frame = context.source.fetch([module], now - context.window, now).frame
+    except Exception as exc:  # an alert without a duration beats no alert
+        log.warning("no metric history for %s: %s", module, exc)
+        return {}
+    rows = frame[frame["module"] == module].sort_values("timestamp")
+    return {f: [float(v) for v in rows[f]] for f in METRIC_KINDS if f in rows.columns}
+
+
+def _for(what: str, minutes: int, language: Language) -> str:
+    return phrase("p_for", language, what=what, minutes=minutes) if minutes > 0 else what
+
+
+def describe_problem(
+    decision: Decision,
+    metrics: dict[str, float],
+    normal: dict[str, float],
+    series: dict[str, list[float]],
+    *,
+    capacity_per_replica: float | None = None,
+    language: Language = "pt",
+) -> str:
+    """The problem with its value and how long it has held; "" when no metric says it."""
+    lang = language
+    action = decision.action
+    if action is Action.ALERT:
+        for kind, key in (("memory_usage", "p_memory"), ("cpu_usage", "p_cpu")):
+            value = metrics.get(kind)
+            if value is not None and value >= SATURATED:
+                minutes = _run(series.get(kind, []), lambda v: v >= SATURATED)
+                return _for(phrase(key, lang, value=percent(value, lang)), minutes, lang)
+    if action in (Action.RESTART, Action.ROLLBACK):
+        return _degradation(decision, metrics, normal, series, lang)
+    if action is Action.ALERT:  # name a symptom only if there is one
+        err = metrics.get("error_rate")
+        rt, rt_n = metrics.get("response_time"), normal.get("response_time")
+        slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
+        if slow or (err is not None and err > ERROR_RATE):
+            return _degradation(decision, metrics, normal, series, lang)
+        return ""
+    return _demand(decision, metrics, normal, series, capacity_per_replica, lang)
+
+
+def _degradation(
+    decision: Decision,
+    metrics: dict[str, float],
+    normal: dict[str, float],
+    series: dict[str, list[float]],
+    lang: Language,
+) -> str:
+    rt, rt_n, err = (
+        metrics.get("response_time"),
+        normal.get("response_time"),
+        metrics.get("error_rate"),
+    )
+    err_n = normal.get("error_rate")
+    if decision.action is Action.ROLLBACK and err is not None and err_n is not None:
+        limit = max(2 * err_n, ERROR_RATE)
+        text = phrase("p_release", lang, err=percent(err, lang), normal=percent(err_n, lang))
+        return _for(text, _run(series.get("error_rate", []), lambda v: v > limit), lang)
+    if rt is not None and rt_n and err is not None:
+        minutes = min(
+            _run(series.get("response_time", []), lambda v: v > SLOW_RATIO * rt_n),
+            _run(series.get("error_rate", []), lambda v: v > ERROR_RATE),
+        )
+        text = phrase(
+            "p_slow_failing",
+            lang,
+            rt=millis(rt, lang),
+            ratio=times(rt / rt_n, lang),
+            err=percent(err, lang),
+        )
+        return _for(text, minutes, lang)
+    if rt is not None and rt_n:
+        minutes = _run(series.get("response_time", []), lambda v: v > SLOW_RATIO * rt_n)
+        text = phrase("p_slow", lang, rt=millis(rt, lang), ratio=times(rt / rt_n, lang))
+        return _for(text, minutes, lang)
+    if err is not None:
+        minutes = _run(series.get("error_rate", []), lambda v: v > ERROR_RATE)
+        shown = percent(err_n, lang) if err_n is not None else "?"
+        return _for(phrase("p_errors", lang, err=percent(err, lang), normal=shown), minutes, lang)
+    return ""
+
+
+def _demand(
+    decision: Decision,
+    metrics: dict[str, float],
+    normal: dict[str, float],
+    series: dict[str, list[float]],
+    per_replica: float | None,
+    lang: Language,
+) -> str:
+    rpm = metrics.get("requests_per_min")
+    if rpm is None:
+        return ""
+    rpm_series = series.get("requests_per_min", [])
+    capacity = per_replica * decision.current_replicas if per_replica else None
+    shown = number(rpm, lang)
+    if capacity and decision.action is Action.SCALE_DOWN and rpm < capacity / 2:
+        text = phrase("p_demand_low", lang, rpm=shown, capacity=number(capacity, lang))
+        return _for(text, _run(rpm_series, lambda v: v < capacity / 2), lang)
+    if capacity and rpm > capacity:
+        text = phrase("p_demand_over", lang, rpm=shown, capacity=number(capacity, lang))
+        return _for(text, _run(rpm_series, lambda v: v > capacity), lang)
+    peak = next((e.value for e in decision.explanation if e.kind == "forecast_peak"), None)
+    if capacity and peak is not None and peak > capacity:
+        return phrase(
+            "p_demand_forecast",
+            lang,
+            rpm=shown,
+            peak=number(peak, lang),
+            capacity=number(capacity, lang),
+        )
+    rpm_n = normal.get("requests_per_min")
+    if rpm_n:
+        text = phrase(
+            "p_demand_normal",
+            lang,
+            rpm=shown,
+            ratio=times(rpm / rpm_n, lang),
+            normal=number(rpm_n, lang),
+        )
+        above = rpm > rpm_n
+        return _for(text, _run(rpm_series, lambda v: (v > rpm_n) == above), lang)
+    return ""
+
+
+def probable_cause(decision: Decision, language: Language = "pt") -> str:
+    """The likely cause in the operators' language, from the decision's evidence kinds."""
+    kinds = {e.kind: e for e in decision.explanation}
+    down = decision.action is Action.SCALE_DOWN
+    keys: list[str] = []
+    for kind, key in _CAUSES:
+        evidence = kinds.get(kind)
+        if evidence is None:
+            continue
+        if kind == "anomaly" and (evidence.value is None or evidence.value < 0.6):
+            continue
+        if key in ("c_forecast", "c_rule"):
+            if decision.action not in (Action.SCALE_UP, Action.SCALE_DOWN):
+                continue
+            if key == "c_forecast":
+                key = "c_forecast_low" if down else "c_forecast"
+            else:
+                key = "c_rule_down" if down else "c_rule_up"
+        if key not in keys:
+            keys.append(key)
+    if decision.stale_input:
+        keys.append("c_stale")
+    texts = [phrase(k, language) for k in keys[:2]]
+    alert = kinds.get("alert")
+    if alert is not None and "c_alert" in keys[:2]:
+        names = alert.detail.removeprefix("firing: ")
+        texts[keys.index("c_alert")] += f": {names}"
+    return "; ".join(texts) or phrase("c_unknown", language)
+
+
+def next_action(decision: Decision, problem: str, taken: str | None, language: Language) -> str:
+    """What comes next, with a duration."""
+    if taken and problem in ACTION_PROBLEMS and decision.action in FOLLOW_UP_MIN:
+        key = f"next_{decision.action.value}"
+        return phrase(key, language, minutes=FOLLOW_UP_MIN[decision.action])
+    return phrase("next_escalate", language, minutes=OPERATOR_MIN)
+
+
+def applied_problem(decision: Decision) -> str:
+    """The problem key of an applied action.
+
+    Restarts are ``degradation``, rollbacks ``failed_release``, a scale-up at the module's
+    limit (``alert_admin``) a ``surge``; routine scale-ups and scale-downs are ``demand_high``
+    and ``demand_low`` (grouped per module for 30 min by the alert grouper).
+    """
+    return {
+        Action.RESTART: "degradation",
+        Action.ROLLBACK: "failed_release",
+        Action.SCALE_UP: "surge" if decision.alert_admin else "demand_high",
+        Action.SCALE_DOWN: "demand_low",
+    }.get(decision.action, "degradation")
 
 
 def decision_alert(
@@ -19,17 +262,28 @@ def decision_alert(
     language: Language = "pt",
     dashboard_url: str = "",
     context: MetricContext | None = None,
+    capacity_per_replica: float | None = None,
+    severity: Severity | None = None,
 ) -> Alert:
     """The alert about ``decision``; ``taken`` is the action taken (None: nothing was done).
 
     Key metrics come from the decision's evidence (kinds named after metric fields, and
     ``<field>_normal`` for the normal value) and, when a ``context`` is given, from the
-    module's recent metrics; the evidence wins where both have a value.
+    module's recent metrics; the evidence wins where both have a value. The Impacto of an
+    applied action says when it will be measured (only with a ``context`` to measure it).
     """
     metrics: dict[str, float] = {}
     normal: dict[str, float] = {}
     if context is not None:
         metrics, normal = context.metrics(decision.module)
+    series = recent_series(context, decision.module)
+    for kind, values in series.items():  # what the context leaves out (CPU)
+        finite = [v for v in values if math.isfinite(v)]
+        if kind not in metrics and finite:
+            metrics[kind] = finite[-1]
+            earlier = finite[: -context.recent] if context is not None else []
+            if earlier:
+                normal[kind] = float(median(earlier))
     for e in decision.explanation:
         if e.value is None:
             continue
@@ -37,19 +291,113 @@ def decision_alert(
             metrics[e.kind] = e.value
         elif e.kind.endswith("_normal"):
             normal[e.kind.removesuffix("_normal")] = e.value
+    applied = bool(taken) and problem in ACTION_PROBLEMS
     impact = ""
-    if decision.action in (Action.SCALE_UP, Action.SCALE_DOWN):
-        impact = phrase("impact_capacity", language, after=decision.target_replicas)
+    if applied and context is not None and decision.action in FOLLOW_UP_MIN:
+        impact = phrase("impact_pending", language, minutes=FOLLOW_UP_MIN[decision.action])
+    elif taken is None:
+        impact = phrase("impact_none", language)
+    level: Severity = severity or ("critical" if problem in _CRITICAL else "warning")
     return Alert(
         module=decision.module,
         container=decision.module,
         problem=problem,
-        severity="critical" if problem in _CRITICAL else "warning",
+        problem_detail=describe_problem(
+            decision,
+            metrics,
+            normal,
+            series,
+            capacity_per_replica=capacity_per_replica,
+            language=language,
+        ),
+        severity=level,
         action_taken=taken or phrase("hold", language),
         impact=impact,
         key_metrics=metrics,
         normal_metrics={k: v for k, v in normal.items() if k in metrics},
-        probable_cause=decision.reason,
-        next_action=phrase("next_watch" if taken else "next_operator", language),
+        probable_cause=probable_cause(decision, language),
+        next_action=next_action(decision, problem, taken, language),
         dashboard_url=dashboard_url,
     )
+
+
+@dataclass(frozen=True)
+class PendingOutcome:
+    """An applied action whose effect is to be measured at ``due``."""
+
+    alert: Alert  # the message that announced it
+    action: Action
+    due: datetime
+    before: dict[str, float] = field(default_factory=dict)
+    normal: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, alert: Alert, action: Action, now: datetime) -> PendingOutcome:
+        due = now + timedelta(minutes=FOLLOW_UP_MIN.get(action, OPERATOR_MIN))
+        return cls(alert, action, due, dict(alert.key_metrics), dict(alert.normal_metrics))
+
+
+def outcome_alert(
+    pending: PendingOutcome,
+    metrics: dict[str, float],
+    *,
+    language: Language = "pt",
+) -> tuple[Alert, bool]:
+    """The follow-up of ``pending`` given the module's metrics now; and whether it helped.
+
+    Response time counts as normalised within 1.5x its normal value (the normal of the time
+    of the action: an incident's minutes must not become the yardstick); the error rate when
+    it is under the seed's 5 % and at most twice its normal.
+    """
+    lang = language
+    parts: list[str] = []
+    healthy = True
+    rt, rt_n, rt_0 = (
+        metrics.get("response_time"),
+        pending.normal.get("response_time"),
+        pending.before.get("response_time"),
+    )
+    if rt is not None and rt_n:
+        ok = rt <= NORMAL_RT_RATIO * rt_n
+        healthy &= ok
+        if not ok:
+            parts.append(
+                phrase("o_rt_still", lang, ratio=times(rt / rt_n, lang), after=millis(rt, lang))
+            )
+        elif rt_0 is not None and rt_0 > NORMAL_RT_RATIO * rt_n:
+            parts.append(
+                phrase("o_rt_normal", lang, before=millis(rt_0, lang), after=millis(rt, lang))
+            )
+        else:
+            parts.append(phrase("o_rt_kept", lang, after=millis(rt, lang)))
+    err, err_n, err_0 = (
+        metrics.get("error_rate"),
+        pending.normal.get("error_rate"),
+        pending.before.get("error_rate"),
+    )
+    if err is not None and err_0 is not None and err_0 > ERROR_RATE:  # errors were a symptom
+        ok = err < ERROR_RATE and (err_n is None or err <= max(2 * err_n, 0.01))
+        healthy &= ok
+        key = "o_err_normal" if ok else "o_err_still"
+        parts.append(phrase(key, lang, before=percent(err_0, lang), after=percent(err, lang)))
+    measured = bool(parts)
+    if not measured:
+        parts.append(phrase("o_unmeasured", lang))
+    helped = measured and healthy
+    first = pending.alert
+    alert = Alert(
+        module=first.module,
+        container=first.container,
+        problem="outcome",
+        problem_detail=first.problem_detail,
+        severity="info" if helped else "warning",
+        action_taken=first.action_taken,
+        impact="; ".join(parts),
+        key_metrics=metrics,
+        normal_metrics={k: v for k, v in pending.normal.items() if k in metrics},
+        next_action=phrase("next_done", lang)
+        if helped
+        else phrase("next_escalate", lang, minutes=OPERATOR_MIN),
+        dashboard_url=first.dashboard_url,
+    )
+    return alert, helped

@@ -123,6 +123,7 @@ class Executor:
             language=self.config.language,
             dashboard_url=self.config.dashboard_url,
             context=context,
+            catalog=catalog,
         )
         self._was_leader: bool | None = None  # unknown until the first tick
         self._service_down = False
@@ -171,6 +172,7 @@ class Executor:
         report = TickReport(leader=leader)
         if not leader:
             return report
+        self.recorder.follow_up(now)  # the measured outcome of actions taken a few minutes ago
         # The cluster first: the service decides from what really runs, not from its hopes.
         try:
             states: dict[str, ServiceState] | None = self.backend.services()
@@ -303,11 +305,7 @@ class Executor:
             detail=verdict.detail,
             data={"target": verdict.target, "modules": list(applied.modules)},
         )
-        if decision.action in (Action.RESTART, Action.ROLLBACK) or decision.alert_admin:
-            problem = {Action.RESTART: "degradation", Action.ROLLBACK: "failed_release"}.get(
-                decision.action, "surge"
-            )
-            self.recorder.alert_decision(now, decision, problem, applied.taken)
+        self.recorder.alert_applied(now, decision, applied.taken)  # scale-ups too (grouped)
         return Outcome(decision.module, decision.action, "ok", True, verdict.detail)
 
     # -- failure paths ---------------------------------------------------------------------

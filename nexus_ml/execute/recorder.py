@@ -1,5 +1,10 @@
 """What the executor leaves behind: an audit entry per event and alerts for the operators.
 
+Every applied action alerts (routine scale-ups and scale-downs too: the grouper keeps them to
+one message per module per 30 min). An alert that went out is followed up: a few minutes later
+:meth:`Recorder.follow_up` measures the module's metrics again and sends the observed Impacto
+("Tempo de resposta normalizado", or not).
+
 Neither an audit outage nor a notifier outage may stop the loop: both are logged (and an
 undelivered alert is audited) and the executor carries on.
 """
@@ -12,9 +17,15 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert, Notifier
 from nexus_ml.alerts.render import Language, phrase
+from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Decision
 from nexus_ml.errors import NexusError
-from nexus_ml.execute.alerting import decision_alert
+from nexus_ml.execute.alerting import (
+    PendingOutcome,
+    applied_problem,
+    decision_alert,
+    outcome_alert,
+)
 from nexus_ml.execute.audit import AuditEntry, AuditTrail
 from nexus_ml.execute.context import MetricContext
 
@@ -35,7 +46,10 @@ class Recorder:
     language, dashboard_url
         Of decision alerts.
     context
-        Key metrics for decision alerts (requests/min against normal, memory, error rate).
+        Key metrics for decision alerts (requests/min against normal, memory, error rate);
+        without it no outcome can be measured, so none is promised.
+    catalog
+        Capacity per replica of each module (the "acima da capacidade" of a scale alert).
     """
 
     def __init__(
@@ -47,6 +61,7 @@ class Recorder:
         language: Language,
         dashboard_url: str = "",
         context: MetricContext | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.trail = audit
         self.notifier = notifier
@@ -54,6 +69,8 @@ class Recorder:
         self.language = language
         self.dashboard_url = dashboard_url
         self.context = context
+        self.catalog = catalog
+        self.pending: list[PendingOutcome] = []
 
     def audit(
         self,
@@ -82,8 +99,8 @@ class Recorder:
         except Exception:  # an audit outage must not stop the loop; it is logged loudly
             log.exception("audit write failed for %s %s", event, entry.module)
 
-    def alert(self, alert: Alert, now: datetime) -> None:
-        """Send ``alert`` and audit whether it went out, was grouped, or failed."""
+    def alert(self, alert: Alert, now: datetime) -> bool:
+        """Send ``alert`` and audit whether it went out, was grouped, or failed; True if sent."""
         try:
             sent = self.notifier.send(alert)
         except NexusError as exc:
@@ -91,7 +108,7 @@ class Recorder:
             self.audit(
                 now, "alert_failed", module=alert.module, reason=alert.problem, detail=str(exc)
             )
-            return
+            return False
         self.audit(
             now,
             "alert_sent" if sent else "alert_grouped",
@@ -99,21 +116,74 @@ class Recorder:
             reason=alert.problem,
             detail=alert.action_taken,
         )
+        return sent
 
     def alert_decision(
         self, now: datetime, decision: Decision, problem: str, taken: str | None
-    ) -> None:
+    ) -> bool:
         """Send the alert about ``decision`` (built by
-        :func:`~nexus_ml.execute.alerting.decision_alert`)."""
-        alert = decision_alert(
+        :func:`~nexus_ml.execute.alerting.decision_alert`); True if it went out."""
+        alert = self._decision_alert(decision, problem, taken)
+        return self.alert(alert, now)
+
+    def alert_applied(self, now: datetime, decision: Decision, taken: str) -> bool:
+        """Alert about an applied action and, once sent, schedule its follow-up (the problem
+        key is :func:`~nexus_ml.execute.alerting.applied_problem`; routine scale alerts are
+        severity info)."""
+        problem = applied_problem(decision)
+        routine = problem in ("demand_high", "demand_low")
+        alert = self._decision_alert(decision, problem, taken, severity="info" if routine else None)
+        sent = self.alert(alert, now)
+        if sent and self.context is not None:
+            self.pending.append(PendingOutcome.of(alert, decision.action, now))
+        return sent
+
+    def follow_up(self, now: datetime) -> list[Alert]:
+        """Measure the outcome of the actions due by ``now`` and send it (call it every tick).
+
+        Returns the follow-up alerts built (sent or not).
+        """
+        due = [p for p in self.pending if p.due <= now]
+        if not due or self.context is None:
+            return []
+        self.pending = [p for p in self.pending if p.due > now]
+        sent: list[Alert] = []
+        for pending in due:
+            metrics, _ = self.context.metrics(pending.alert.module)
+            alert, helped = outcome_alert(pending, metrics, language=self.language)
+            self.audit(
+                now,
+                "outcome_measured",
+                module=alert.module,
+                reason="resolved" if helped else "not_resolved",
+                detail=alert.impact,
+                data={"action": pending.action.value, "metrics": metrics},
+            )
+            self.alert(alert, now)
+            sent.append(alert)
+        return sent
+
+    def _decision_alert(
+        self,
+        decision: Decision,
+        problem: str,
+        taken: str | None,
+        *,
+        severity: Literal["info", "warning", "critical"] | None = None,
+    ) -> Alert:
+        per_replica = None
+        if self.catalog is not None and decision.module in self.catalog.names:
+            per_replica = self.catalog.get(decision.module).capacity_rpm_per_replica
+        return decision_alert(
             decision,
             problem,
             taken,
             language=self.language,
             dashboard_url=self.dashboard_url,
             context=self.context,
+            capacity_per_replica=per_replica,
+            severity=severity,
         )
-        self.alert(alert, now)
 
     def alert_holding(
         self,

@@ -47,7 +47,7 @@ def test_sends_html_to_the_chat_with_the_token_in_the_path(stub: TelegramStub) -
     assert (msg.token, msg.chat_id, msg.parse_mode) == (TOKEN, "-100123", "HTML")
     assert "<b>Problema:</b> Degradação de desempenho" in msg.text
     assert "vazamento &lt;memória&gt;" in msg.text  # escaped for Telegram's HTML parser
-    assert "Taxa de erro: 12.0% (normal: 1.0%; 12.0×)" in msg.text
+    assert "Taxa de erro: 12% (normal: 1,0%)" in msg.text  # Portuguese decimal comma
 
 
 def test_honours_retry_after_on_429(stub: TelegramStub) -> None:

@@ -32,6 +32,7 @@ def test_scale_up_is_applied_audited_and_then_cooled_down(make_executor, cluster
         ("leader", "leader_lock"),
         ("decision_received", "test scale_up"),
         ("action_taken", "ok"),
+        ("alert_sent", "demand_high"),  # a routine scale-up alerts too (grouped per module)
         ("decision_received", "test scale_up"),
         ("action_skipped", "cooldown"),
     ]
@@ -75,7 +76,7 @@ def test_restart_sends_an_alert_with_the_seed_fields(make_executor, cluster, clo
     assert alert.problem == "degradation" and alert.module == CRM
     assert alert.key_metrics == {"error_rate": 0.12, "memory_usage": 0.93}
     assert alert.normal_metrics == {"error_rate": 0.01}
-    assert alert.probable_cause == "memory leak suspected"
+    assert alert.probable_cause == "Não identificada automaticamente"  # no evidence kind says
     assert "reiniciado" in alert.action_taken
 
 
@@ -135,7 +136,7 @@ def test_service_down_holds_alerts_once_and_resumes(make_executor, cluster, cloc
     assert [e.event for e in audit.entries].count("fetch_failed") == 3
     source.next = [decision(action="scale_up", current=1, target=2)]
     assert ex.tick().acted()
-    assert [a.problem for a in notifier.sent] == ["service_down", "resumed"]
+    assert [a.problem for a in notifier.sent] == ["service_down", "resumed", "demand_high"]
     assert "fetch_resumed" in [e.event for e in audit.entries]
 
 

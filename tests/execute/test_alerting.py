@@ -1,0 +1,208 @@
+"""Alert contents (problem with value and duration, cause in words, next action with a
+duration) and the measured follow-up the executor sends a few minutes after acting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from nexus_ml.alerts.notifier import LogNotifier
+from nexus_ml.domain.decision import Action, Decision, Evidence
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.execute.alerting import (
+    PendingOutcome,
+    decision_alert,
+    describe_problem,
+    outcome_alert,
+    probable_cause,
+)
+from nexus_ml.execute.audit import MemoryAudit
+from nexus_ml.execute.context import MetricContext
+from nexus_ml.ingest.frame_source import FrameSource
+from tests.execute.conftest import CRM, T0, ScriptedSource, decision
+
+
+def frame(module: str, minutes: range, **per_minute: object) -> pd.DataFrame:
+    """Per-minute metrics at T0 + minute; ``per_minute[field]`` maps a minute to its value
+    (a callable) or is a constant."""
+    base = {f: 0.3 for f in METRIC_FIELDS}
+    base.update(response_time=180.0, error_rate=0.004, requests_per_min=100.0)
+    rows = []
+    for m in minutes:
+        row = {"timestamp": T0 + timedelta(minutes=m), "module": module}
+        for f in METRIC_FIELDS:
+            v = per_minute.get(f, base[f])
+            row[f] = float(v(m) if callable(v) else v)  # type: ignore[arg-type]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def context_of(data: pd.DataFrame, clock) -> MetricContext:  # type: ignore[no-untyped-def]
+    return MetricContext(FrameSource(data, stale_after=timedelta(hours=2)), clock)
+
+
+def test_the_seeds_scale_up_problem_has_the_value_the_capacity_and_the_duration() -> None:
+    rpm = [1500.0] * 30 + [2100.0] * 7
+    scale_up = decision(action="scale_up", current=2, target=3)
+    text = describe_problem(
+        scale_up,
+        {"requests_per_min": 2100.0},
+        {"requests_per_min": 1500.0},
+        {"requests_per_min": rpm},
+        capacity_per_replica=840.0,
+    )
+    assert text == "Demanda 2.100 req/min acima da capacidade (1.680) há 7min"
+    assert describe_problem(
+        scale_up,
+        {"requests_per_min": 2100.0},
+        {},
+        {"requests_per_min": rpm},
+        capacity_per_replica=840.0,
+        language="en",
+    ) == ("Demand 2,100 req/min above capacity (1,680) for 7min")
+
+
+def test_an_alert_names_cpu_with_its_value_and_duration() -> None:
+    cpu = [0.4] * 50 + [0.95] * 10
+    alert = decision(action="alert")
+    assert describe_problem(alert, {"cpu_usage": 0.95}, {}, {"cpu_usage": cpu}) == (
+        "CPU em 95% há 10min"
+    )
+    # a gap (a missing minute) ends the run: the duration is what was seen
+    cpu[-4] = float("nan")
+    assert describe_problem(alert, {"cpu_usage": 0.95}, {}, {"cpu_usage": cpu}) == (
+        "CPU em 95% há 3min"
+    )
+
+
+def test_the_cause_is_in_words_never_the_policys_reason() -> None:
+    rules_up = decision(
+        action="scale_up",
+        current=1,
+        target=2,
+        reason="trigger requests_per_min > 160 for 5 min",
+        explanation=(Evidence(kind="rule", detail="trigger requests_per_min > 160 for 5 min"),),
+    )
+    assert probable_cause(rules_up) == "Regra de escalonamento: demanda sustentada acima do limite"
+    rules_down = rules_up.model_copy(update={"action": Action.SCALE_DOWN, "target_replicas": 0})
+    assert "abaixo de metade do limite" in probable_cause(rules_down)
+    restart = decision(
+        action="restart",
+        explanation=(
+            Evidence(kind="health", detail="response time 4.1x baseline (seed rule)"),
+            Evidence(kind="anomaly", detail="scores", value=0.3),  # too low to count
+        ),
+    )
+    assert probable_cause(restart, "en") == (
+        "Response time and error rate degraded (preventive restart rule)"
+    )
+
+
+def _restart_alert(context: MetricContext) -> PendingOutcome:
+    d = decision(action="restart", confidence=0.95)
+    alert = decision_alert(d, "degradation", "Serviço reiniciado", context=context)
+    return PendingOutcome.of(alert, Action.RESTART, T0)
+
+
+def test_outcome_says_normalised_or_not_against_the_normal_of_the_time() -> None:
+    degraded = frame(
+        CRM,
+        range(-40, 1),
+        response_time=lambda m: 738.0 if m > -3 else 180.0,
+        error_rate=lambda m: 0.12 if m > -3 else 0.004,
+    )
+    pending = _restart_alert(context_of(degraded, lambda: T0))
+    assert pending.alert.problem_detail == (
+        "Tempo de resposta 738 ms (4,1× o normal) e erros em 12% há 3min"
+    )
+    assert pending.due == T0 + timedelta(minutes=5)
+    healed, helped = outcome_alert(pending, {"response_time": 200.0, "error_rate": 0.003})
+    assert helped and healed.severity == "info"
+    assert healed.impact == (
+        "Tempo de resposta normalizado (738 ms → 200 ms); Taxa de erro normalizada (12% → 0,3%)"
+    )
+    still, helped = outcome_alert(
+        pending, {"response_time": 600.0, "error_rate": 0.09}, language="en"
+    )
+    assert not helped and still.severity == "warning"
+    assert still.impact == "Response time still 3.3× normal (600 ms); Error rate still at 9.0%"
+    assert still.next_action == "Manual check by an operator within 15min"
+    unmeasured, helped = outcome_alert(pending, {})
+    assert not helped and unmeasured.impact == "Não medido: métricas indisponíveis"
+
+
+def test_the_executor_follows_up_a_restart_on_a_later_tick(make_executor, clock) -> None:
+    data = frame(
+        CRM,
+        range(-40, 16),
+        response_time=lambda m: 738.0 if -3 < m <= 0 else 190.0,
+        error_rate=lambda m: 0.12 if -3 < m <= 0 else 0.004,
+    )
+    source, notifier, audit = ScriptedSource(clock), LogNotifier(), MemoryAudit()
+    ex = make_executor(
+        source=source, notifier=notifier, audit=audit, context=context_of(data, clock)
+    )
+    source.next = [decision(action="restart", confidence=0.95)]
+    assert ex.tick().acted()
+    (first,) = notifier.sent
+    assert first.impact == "Em avaliação: resultado medido em 5min"
+    source.next = []
+    for _ in range(4):  # not yet due
+        clock.advance(60)
+        ex.tick()
+    assert len(notifier.sent) == 1
+    clock.advance(60)
+    ex.tick()
+    follow_up = notifier.sent[-1]
+    assert follow_up.problem == "outcome" and follow_up.module == CRM
+    assert follow_up.impact.startswith("Tempo de resposta normalizado (738 ms → 190 ms)")
+    measured = [e for e in audit.entries if e.event == "outcome_measured"]
+    assert [(e.module, e.reason) for e in measured] == [(CRM, "resolved")]
+    clock.advance(600)
+    ex.tick()
+    assert len(notifier.sent) == 2  # one follow-up per action
+
+
+def test_a_routine_scale_up_alerts_and_is_followed_up(make_executor, clock) -> None:
+    data = frame(CRM, range(-40, 16), requests_per_min=lambda m: 260.0 if m > -7 else 100.0)
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    ex = make_executor(source=source, notifier=notifier, context=context_of(data, clock))
+    source.next = [decision(action="scale_up", current=1, target=2)]
+    assert ex.tick().acted()
+    (alert,) = notifier.sent
+    assert (alert.problem, alert.severity) == ("demand_high", "info")
+    # nexus-crm: 200 req/min per replica in the bundled catalog
+    assert alert.problem_detail == "Demanda 260 req/min acima da capacidade (200) há 7min"
+    assert alert.next_action == "Monitorar por 10min; reduzir réplicas quando a demanda cair"
+    source.next = []
+    clock.advance(600)
+    ex.tick()
+    assert notifier.sent[-1].impact == "Tempo de resposta manteve-se normal (180 ms)"
+
+
+def test_without_metrics_no_outcome_is_promised(make_executor, clock) -> None:
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    ex = make_executor(source=source, notifier=notifier)
+    source.next = [decision(action="restart", confidence=0.95)]
+    assert ex.tick().acted()
+    assert notifier.sent[0].impact == ""
+    assert ex.recorder.pending == []
+
+
+def test_decision_alert_without_context_keeps_the_evidence_metrics() -> None:
+    d = Decision(
+        module=CRM,
+        action=Action.ROLLBACK,
+        current_replicas=1,
+        target_replicas=1,
+        confidence=0.95,
+        explanation=(
+            Evidence(kind="error_rate", detail="now", value=0.08),
+            Evidence(kind="error_rate_normal", detail="before the release", value=0.004),
+        ),
+    )
+    alert = decision_alert(d, "failed_release", "Rollback", language="en")
+    assert alert.problem_detail == "Error rate at 8.0% after the release (normal 0.4%)"
+    assert alert.severity == "critical" and np.isclose(alert.key_metrics["error_rate"], 0.08)
