@@ -34,7 +34,7 @@ from nexus_ml.crisis.gather import StoreResult, log_rows, metric_rows, store_row
 from nexus_ml.crisis.records import IncidentRecord, RecordStore
 from nexus_ml.crisis.report import plot_key_metrics
 from nexus_ml.crisis.rules import CrisisRules
-from nexus_ml.crisis.swarm_evidence import collect_swarm
+from nexus_ml.crisis.swarm_evidence import collect_swarm, read_release
 from nexus_ml.crisis.triggers import CrisisEvent
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.audit import AuditEntry, AuditTrail, Redactor
@@ -93,10 +93,11 @@ class AutoIncidents:
     closed: list[Closed] = field(default_factory=list)
     _open: dict[str, _Open] = field(default_factory=dict)
     _images: dict[str, str] = field(default_factory=dict)
+    _rolled_back: set[str] = field(default_factory=set)  # modules whose rollback was taken
 
     def handle(self, event: CrisisEvent) -> Closed | None:
         """Apply one event; returns what closing produced when this event closed an incident."""
-        image_change = self._image_change(event)
+        change = self._image_change(event)
         current = self._open.get(event.module) or self._adopt(event.module)
         if event.is_crisis:
             if current is None:
@@ -104,7 +105,9 @@ class AutoIncidents:
             current.healthy_since = None
         if current is None:
             return None
-        self._attach(current.record, event, image_change)
+        self._attach(current.record, event, change)
+        if event.acted and event.action == "rollback":
+            self._rolled_back.add(event.module)
         if event.is_crisis:
             return None
         if current.healthy_since is None:
@@ -148,34 +151,63 @@ class AutoIncidents:
         )
         log.warning("incident %s opened: %s", record.id, record.trigger)
         self._open[event.module] = _Open(record)
+        self._note_release(record, event)
         self._snapshot_swarm(record, since=event.at - self.config.logs_before, now=event.at)
         return self._open[event.module]
 
-    def _image_change(self, event: CrisisEvent) -> tuple[str, str] | None:
+    def _write_audit(self, at: datetime, event: str, module: str, data: dict[str, Any]) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.write(AuditEntry(at=at, event=event, module=module, executor="incidents",
+                                        data=data))  # fmt: skip
+        except Exception:  # the trail being down must not stop collection
+            log.warning("could not audit %s of %s", event, module, exc_info=True)
+
+    def _image_change(self, event: CrisisEvent) -> dict[str, Any] | None:
+        """The image change seen since the module's last event, audited: a rollback the
+        executor took (``rolled_back_to``) or a release (``image``, read as a deploy by the
+        ``deploy_versions`` evidence; the executor's own entries carry no version)."""
         if not event.image:
             return None
         previous = self._images.get(event.module)
         self._images[event.module] = event.image
         if previous is None or previous == event.image:
             return None
-        if self.audit is not None:
-            # the executor's trail has no version field; deploy_versions evidence reads this
+        at = event.at.isoformat()
+        if event.module in self._rolled_back:
+            self._rolled_back.discard(event.module)
+            row = {"at": at, "event": "rolled_back", "rolled_back_to": event.image,
+                   "from_image": previous}  # fmt: skip
+        else:
+            row = {"at": at, "event": "image_changed", "image": event.image,
+                   "previous_image": previous}  # fmt: skip
+        self._write_audit(event.at, row["event"], event.module,
+                          {k: v for k, v in row.items() if k not in ("at", "event")})  # fmt: skip
+        return row
+
+    def _note_release(self, record: IncidentRecord, event: CrisisEvent) -> None:
+        """Record the release running when the incident opened (Swarm says which came before
+        and when; otherwise the image the executor saw, at the opening)."""
+        release: dict[str, Any] = {"image": event.image, "previous_image": "", "at": ""}
+        if self.docker_client is not None:
             try:
-                self.audit.write(AuditEntry(
-                    at=event.at, event="image_changed", module=event.module, executor="incidents",
-                    data={"image": event.image, "previous_image": previous},
-                ))  # fmt: skip
-            except Exception:
-                log.warning("could not audit the image change of %s", event.module, exc_info=True)
-        return previous, event.image
+                release = read_release(self.docker_client, self.service_prefix + record.module)
+            except Exception as exc:
+                log.warning("release of %s unknown: %s", record.module, exc)
+        if not release.get("image"):
+            return
+        at = datetime.fromisoformat(release["at"]) if release.get("at") else record.opened_at
+        data = {"image": release["image"], "previous_image": release.get("previous_image", "")}
+        self._write_audit(at, "release_running", record.module, data)
+        store_rows(self.store, self.rules, record.id, record.error_type,
+                   {"actions": [{"at": at.isoformat(), "event": "release_running", **data}]},
+                   record.opened_at)  # fmt: skip
 
     def _attach(
-        self, record: IncidentRecord, event: CrisisEvent, change: tuple[str, str] | None
+        self, record: IncidentRecord, event: CrisisEvent, change: dict[str, Any] | None
     ) -> None:
-        rows: list[dict[str, Any]] = []
-        if change is not None:
-            rows.append({"at": event.at.isoformat(), "event": "image_changed",
-                         "previous_image": change[0], "image": change[1]})  # fmt: skip
+        rows: list[dict[str, Any]] = [change] if change is not None else []
         if event.action and (event.is_crisis or event.action not in ("hold",)):
             rows.append({
                 "at": event.at.isoformat(), "event": "action_taken" if event.acted else

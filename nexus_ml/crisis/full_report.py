@@ -73,7 +73,8 @@ _L: dict[Language, dict[str, str]] = {
     "pt": {
         "opened": "incidente aberto ({trigger})",
         "closed": "incidente encerrado: módulo saudável",
-        "image": "imagem {previous} → {image}",
+        "image": "versão {previous} → {image}",
+        "rolled": "rollback concluído: {previous} → {image}",
         "no_cause": "Sem janela de métricas coletada: causa provável indeterminada.",
         "traces": "{n} stack trace(s) únicos; o mais recente: {first}",
         "tasks": "tarefas Swarm: {states}",
@@ -90,7 +91,8 @@ _L: dict[Language, dict[str, str]] = {
     "en": {
         "opened": "incident opened ({trigger})",
         "closed": "incident closed: module healthy",
-        "image": "image {previous} → {image}",
+        "image": "release {previous} → {image}",
+        "rolled": "rollback done: {previous} → {image}",
         "no_cause": "No metric window collected: probable cause unknown.",
         "traces": "{n} unique stack trace(s); latest: {first}",
         "tasks": "Swarm tasks: {states}",
@@ -156,8 +158,10 @@ def build_full_report(
     held: list[dict[str, Any]] = []
     for a in actions:
         at = datetime.fromisoformat(a["at"])
-        if a.get("event") == "image_changed":
+        if a.get("event") in ("image_changed", "release_running"):
             text = words["image"].format(previous=a.get("previous_image") or "?", image=a["image"])
+        elif a.get("event") == "rolled_back":
+            text = words["rolled"].format(image=a["rolled_back_to"], previous=a["from_image"])
         else:
             text = f"{a.get('action', '')} {a.get('outcome', '')}: {a.get('detail', '')}".strip()
             taken.append(f"{at:%Y-%m-%d %H:%M} {text}")
@@ -172,9 +176,15 @@ def build_full_report(
         code, cause = finding.code, finding.text(language)
         prevention.extend(finding.next_steps(language))
         base = build_report(collected, language)
-        timeline.extend(TimelineItem(at=e.at, what=e.what) for e in base.timeline)
+        # the trail's per-decision lines (holds every tick) are noise here: the incident's own
+        # action rows above say what was done
+        timeline.extend(
+            TimelineItem(at=e.at, what=e.what)
+            for e in base.timeline
+            if not e.what.startswith(("action_", "decision_"))
+        )
         evidence.extend(base.evidence_lines)
-    images = [a for a in actions if a.get("image")]
+    images = [a for a in actions if a.get("event") in ("release_running", "image_changed")]
     if images:
         last = images[-1]
         evidence.append(

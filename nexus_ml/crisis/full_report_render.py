@@ -29,8 +29,7 @@ _T: dict[Language, dict[str, str]] = {
         "modules": "Módulos afetados",
         "customers": "Clientes afetados",
         "money": "Impacto financeiro",
-        "money_line": "{n} transações com falha × R$ {unit:,.2f} = R$ {amount:,.2f} "
-        "(base: {basis})",
+        "money_line": "{n} transações com falha × R$ {unit} = R$ {amount} (base: {basis})",
         "recovery": "Tempo de recuperação",
         "scope": "Escopo de rollback",
         "rolled": "módulos revertidos",
@@ -45,7 +44,7 @@ _T: dict[Language, dict[str, str]] = {
         "basis_metrics": "requisições com falha estimadas pelas métricas",
         "tg": "🚨 Crise {severity} em {module}: {type}. Causa: {cause} "
         "Clientes afetados: {customers}; "
-        "impacto R$ {amount:,.2f}; recuperação {recovery}. Relatório: {url}",
+        "impacto R$ {amount}; recuperação {recovery}. Relatório: {url}",
     },
     "en": {
         "title": "Crisis report",
@@ -61,7 +60,7 @@ _T: dict[Language, dict[str, str]] = {
         "modules": "Affected modules",
         "customers": "Affected customers",
         "money": "Financial impact",
-        "money_line": "{n} failed transactions × {unit:,.2f} = {amount:,.2f} (basis: {basis})",
+        "money_line": "{n} failed transactions × {unit} = {amount} (basis: {basis})",
         "recovery": "Recovery time",
         "scope": "Rollback scope",
         "rolled": "modules rolled back",
@@ -75,9 +74,15 @@ _T: dict[Language, dict[str, str]] = {
         "basis_logs": "transactions in the logs",
         "basis_metrics": "failed requests estimated from metrics",
         "tg": "🚨 {severity} crisis in {module}: {type}. Cause: {cause} Affected customers: "
-        "{customers}; impact {amount:,.2f}; recovery {recovery}. Report: {url}",
+        "{customers}; impact {amount}; recovery {recovery}. Report: {url}",
     },
 }
+
+
+def money(value: float, lang: Language) -> str:
+    """``1234.5`` as ``1.234,50`` (pt-BR) or ``1,234.50`` (en)."""
+    text = f"{value:,.2f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "pt" else text
 
 
 def _duration(seconds: float | None, lang: Language) -> str:
@@ -92,8 +97,9 @@ def _sections(r: FullCrisisReport) -> list[tuple[str, list[str]]]:
     t = _T[r.language]
     end = f"{r.closed_at:%Y-%m-%d %H:%M}" if r.closed_at else t["open"]
     fin = r.financial_impact
-    money = t["money_line"].format(
-        n=fin.failed_transactions, unit=fin.revenue_per_transaction, amount=fin.amount,
+    money_text = t["money_line"].format(
+        n=fin.failed_transactions, unit=money(fin.revenue_per_transaction, r.language),
+        amount=money(fin.amount, r.language),
         basis=t[f"basis_{fin.basis}"],
     )  # fmt: skip
     rolled = ", ".join(r.rollback_modules) or t["none"]
@@ -109,7 +115,7 @@ def _sections(r: FullCrisisReport) -> list[tuple[str, list[str]]]:
         (t["evidence"], list(r.root_cause_evidence) or [t["none"]]),
         (t["modules"], [", ".join(r.affected_modules)]),
         (t["customers"], [customers]),
-        (t["money"], [money]),
+        (t["money"], [money_text]),
         (t["recovery"], [_duration(r.recovery_time_s, r.language)]),
         (t["scope"], [f"{r.rollback_scope.value}; {t['rolled']}: {rolled}"]),
         (t["actions"], list(r.actions_taken) or [t["none"]]),
@@ -158,7 +164,8 @@ def telegram_summary(report: FullCrisisReport, url: str, *, limit: int = 900) ->
     cause = report.root_cause if len(report.root_cause) <= 300 else report.root_cause[:297] + "…"
     text = t["tg"].format(
         severity=report.severity, module=report.module, type=report.error_type, cause=cause,
-        customers=report.affected_customers, amount=report.financial_impact.amount,
+        customers=report.affected_customers,
+        amount=money(report.financial_impact.amount, report.language),
         recovery=_duration(report.recovery_time_s, report.language), url=url,
     )  # fmt: skip
     return text if len(text) <= limit else text[: limit - len(url) - 2] + "… " + url

@@ -120,6 +120,23 @@ def read_tasks(client: Any, service: str, *, limit: int = 50) -> list[dict[str, 
     return out[:limit]
 
 
+def read_release(client: Any, service: str) -> dict[str, Any]:
+    """The running image of ``service``, the one before it and when it changed (Swarm's
+    ``PreviousSpec`` and ``UpdatedAt``); empty strings where Swarm does not say."""
+    attrs = client.api.inspect_service(service)
+
+    def image(spec: dict[str, Any] | None) -> str:
+        task = (spec or {}).get("TaskTemplate", {}).get("ContainerSpec", {})
+        return str(task.get("Image", "")).split("@")[0]
+
+    updated = _parse_line(f"{attrs.get('UpdatedAt', '')} ").at
+    return {
+        "image": image(attrs.get("Spec")),
+        "previous_image": image(attrs.get("PreviousSpec")),
+        "at": updated.isoformat() if updated else "",
+    }
+
+
 def collect_swarm(
     client: Any,
     service: str,

@@ -70,14 +70,16 @@ def test_a_bad_release_opens_grows_and_closes_an_incident_with_a_full_report(
     # healthy from the first hold (10:10) for 15 minutes: closed at 10:25
     assert record.closed_at == at(10) + timedelta(minutes=25)
     assert report.recovery_time_s == 20 * 60
-    # the image change the executor caused is in the trail (deploy_versions reads it)
-    changes = [e for e in audit.entries if e.event == "image_changed"]
-    assert [(e.data["previous_image"], e.data["image"]) for e in changes] == [
-        ("nexus-module:2", "nexus-module:1")
+    # the release running at the opening and the rollback are in the trail, told apart (only
+    # the release is read back as a deploy)
+    noted = [(e.event, e.data) for e in audit.entries if e.executor == "incidents"]
+    assert noted == [
+        ("release_running", {"image": "nexus-module:2", "previous_image": ""}),
+        ("rolled_back", {"rolled_back_to": "nexus-module:1", "from_image": "nexus-module:2"}),
     ]
     # every field of the seed's report is filled
     assert report.incident_id == record.id
-    assert report.root_cause_code == "bad_release" and "nexus-module:1" in report.root_cause
+    assert report.root_cause_code == "bad_release" and "nexus-module:2" in report.root_cause
     assert report.root_cause_evidence and len(report.timeline) >= 5
     assert report.affected_modules[0] == CRM
     assert report.financial_impact.basis == "metrics"  # the simulator writes no transaction logs
