@@ -382,16 +382,31 @@ class DashboardHistory:
         }
 
     def state(self, since: float | None = None) -> dict[str, Any]:
-        """Everything the page draws at load."""
+        """Everything the page draws at load, its columns packed (see :func:`packed`)."""
         with self._lock:
             alerts = [asdict(a) for a in self.alerts]
             incidents = list(self.incidents)
         return {
             "generated_at": self.clock(),
-            "modules": [self.module_state(m, since) for m in self.modules()],
+            "modules": [packed(self.module_state(m, since)) for m in self.modules()],
             "alerts": alerts,
             "incidents": incidents,
         }
+
+
+def packed(module: dict[str, Any]) -> dict[str, Any]:
+    """``module_state`` for the wire: times as a start and steps, no capacity column.
+
+    A day of 30 modules is the page's first download; a minute's timestamp as a step of
+    ``60`` instead of ten digits, and capacity as replicas × ``per_replica`` on the page,
+    make it about a quarter smaller, which is time to first render.
+    """
+    series = dict(module["series"])
+    times = series.pop("t")
+    series.pop("capacity")
+    series["t0"] = times[0] if times else None
+    series["dt"] = [b - a for a, b in itertools.pairwise(times)]
+    return {**module, "series": series}
 
 
 def forecast_quality(points: Sequence[Point], hours: float = 24.0) -> dict[str, float | int | None]:

@@ -25,7 +25,7 @@ from nexus_ml.catalog import Catalog, load_catalog
 from service.api.routes.dashboard import DashboardContext
 from service.app import create_app
 from service.core.config import ServiceSettings
-from service.core.history import DashboardHistory
+from service.core.history import AlertNote, DashboardHistory
 from tests.dashboard.conftest import LiveServer, serve, stop
 from tests.dashboard.fixture_history import build_history, module_names, utc_minute
 
@@ -46,7 +46,18 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="module")
 def history(catalog: Catalog) -> DashboardHistory:
     names = module_names(N_MODULES, keep=catalog.names)
-    return build_history(names, end=utc_minute())  # 1,440 minutes: all within 24 h of now
+    history = build_history(names, end=utc_minute())  # 1,440 minutes: all within 24 h of now
+    now = utc_minute().timestamp()
+    history.set_incidents(
+        [{"id": "mod-04-leak", "module": "nexus-mod-04", "error_type": "MEMORY_LEAK",
+          "started_at": now - 2400}]
+    )  # fmt: skip
+    for minutes, sent in ((50, True), (20, False)):
+        titles = {"pt": "Degradação de desempenho", "en": "Performance degradation"}
+        history.add_alert(
+            AlertNote(now - 60 * minutes, "nexus-mod-04", "degradation", "restart", sent, titles)
+        )
+    return history
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +106,8 @@ def _sign_in(page: Any, query: str = "", shot: Path | None = None) -> None:
     page.fill("#token", TOKEN)
     page.click("button[type=submit]")
     page.wait_for_function("window.__nexusDash && window.__nexusDash.complete", timeout=20_000)
+    # live: the event stream is open and what happened before it is merged in
+    page.wait_for_function("window.__nexusDash.synced === true", timeout=20_000)
     assert TOKEN not in page.url
 
 
@@ -128,6 +141,9 @@ def test_page_shows_every_module_band_and_marker(
         assert series["lo"] >= 1400 and series["hi"] >= 1400 and series["bands"] == 1, name
         markers = page.evaluate("(n) => window.__nexusDash.visibleMarkers(n)", name)
         assert markers == len(history.markers(name)) > 0, name
+    assert "mod-04-leak" in page.inner_text("#incidents")
+    assert page.inner_text("#alerts").count("Degradação de desempenho") == 2
+    assert "att-bad" in (page.get_attribute("#m-nexus-mod-04", "class") or "")
     assert page.console_errors == []
     page.screenshot(path=str(screenshots / "dashboard-pt.png"))
     page.screenshot(path=str(screenshots / "dashboard-pt-full.png"), full_page=True)

@@ -125,7 +125,8 @@ def test_state_has_the_history_and_rejects_bad_hours(tmp_path: Path) -> None:
         _login(client)
         state = client.get("/dashboard/api/state").json()
         crm = next(m for m in state["modules"] if m["module"] == "nexus-crm")
-        assert crm["series"]["actual"] == [90.0] and crm["series"]["capacity"] == [84.0]
+        assert crm["series"]["actual"] == [90.0] and crm["series"]["replicas"] == [2.0]
+        assert crm["series"]["t0"] == now - 60 and crm["per_replica"] == 42.0
         bad = client.get("/dashboard/api/state?hours=0")
         assert bad.status_code == 422 and "hours" in bad.text
 
@@ -191,5 +192,5 @@ def test_the_default_wiring_samples_on_the_first_visit(tmp_path: Path) -> None:
         _login(client)
         state = client.get("/dashboard/api/state").json()
         assert app.state.dashboard.sampler.samples == 1
-        points = {m["module"]: len(m["series"]["t"]) for m in state["modules"]}
+        points = {m["module"]: len(m["series"]["actual"]) for m in state["modules"]}
         assert set(points) == set(load_catalog().names) and min(points.values()) >= 59

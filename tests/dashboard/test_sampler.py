@@ -17,8 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.crisis.collect import IncidentManifest
 from nexus_ml.dashboard.grafana import grafana_json
 from nexus_ml.domain import Action, Decision
+from nexus_ml.domain.crisis import ErrorType
 from nexus_ml.execute.audit import AuditEntry, JsonlAudit
 from nexus_ml.ingest.frame_source import FrameSource
 from nexus_ml.models.forecaster import SeasonalForecaster
@@ -195,3 +197,35 @@ def test_minutes_band_outcomes_and_metrics(
     exported = set(re.findall(r"^# TYPE (nexus_[a-z_]+) ", metrics, flags=re.MULTILINE))
     exported |= {f"{name}_total" for name in exported}
     assert queried and queried <= exported, queried - exported
+
+
+def _manifest(root: Path, incident_id: str, ended: datetime | None) -> None:
+    manifest = IncidentManifest(
+        id=incident_id,
+        module=MODULE,
+        error_type=ErrorType.MEMORY_LEAK,
+        started_at=NOW - timedelta(hours=1),
+        ended_at=ended,
+        collected_at=NOW,
+        window_start=NOW - timedelta(hours=2),
+        window_end=NOW,
+        step_s=60,
+        metrics=("memory_usage",),
+        modules=(MODULE,),
+        retention_days=30,
+    )
+    (root / incident_id).mkdir(parents=True)
+    (root / incident_id / "manifest.json").write_text(manifest.model_dump_json(), encoding="utf-8")
+
+
+def test_open_incidents_reach_the_page(
+    tmp_path: Path, history_frame: pd.DataFrame, champion: ModelBundle
+) -> None:
+    _manifest(tmp_path / "incidents", "crm-leak-1", None)
+    _manifest(tmp_path / "incidents", "crm-leak-0", NOW - timedelta(minutes=30))
+    client, sampler, history, _ = _setup(tmp_path, history_frame, champion, [NOW])
+    with client:
+        sampler.sample()
+    assert [(i["id"], i["module"], i["error_type"]) for i in history.incidents] == [
+        ("crm-leak-1", MODULE, "MEMORY_LEAK")
+    ]

@@ -88,17 +88,38 @@
       mod = { name: m.module, markers: new Map(), future: { t: [], mean: [], lo: [], hi: [] } };
       mods.set(m.module, mod);
     }
-    for (const k of ["t", "actual", "mean", "lo", "hi", "replicas", "capacity", "anomaly"]) mod[k] = s[k].slice();
+    const held = mod.t ? { t: mod.t, actual: mod.actual, mean: mod.mean, lo: mod.lo, hi: mod.hi,
+      replicas: mod.replicas, capacity: mod.capacity, anomaly: mod.anomaly } : null;
+    for (const k of ["actual", "mean", "lo", "hi", "replicas", "anomaly"]) mod[k] = s[k];
+    // packed on the wire: times as a start and steps, capacity = replicas × per replica
+    const t = new Array(s.actual.length);
+    for (let i = 0, at = s.t0; i < t.length; i++) { if (i) at += s.dt[i - 1]; t[i] = at; }
+    mod.t = t;
     mod.perReplica = m.per_replica;
+    mod.capacity = s.replicas.map((r) => (r === null || m.per_replica === null ? null : Math.round(r * m.per_replica * 10) / 10));
+    if (held) {  // minutes that arrived by event after this state was made are kept
+      const last = t.length ? t[t.length - 1] : -Infinity;
+      for (let i = 0; i < held.t.length; i++) {
+        if (held.t[i] <= last) continue;
+        for (const k of Object.keys(held)) mod[k].push(held[k][i]);
+      }
+    }
     mod.future = m.future;
-    for (const old of mod.markers.values()) if (old.node) old.node.remove();
-    mod.markers.clear();
+    // a marker that arrived by event after this state was made (a higher id) is kept
+    const newest = m.markers.reduce((a, mk) => Math.max(a, mk.id), 0);
+    const incoming = new Map(m.markers.map((mk) => [mk.id, mk]));
+    for (const [id, old] of [...mod.markers]) {
+      if (id > newest) continue;
+      if (incoming.has(id)) incoming.get(id).node = old.node;  // the same element, updated
+      else if (old.node) old.node.remove();
+      mod.markers.delete(id);
+    }
     for (const mk of m.markers) mod.markers.set(mk.id, mk);
     return mod;
   }
   function addPoint(p) {
     const mod = mods.get(p.module) || addModule(load({ module: p.module, per_replica: null,
-      series: { t: [], actual: [], mean: [], lo: [], hi: [], replicas: [], capacity: [], anomaly: [] },
+      series: { t0: null, dt: [], actual: [], mean: [], lo: [], hi: [], replicas: [], anomaly: [] },
       future: { t: [], mean: [], lo: [], hi: [] }, markers: [] }));
     const n = mod.t.length;
     if (n && p.t <= mod.t[n - 1]) return;
