@@ -162,8 +162,13 @@ class CatchAll:
 
 def metric_labels(scope: Scope) -> tuple[str, str]:
     """(route, method) labels from a bounded set: a route template or ``other``."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    # FastAPI keeps an included router's routes with their own path ("/decisions"); the full
+    # template ("/v1/decisions") is on its effective route context, when there is one
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
     method = str(scope.get("method", ""))
     return (
         path if isinstance(path, str) else "other",

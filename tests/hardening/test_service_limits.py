@@ -26,6 +26,7 @@ SECRET = "pr0m-S3cret-xy"
 
 def test_metrics_labels_stay_bounded(tmp_path: Path, hard_catalog: Catalog) -> None:
     with TestClient(build_app(tmp_path, hard_catalog), raise_server_exceptions=False) as c:
+        c.get("/v1/decisions", headers=AUTH)
         for i in range(300):
             c.request(f"X{i}", f"/made-up/{i}")
             c.request(f"Y{i}", "/metrics")
@@ -36,6 +37,7 @@ def test_metrics_labels_stay_bounded(tmp_path: Path, hard_catalog: Catalog) -> N
     assert len(series) < 10, series
     assert all("X1" not in ln and "made-up" not in ln for ln in series)
     assert any('method="other"' in ln and 'route="other"' in ln for ln in series)
+    assert any('method="GET"' in ln and 'route="/v1/decisions"' in ln for ln in series)
 
 
 def _token(state_dir: str, queue: multiprocessing.Queue[str]) -> None:
