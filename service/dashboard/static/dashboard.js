@@ -509,11 +509,16 @@
       else if (!mod.card) { buildCard(mod); fresh.push(mod); }
     }
     for (const name of [...mods.keys()]) if (!names.includes(name)) { mods.get(name).card.remove(); mods.delete(name); }
+    if (fresh.length) {  // at load, the modules that need attention come first
+      for (const mod of fresh) renderStats(mod);
+      const level = (m) => (m.card.classList.contains("att-bad") ? 0 : m.card.classList.contains("att-warn") ? 1 : 2);
+      const order = fresh.map((m, i) => [level(m), i, m]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      for (const [, , mod] of order) $("modules").append(mod.card);
+    }
     const target = focus.module && mods.get(focus.module);
     if (target) { target.card.classList.add("focus"); target.card.scrollIntoView({ block: "center" }); }
     const visible = fresh.filter((m) => inView(m.card));  // one layout for all cards
     for (const mod of fresh) drawSoon(mod, visible.includes(mod));
-    for (const mod of fresh) if (!mod.u1) renderStats(mod);
     renderSide();
   }
   let resizeTimer = 0;
