@@ -42,5 +42,9 @@ services-up: venv
 services-down:
 	scripts/services.sh down
 
+# re-vendor the dashboard's uPlot from npm (after changing service/dashboard/package.json)
+dashboard-vendor:
+	service/dashboard/build_vendor.sh
+
 clean:
 	rm -rf .nexus .pytest_cache .mypy_cache .ruff_cache build *.egg-info
