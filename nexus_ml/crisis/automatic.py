@@ -192,9 +192,16 @@ class AutoIncidents:
         release: dict[str, Any] = {"image": event.image, "previous_image": "", "at": ""}
         if self.docker_client is not None:
             try:
-                release = read_release(self.docker_client, self.service_prefix + record.module)
+                swarm = read_release(self.docker_client, self.service_prefix + record.module)
             except Exception as exc:
                 log.warning("release of %s unknown: %s", record.module, exc)
+                swarm = {}
+            if swarm.get("image") == event.image or not event.image:
+                release = swarm
+            elif swarm.get("previous_image") == event.image:
+                # the worker runs behind the loop: Swarm already shows the executor's rollback,
+                # whose target is the release before the one running at the opening
+                release = {"image": event.image, "previous_image": swarm["image"], "at": ""}
         if not release.get("image"):
             return
         at = datetime.fromisoformat(release["at"]) if release.get("at") else record.opened_at
