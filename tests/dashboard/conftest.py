@@ -45,7 +45,17 @@ def _install_chromium() -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     steps = (
         ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+        [
+            "apt-get",
+            "install",
+            "-o",
+            "DPkg::Lock::Timeout=300",  # another install may hold the lock for a while
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "chromium",
+            "fonts-dejavu-core",
+        ],
     )
     for step in steps:
         done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=900)
