@@ -16,7 +16,7 @@ import math
 import re
 import threading
 import time
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from nexus_ml.domain import Action, Decision
 from service.core.broadcast import Broadcaster
+from service.core.history_views import forecast_quality, packed
 
 log = logging.getLogger(__name__)
 
@@ -392,44 +393,6 @@ class DashboardHistory:
             "alerts": alerts,
             "incidents": incidents,
         }
-
-
-def packed(module: dict[str, Any]) -> dict[str, Any]:
-    """``module_state`` for the wire: times as a start and steps, no capacity column.
-
-    A day of 30 modules is the page's first download; a minute's timestamp as a step of
-    ``60`` instead of ten digits, and capacity as replicas × ``per_replica`` on the page,
-    make it about a quarter smaller, which is time to first render.
-    """
-    series = dict(module["series"])
-    times = series.pop("t")
-    series.pop("capacity")
-    series["t0"] = times[0] if times else None
-    series["dt"] = [b - a for a, b in itertools.pairwise(times)]
-    return {**module, "series": series}
-
-
-def forecast_quality(points: Sequence[Point], hours: float = 24.0) -> dict[str, float | int | None]:
-    """80 % band coverage and MAPE (percent) of the points of the last ``hours`` with a band."""
-    if not points:
-        return {"coverage": None, "mape": None, "n": 0}
-    since = points[-1].t - hours * 3600
-    start = bisect_right(points, since, key=lambda p: p.t)
-    n = inside = errors_n = 0
-    errors = 0.0
-    for _, actual, mean, lo, hi, *_rest in points[start:]:  # one pass: a day is 1,440 rows
-        if actual is None or mean is None or lo is None or hi is None:
-            continue
-        n += 1
-        inside += lo <= actual <= hi
-        if actual:
-            errors += abs(actual - mean) / abs(actual)
-            errors_n += 1
-    return {
-        "coverage": round(inside / n, 4) if n else None,
-        "mape": round(100 * errors / errors_n, 2) if errors_n else None,
-        "n": n,
-    }
 
 
 def epoch(moment: datetime) -> int:
