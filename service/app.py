@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI
 
 from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.crisis.alert_sink import alert_incident_sink_for
 from nexus_ml.decide.policy import PolicyConfig
 from nexus_ml.engine import Clock, DecisionEngine
 from nexus_ml.ingest.source import MetricSource
@@ -152,6 +153,7 @@ def create_app(
     app.state.engine = engine
     app.state.champions = champions
     app.state.api_token = resolve_token(settings)
+    app.state.incident_sink = alert_incident_sink_for(settings)  # Alertmanager → crisis store
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
     for module in (decisions, models, rollback, alerts, releases):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from nexus_ml.domain import Action, Decision, Evidence
@@ -34,7 +34,9 @@ def _with_alert(decision: Decision, alerts: list[AlertIn]) -> Decision:
 
 
 @router.post("/alertmanager", response_model=AlertDecisions, summary="Alertmanager webhook")
-async def alertmanager(body: AlertmanagerWebhook, engine: EngineDep) -> AlertDecisions:
+async def alertmanager(
+    body: AlertmanagerWebhook, engine: EngineDep, request: Request
+) -> AlertDecisions:
     """One decision per module with a firing alert; resolved or unknown alerts are listed."""
     ignored: list[IgnoredAlert] = []
     by_module: dict[str, list[AlertIn]] = {}
@@ -54,9 +56,15 @@ async def alertmanager(body: AlertmanagerWebhook, engine: EngineDep) -> AlertDec
             continue
         by_module.setdefault(name, []).append(alert)
 
+    sink = getattr(request.app.state, "incident_sink", None)
+
     def work() -> list[Decision]:
         if not by_module:
             return []
+        if sink is not None:  # a crisis Alertmanager reports opens an incident (crisis store)
+            for module, firing in by_module.items():
+                for alert in firing:
+                    sink.firing(module, alert.labels)
         windows = engine.read_windows(list(by_module))
         return [_with_alert(engine.decide(m, windows[m]), a) for m, a in by_module.items()]
 

@@ -1,0 +1,82 @@
+"""The seam between the decision service's Alertmanager webhook and the crisis store.
+
+A firing alert at HIGH or above opens an incident in the record store (unless the module already
+has an open one). The service only writes that row: the executor's collection worker adopts the
+incident the next time it hears about the module, attaches its actions, collects the evidence
+and closes it with the full report once the module is healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from nexus_ml.crisis.records import IncidentRecord, RecordStore, record_store_for
+from nexus_ml.crisis.rules import CrisisRules, load_rules
+from nexus_ml.crisis.triggers import alert_event
+from nexus_ml.errors import NexusError
+
+if TYPE_CHECKING:
+    from nexus_ml.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AlertIncidentSink:
+    """Open incidents for firing Alertmanager alerts.
+
+    Parameters
+    ----------
+    store, rules
+        Where incidents live; which error types and severities exist.
+    clock
+        The time of the opening (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        store: RecordStore,
+        rules: CrisisRules,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+
+    def firing(self, module: str, labels: Mapping[str, str]) -> str | None:
+        """Open (or find) ``module``'s incident for a firing alert; ``None`` below HIGH or when
+        the store is unavailable (logged: the webhook must still answer)."""
+        now = self.clock()
+        event = alert_event(now, module, dict(labels), self.rules)
+        if event is None:
+            return None
+        try:
+            current = self.store.open_for(module)
+            if current is not None:
+                return current.id
+            short = module.removeprefix("nexus-")
+            kind = event.error_type.lower().replace("_", "-")
+            record = self.store.open_incident(
+                IncidentRecord(
+                    id=f"{now:%Y%m%dT%H%MZ}-{short}-{kind}",
+                    module=module,
+                    error_type=event.error_type,
+                    severity=(event.severity.value if event.severity else "HIGH"),
+                    source="alertmanager",
+                    trigger=event.trigger,
+                    opened_at=now,
+                )
+            )
+        except NexusError as exc:
+            log.error("incident for alert on %s not opened: %s", module, exc)
+            return None
+        log.warning("incident %s opened by Alertmanager: %s", record.id, record.trigger)
+        return record.id
+
+
+def alert_incident_sink_for(settings: Settings) -> AlertIncidentSink:
+    """The sink of ``settings`` (PostgreSQL store when ``NEXUS_PG_DSN`` is set, else files)."""
+    return AlertIncidentSink(record_store_for(settings), load_rules(settings.crisis_rules_path))
