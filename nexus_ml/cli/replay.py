@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
         from nexus_ml.sim.replay.report import ALL_POLICIES, render_html, run_benchmark
         from pipelines.trace_champion import train_trace_champion
 
+        for target in (out, report, json_out):  # refuse before minutes of replaying
+            if target is not None and not target.parent.is_dir():
+                raise InputError(f"{target}: the folder {target.parent} does not exist")
         if all_dir is not None:
             traces = sorted(all_dir.glob("*.csv")) if all_dir.is_dir() else []
             if not traces:

@@ -195,7 +195,8 @@ class ServiceThread:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
+        # starting loads the champions (an MLflow download): slow on a busy machine
+        deadline = time.monotonic() + 90
         while not self._server.started:
             if time.monotonic() > deadline:
                 raise TimeoutError("decision service did not start")
@@ -204,7 +205,8 @@ class ServiceThread:
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
-            self._thread.join(10)
+            if self._thread.is_alive():
+                self._thread.join(10)
 
 
 def write_target(targets_dir: Path, run_label: str, port: int) -> Path:
