@@ -41,9 +41,18 @@ def _seconds(value: str) -> int:
     return int(value[:-1])
 
 
+@pytest.fixture(scope="module")
+def compose_validator(compose_spec: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(compose_spec)
+    cls.check_schema(compose_spec)
+    return cls(compose_spec)
+
+
 @PROPERTY
 @given(catalog=catalogs(), options=OPTIONS)
-def test_render_properties_hold_for_any_catalog(catalog: Catalog, options: DeployOptions) -> None:
+def test_render_properties_hold_for_any_catalog(
+    compose_validator: jsonschema.protocols.Validator, catalog: Catalog, options: DeployOptions
+) -> None:
     stack = render_stack(catalog, options)
     nginx = render_nginx(catalog, options)
     # regeneration is byte-identical, also from a catalog rebuilt from its own data
@@ -51,7 +60,11 @@ def test_render_properties_hold_for_any_catalog(catalog: Catalog, options: Deplo
     assert render_stack(rebuilt, options) == stack
     assert render_nginx(rebuilt, options) == nginx
 
-    services: dict[str, Any] = yaml.load(stack, Loader=LOADER)["services"]
+    doc = yaml.load(stack, Loader=LOADER)
+    # the Compose Spec shipped in docker-compose 1.29.2 accepts it
+    errors = sorted(compose_validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:3]]
+    services: dict[str, Any] = doc["services"]
     module_services = {
         n: s for n, s in services.items() if "io.nexus-ml.module" in s["deploy"]["labels"]
     }
@@ -94,23 +107,6 @@ def test_render_properties_hold_for_any_catalog(catalog: Catalog, options: Deplo
         assert _seconds(update["monitor"]) >= max(worst, _seconds(update["delay"])), name
         assert set(deploy["rollback_config"]) >= {"parallelism", "monitor", "order"}
         assert deploy["restart_policy"]["condition"] in ("any", "on-failure")
-
-
-@pytest.fixture(scope="module")
-def compose_validator(compose_spec: dict[str, Any]) -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(compose_spec)
-    cls.check_schema(compose_spec)
-    return cls(compose_spec)
-
-
-@PROPERTY
-@given(catalog=catalogs(), options=OPTIONS)
-def test_every_stack_passes_the_compose_spec(
-    compose_validator: jsonschema.protocols.Validator, catalog: Catalog, options: DeployOptions
-) -> None:
-    doc = yaml.load(render_stack(catalog, options), Loader=LOADER)
-    errors = sorted(compose_validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:3]]
 
 
 def test_the_schema_rejects_what_engine_20_10_rejects(
