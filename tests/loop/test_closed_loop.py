@@ -116,7 +116,7 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
     message = next(m for m in loop.telegram.messages if "Degradação" in m.text)
     for field in (
         "<b>Container:</b> nexus-agendamento",
-        "<b>Ação tomada:</b> Serviço reiniciado",
+        "<b>Ação Tomada:</b> Serviço reiniciado",
         "<b>Métricas-chave:</b>",
         "Taxa de erro",
         "<b>Causa provável:</b>",

@@ -172,7 +172,7 @@ def test_champions_from_mlflow_close_the_loop(loop: Loop, loop_champions: Champi
     assert sent["confidence"] >= PRODUCTION_CONFIDENCE[Action.RESTART]
     assert any(e["kind"] == "anomaly" for e in sent["explanation"]), sent["explanation"]
     message = next(m for m in loop.telegram.messages if "Degradação" in m.text)
-    for field in ("<b>Container:</b> nexus-agendamento", "<b>Ação tomada:</b> Serviço reiniciado"):
+    for field in ("<b>Container:</b> nexus-agendamento", "<b>Ação Tomada:</b> Serviço reiniciado"):
         assert field in message.text, field
     loop.exporter.clear()
 
