@@ -19,7 +19,7 @@ from nexus_ml.alerts.notifier import LogNotifier
 from nexus_ml.catalog import load_catalog
 from nexus_ml.crisis.automatic import AutoConfig, AutoIncidents
 from nexus_ml.crisis.gather import log_rows
-from nexus_ml.crisis.records import FileRecordStore
+from nexus_ml.crisis.records_pg import PostgresRecordStore
 from nexus_ml.crisis.rules import load_rules
 from nexus_ml.crisis.swarm_evidence import collect_swarm, read_release
 from nexus_ml.domain.decision import Evidence
@@ -31,6 +31,7 @@ from nexus_ml.execute.swarm import SwarmBackend
 from nexus_ml.ingest import FrameSource
 from nexus_ml.sim import BadRelease, simulate_history
 from tests.execute.conftest import ScriptedSource, decision
+from tests.support.pg import fresh_database
 from tests.support.swarm import unique_prefix, wait_running
 
 pytestmark = pytest.mark.integration
@@ -109,7 +110,14 @@ def test_logs_and_tasks_are_collected_bounded_and_redacted(
 
 
 def test_a_bad_release_on_swarm_opens_collects_and_reports_by_itself(
-    client: docker.DockerClient, service: str, tmp_path: Path
+    client: docker.DockerClient, service: str, tmp_path: Path, pg_dsn: str
+) -> None:
+    with fresh_database(pg_dsn, "crisis_e2e") as dsn:
+        _bad_release_on_swarm(client, service, tmp_path, PostgresRecordStore(dsn))
+
+
+def _bad_release_on_swarm(
+    client: docker.DockerClient, service: str, tmp_path: Path, store: PostgresRecordStore
 ) -> None:
     name = service + CRM
     client.services.get(name).update(image="nexus-module:2")  # the bad release
@@ -128,7 +136,7 @@ def test_a_bad_release_on_swarm_opens_collects_and_reports_by_itself(
                              seed=17, incidents=[release])  # fmt: skip
     audit = MemoryAudit()
     auto = AutoIncidents(
-        store=FileRecordStore(tmp_path / "crisis"), rules=load_rules(), catalog=load_catalog(),
+        store=store, rules=load_rules(), catalog=load_catalog(),
         report_dir=tmp_path / "reports", source=FrameSource(frame, name="sim"), audit=audit,
         docker_client=client, service_prefix=service, secrets=[SECRET],
         config=AutoConfig(healthy_for=timedelta(seconds=1), revenue_per_transaction=100.0),
@@ -170,3 +178,6 @@ def test_a_bad_release_on_swarm_opens_collects_and_reports_by_itself(
     assert report.lessons_learned and report.prevention_actions and report.actions_taken
     everything = done.markdown.read_text() + done.html.read_text() + done.summary
     assert SECRET not in everything
+    stored = "".join(str(r.payload) for c in kept for r in store.rows(done.record.id, c))
+    assert SECRET not in stored and "token=***" in stored  # redacted before PostgreSQL
+    assert store.incident(done.record.id).closed_at == done.record.closed_at
