@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from nexus_ml import safe_yaml
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import ConfigError
 
@@ -90,13 +91,15 @@ def load_query_catalog(path: Path | None = None) -> QueryCatalog:
     path = path or BUNDLED_QUERIES
     source = str(path)
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = safe_yaml.load_text(safe_yaml.read_text(path))
     except OSError as exc:
         raise ConfigError(
             f"{path}: cannot read query catalog ({exc.strerror})", source=source
         ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: query catalog is not valid YAML", source=source) from exc
+    except (yaml.YAMLError, ValueError) as exc:  # aliases refused, too large, not UTF-8
+        raise ConfigError(
+            f"{path}: query catalog is {safe_yaml.describe(exc)}", source=source
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("fields"), dict):
         raise ConfigError(f"{path}: query catalog needs a 'fields' mapping", source=source)
     fields: dict[str, Any] = data["fields"]
