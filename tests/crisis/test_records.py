@@ -93,3 +93,22 @@ def test_the_storage_limit_drops_and_counts(store: RecordStore, tmp_path: Path) 
     assert 0 < result.stored["container_logs"] < 50
     assert result.stored["container_logs"] + result.dropped["container_logs"] == 50
     assert store.bytes_used(incident) <= 1100
+
+
+def test_metric_rows_give_series_samples_and_cross_module_call_latencies() -> None:
+    import pandas as pd
+
+    from nexus_ml.crisis.gather import metric_rows
+
+    frame = pd.DataFrame({
+        "module": ["nexus-crm", "nexus-user-management"],
+        "timestamp": pd.to_datetime([T, T], utc=True),
+        "response_time": [300.0, 80.0],
+        "network_latency": [45.0, float("nan")],
+    })  # fmt: skip
+    rows = metric_rows(frame, "nexus-crm", ["nexus-user-management"])
+    assert len(rows["metric_series"]) == 3  # NaN dropped
+    assert rows["response_time_samples"] == [{"at": T.isoformat(), "value": 300.0}]
+    calls = {(c["targets"][0], c["value"], c.get("kind", "link")) for c in rows["call_latencies"]}
+    assert calls == {("nexus-user-management", 45.0, "link"),
+                     ("nexus-user-management", 80.0, "dependency_response_time")}  # fmt: skip

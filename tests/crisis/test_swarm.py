@@ -28,9 +28,12 @@ from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.loop import Executor, ExecutorConfig
 from nexus_ml.execute.swarm import SwarmBackend
-from nexus_ml.ingest import FrameSource
+from nexus_ml.ingest.backfill import backfill
+from nexus_ml.ingest.prometheus_source import PrometheusSource
+from nexus_ml.ingest.promserver import LocalPrometheus
 from nexus_ml.sim import BadRelease, simulate_history
 from tests.execute.conftest import ScriptedSource, decision
+from tests.ingest.conftest import need_binary
 from tests.support.pg import fresh_database
 from tests.support.swarm import unique_prefix, wait_running
 
@@ -112,12 +115,31 @@ def test_logs_and_tasks_are_collected_bounded_and_redacted(
 def test_a_bad_release_on_swarm_opens_collects_and_reports_by_itself(
     client: docker.DockerClient, service: str, tmp_path: Path, pg_dsn: str
 ) -> None:
-    with fresh_database(pg_dsn, "crisis_e2e") as dsn:
-        _bad_release_on_swarm(client, service, tmp_path, PostgresRecordStore(dsn))
+    need_binary("promtool")
+    # The executor's clock runs 2 h behind: Prometheus serves backfilled blocks only up to about
+    # an hour ago (newer samples belong to the head block, which promtool cannot write).
+    lag = timedelta(hours=2)
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - lag
+    release = BadRelease(module=CRM, start=now - timedelta(minutes=15),
+                         duration=timedelta(minutes=30), magnitude=1.5)  # fmt: skip
+    frame = simulate_history(load_catalog(), start=now - timedelta(hours=6),
+                             days=(6 + 1) / 24, seed=17, incidents=[release])  # fmt: skip
+    backfill(frame, tmp_path / "tsdb")
+    with (
+        fresh_database(pg_dsn, "crisis_e2e") as dsn,
+        LocalPrometheus(tmp_path / "tsdb") as prom,
+    ):
+        source = PrometheusSource(prom.url, timeout_s=10)
+        _bad_release_on_swarm(client, service, tmp_path, PostgresRecordStore(dsn), source, lag)
 
 
 def _bad_release_on_swarm(
-    client: docker.DockerClient, service: str, tmp_path: Path, store: PostgresRecordStore
+    client: docker.DockerClient,
+    service: str,
+    tmp_path: Path,
+    store: PostgresRecordStore,
+    source: PrometheusSource,
+    lag: timedelta,
 ) -> None:
     name = service + CRM
     client.services.get(name).update(image="nexus-module:2")  # the bad release
@@ -129,31 +151,26 @@ def _bad_release_on_swarm(
     ):
         assert time.monotonic() < deadline, "release did not converge"
         time.sleep(0.2)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    release = BadRelease(module=CRM, start=now - timedelta(minutes=15),
-                         duration=timedelta(minutes=30), magnitude=1.5)  # fmt: skip
-    frame = simulate_history(load_catalog(), start=now - timedelta(hours=6), days=0.3,
-                             seed=17, incidents=[release])  # fmt: skip
     audit = MemoryAudit()
     auto = AutoIncidents(
         store=store, rules=load_rules(), catalog=load_catalog(),
-        report_dir=tmp_path / "reports", source=FrameSource(frame, name="sim"), audit=audit,
+        report_dir=tmp_path / "reports", source=source, audit=audit,
         docker_client=client, service_prefix=service, secrets=[SECRET],
         config=AutoConfig(healthy_for=timedelta(seconds=1), revenue_per_transaction=100.0),
     )  # fmt: skip
     hook = IncidentHook(auto)
-    source = ScriptedSource(lambda: datetime.now(UTC))
+    decisions = ScriptedSource(lambda: datetime.now(UTC) - lag)
     executor = Executor(
-        source, SwarmBackend(client, name_prefix=service), load_catalog(),
+        decisions, SwarmBackend(client, name_prefix=service), load_catalog(),
         Guardrails(GuardrailConfig(interval_s=60)), audit, LogNotifier(),
         config=ExecutorConfig(interval_s=60, executor_id="swarm-e2e", action_timeout_s=30),
-        incidents=hook,
+        incidents=hook, clock=lambda: datetime.now(UTC) - lag,
     )  # fmt: skip
     canary = Evidence(kind="canary", detail="release gate: Failed")
-    source.next = [decision(CRM, "rollback", reason="failed release", explanation=(canary,))]
+    decisions.next = [decision(CRM, "rollback", reason="failed release", explanation=(canary,))]
     (outcome,) = executor.tick().outcomes
     assert outcome.acted, outcome
-    source.next = [decision(CRM, "hold")]
+    decisions.next = [decision(CRM, "hold")]
     executor.tick()
     time.sleep(1.2)
     executor.tick()
@@ -174,6 +191,12 @@ def _bad_release_on_swarm(
     assert report.affected_customers == 2
     assert "response_time_samples" not in kept  # ERROR_BURST ignores it
     assert report.recovery_time_s is not None and report.recovery_time_s > 0
+    # Prometheus series and cross-module call latencies, from the real Prometheus
+    assert kept["metric_series"] > 500
+    assert "call_latencies" not in kept and "call_latencies" in report.data_ignored  # by rule
+    series = store.rows(done.record.id, "metric_series")
+    assert {r.payload["module"] for r in series} == {CRM, "nexus-user-management"}
+    assert (done.markdown.parent / "crisis.pt.png").is_file()
     assert report.rollback_modules == (CRM,)
     assert report.lessons_learned and report.prevention_actions and report.actions_taken
     everything = done.markdown.read_text() + done.html.read_text() + done.summary
