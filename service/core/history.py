@@ -383,12 +383,18 @@ class DashboardHistory:
         }
 
     def state(self, since: float | None = None) -> dict[str, Any]:
-        """Everything the page draws at load, its columns packed (see :func:`packed`)."""
+        """Everything the page draws at load, its columns packed (see :func:`packed`).
+
+        ``event_id`` is the newest event before the state was read: a page subscribing from
+        it misses nothing (what is in both arrives twice, which the page takes in its stride).
+        """
+        event_id = self.broadcaster.last_id
         with self._lock:
             alerts = [asdict(a) for a in self.alerts]
             incidents = list(self.incidents)
         return {
             "generated_at": self.clock(),
+            "event_id": event_id,
             "modules": [packed(self.module_state(m, since)) for m in self.modules()],
             "alerts": alerts,
             "incidents": incidents,

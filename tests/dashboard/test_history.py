@@ -184,3 +184,27 @@ def test_fresher_numbers_are_the_same_advice_and_the_reason_is_split_into_clause
         "at its maximum of 4: 877 rpm against 560 rpm",
     )
     assert first.confidence == 0.92 and first.last == (T0 + timedelta(minutes=5)).timestamp()
+
+
+def test_a_late_or_returning_subscriber_gets_what_it_missed_or_a_reset() -> None:
+    async def scenario() -> dict[str, list[str | None]]:
+        broadcaster = Broadcaster(keep=3)
+        start = broadcaster.last_id
+        broadcaster.publish("point", {"n": 1})
+        broadcaster.publish("point", {"n": 2})
+        got = {"late": _drain(broadcaster.subscribe(start))}
+        broadcaster.publish("point", {"n": 3})
+        broadcaster.publish("point", {"n": 4})  # 1 is no longer kept
+        got["too old"] = _drain(broadcaster.subscribe(start))
+        got["other process"] = _drain(broadcaster.subscribe("cafe0000-2"))
+        got["up to date"] = _drain(broadcaster.subscribe(broadcaster.last_id))
+        return got
+
+    got = asyncio.run(scenario())
+    assert [json.loads(str(f).split("data: ")[1]) for f in got["late"]] == [{"n": 1}, {"n": 2}]
+    assert got["too old"] == got["other process"] == ["event: reset\ndata: {}\n\n"]
+    assert got["up to date"] == []
+
+
+def _drain(queue: asyncio.Queue[str | None]) -> list[str | None]:
+    return [queue.get_nowait() for _ in range(queue.qsize())]

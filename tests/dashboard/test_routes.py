@@ -194,3 +194,32 @@ def test_the_default_wiring_samples_on_the_first_visit(tmp_path: Path) -> None:
         assert app.state.dashboard.sampler.samples == 1
         points = {m["module"]: len(m["series"]["actual"]) for m in state["modules"]}
         assert set(points) == set(load_catalog().names) and min(points.values()) >= 59
+
+
+def test_streams_are_short_and_a_page_catches_up_from_its_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.api.routes import dashboard as routes
+
+    monkeypatch.setattr(routes, "STREAM_S", 0.5)
+    app = _app(tmp_path)
+    with TestClient(app) as client:
+        _login(client)
+        since = client.get("/dashboard/api/state").json()["event_id"]
+        decision = Decision(
+            module="nexus-crm",
+            action=Action.ROLLBACK,
+            current_replicas=2,
+            target_replicas=2,
+            rollback=True,
+            reason="error burst after release",
+            confidence=0.9,
+        )
+        app.state.metrics.record_decision(decision)  # between the state and the stream
+        began = time.monotonic()
+        body = client.get("/dashboard/events", params={"since": since}).text  # ends by itself
+        took = time.monotonic() - began
+        again = client.get("/dashboard/events", headers={"Last-Event-ID": "0-999"}).text
+    assert 0.4 <= took < 5
+    assert "retry: 250" in body and '"action": "rollback"' in body
+    assert "event: reset" in again  # an id from another process: reload the state

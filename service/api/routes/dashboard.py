@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -231,22 +232,36 @@ async def state(request: Request, hours: Annotated[float, Query(gt=0, le=168)] =
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
+STREAM_S = 8.0  # one response's life: the browser reconnects at once and catches up
+
+
 @router.get("/events", dependencies=[Depends(require_session)], summary="Live events (SSE)")
-async def events(request: Request) -> StreamingResponse:
-    """``point``, ``forecast``, ``decision``, ``alert`` and ``incidents`` events as they happen."""
+async def events(
+    request: Request,
+    since: Annotated[
+        str | None, Query(max_length=64, description="Id the page's state was at")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+) -> StreamingResponse:
+    """``point``, ``forecast``, ``decision``, ``alert`` and ``incidents`` events as they happen.
+
+    Each response lasts ``STREAM_S`` seconds: the server could not stop while a page holds a
+    response open, and ``EventSource`` reconnects by itself with ``Last-Event-ID``, from
+    which what it missed is replayed (a ``reset`` event when that is no longer kept).
+    """
     broadcaster = dashboard_context(request.app).history.broadcaster
-    queue = broadcaster.subscribe()
+    queue = broadcaster.subscribe(last_event_id or since)
 
     async def stream() -> AsyncIterator[str]:
+        deadline = time.monotonic() + STREAM_S
         try:
-            yield "retry: 2000\n: connected\n\n"
-            while not await request.is_disconnected():
+            yield "retry: 250\n: connected\n\n"
+            while (left := deadline - time.monotonic()) > 0:
                 try:
-                    frame = await asyncio.wait_for(queue.get(), timeout=15)
+                    frame = await asyncio.wait_for(queue.get(), timeout=left)
                 except TimeoutError:
-                    yield ": ping\n\n"  # keeps proxies from closing an idle stream
-                    continue
-                if frame is None:  # too far behind: the page reconnects and reloads
+                    break
+                if frame is None:  # too far behind: reconnect and catch up
                     break
                 yield frame
         finally:

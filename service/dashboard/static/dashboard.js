@@ -446,14 +446,18 @@
     const key = mk.id + ":" + mk.repeats + ":" + mk.status;
     requestAnimationFrame(() => { if (!(key in api.seen)) api.seen[key] = Date.now(); });
   }
-  function connect() {
-    const es = new EventSource("/dashboard/events");
+  function connect(since) {
+    // from the id the page's state was made at: nothing between the two is lost; later
+    // reconnects (every response is short-lived) send Last-Event-ID by themselves
+    const es = new EventSource("/dashboard/events?since=" + encodeURIComponent(since || ""));
     const state = $("live");
     es.onopen = () => {
-      state.className = "live on"; state.textContent = T.live; api.connected = true;
-      // what happened between the page's state and this subscription (or while disconnected)
-      fetchState().then((data) => { if (data) render(data); api.synced = true; }).catch((e) => api.errors.push(String(e)));
+      state.className = "live on"; state.textContent = T.live; api.connected = true; api.synced = true;
     };
+    // what was missed is no longer kept on the server (or it restarted): reload the state
+    es.addEventListener("reset", () => {
+      fetchState().then((data) => { if (data) render(data); }).catch((e) => api.errors.push(String(e)));
+    });
     es.onerror = () => { state.className = "live off"; state.textContent = T.offline; api.connected = false; };
     es.addEventListener("point", (e) => addPoint(JSON.parse(e.data)));
     es.addEventListener("forecast", (e) => {
@@ -461,7 +465,11 @@
       if (mod) { mod.future = f; dirty(mod); }
     });
     es.addEventListener("decision", (e) => upsertMarker(JSON.parse(e.data)));
-    es.addEventListener("alert", (e) => { store.alerts.push(JSON.parse(e.data)); renderSide(); });
+    es.addEventListener("alert", (e) => {
+      const a = JSON.parse(e.data);  // an event replayed after the state may already be in it
+      if (!store.alerts.some((b) => b.t === a.t && b.module === a.module && b.problem === a.problem)) store.alerts.push(a);
+      renderSide();
+    });
     es.addEventListener("incidents", (e) => { store.incidents = JSON.parse(e.data).incidents; renderSide(); for (const m of mods.values()) renderStats(m); });
     api.source = es;
   }
@@ -547,7 +555,7 @@
       else requestAnimationFrame(() => { api.completeMs = performance.now(); api.complete = true; });
     });
     const st = $("live");
-    if (live) connect();
+    if (live) connect(data.event_id);
     else { st.className = "live static"; st.textContent = T.snapshot + " " + fmtTime(data.generated_at); }
   }
   api.markerCount = (name) => { const m = mods.get(name); return m && m.layer ? m.layer.querySelectorAll(".mk").length : -1; };
