@@ -14,9 +14,13 @@ default) and :class:`nexus_ml.models.store_mlflow.MlflowModelStore` (an MLflow r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
 
 #: The alias the service serves, and the alias of a version that lost the promotion gate.
 CHAMPION = "champion"
@@ -27,6 +31,38 @@ TAG_MODULE = "nexus.module"
 TAG_FINGERPRINT = "nexus.data_fingerprint"
 TAG_PROMOTION = "nexus.promotion"  # "promoted" or "rejected"
 TAG_REASON = "nexus.promotion_reason"
+
+
+class Forecaster(Protocol):
+    """What the service reads from a fitted forecaster (``SeasonalForecaster``): a long frame
+    with ``ds``, ``mean`` and ``lo-L``/``hi-L`` columns, conditioned on ``context``."""
+
+    def predict(
+        self, horizon: int, *, levels: Sequence[int] = ..., context: pd.Series | None = ...
+    ) -> pd.DataFrame: ...
+
+
+class Detector(Protocol):
+    """What the service reads from a fitted anomaly detector (``AnomalyDetector``): scores in
+    [0, 1] per field and ``combined``, indexed like the frame; ``update`` continues online."""
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+
+    def update(self, frame_new: pd.DataFrame) -> pd.DataFrame: ...
+
+
+class Scaler(Protocol):
+    """The scaling strategy's risk model (``LeadTimeRisk``)."""
+
+    lead_time: int
+
+    def update(self, y_new: Iterable[float]) -> Any: ...
+
+    def window_risk(self, thresholds: np.ndarray) -> np.ndarray: ...
+
+    def ready_risk(self, thresholds: np.ndarray) -> np.ndarray: ...
+
+    def predict_upper(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -43,11 +79,11 @@ class ModelBundle:
 
     module: str
     version: str
-    forecasters: dict[str, Any]
-    detector: Any
+    forecasters: dict[str, Forecaster]
+    detector: Detector | None
     metadata: dict[str, Any] = field(default_factory=dict)
-    scoring_forecasters: dict[str, Any] = field(default_factory=dict)
-    scaler: Any = None
+    scoring_forecasters: dict[str, Forecaster] = field(default_factory=dict)
+    scaler: Scaler | None = None
 
 
 @dataclass(frozen=True)
