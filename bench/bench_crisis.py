@@ -11,6 +11,12 @@ compares the report's cause code with the truth:
 
 Also times collect + build report + Markdown. Prints a table and writes
 ``bench/results/crisis.json``.
+
+Held-out seed (issue 17): the cause rules' thresholds (:mod:`nexus_ml.crisis.cause`) were written
+while looking at seed 7 and the tests' fixed simulations. The default seed of this bench,
+``20261205``, was chosen for issue 17 before its run and never used to adjust any rule: its
+figures are out-of-sample (see ``HELD_OUT_SEED`` for the one change made after a first held-out
+seed, and why). ``--seed 7`` reproduces the development figures.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from nexus_ml.crisis import (  # noqa: E402
     load_collection_plans,
     render_markdown,
 )
+from nexus_ml.crisis.rules import load_rules  # noqa: E402
 from nexus_ml.domain.crisis import ErrorType  # noqa: E402
 from nexus_ml.execute.audit import AuditEntry, MemoryAudit  # noqa: E402
 from nexus_ml.ingest import FrameSource  # noqa: E402
@@ -93,6 +100,20 @@ KINDS: dict[str, tuple[Make, ErrorType, str]] = {
         ErrorType.CRASH, "progressive_degradation",
     ),
 }  # fmt: skip
+# The seed's error types (issue 17) use the collection plan their rule names.
+_RULES = load_rules()
+KINDS["payment errors (burst)"] = (
+    KINDS["error burst"][0], _RULES.for_type("PAYMENT_FAILURE").plan, "error_burst",
+)  # fmt: skip
+KINDS["integration break (slow dep.)"] = (
+    KINDS["slow dependency"][0], _RULES.for_type("INTEGRATION_BREAK").plan, "slow_dependency",
+)  # fmt: skip
+# A small leak (5-20 % of the limit): near the rule's 10 % threshold, some must be missed.
+KINDS["weak memory leak"] = (
+    lambda r, m, s: MemoryLeak(module=m, start=s, duration=r.uniform(2, 8) * H,
+                               magnitude=r.uniform(0.05, 0.2)),
+    ErrorType.MEMORY_LEAK, "memory_leak",
+)  # fmt: skip
 # Misfiled incidents: the operator guessed the wrong type; the report must not echo the guess.
 KINDS["surge filed as leak"] = (KINDS["demand surge"][0], ErrorType.MEMORY_LEAK, "demand_surge")
 KINDS["burst filed as slow dep."] = (
@@ -102,7 +123,8 @@ KINDS["burst filed as slow dep."] = (
 
 def one_case(rng: np.random.Generator, kind: str, seed: int) -> dict[str, object]:
     make, error_type, expected = KINDS[kind]
-    modules = MODULES[:2] if kind == "slow dependency" else MODULES  # callers of user-mgmt
+    slow = kind in ("slow dependency", "integration break (slow dep.)")
+    modules = MODULES[:2] if slow else MODULES  # callers of user-mgmt
     module = str(rng.choice(modules))
     start = T0 + timedelta(days=7) + timedelta(minutes=int(rng.integers(0, 24 * 60)))
     incident = make(rng, module, start)
@@ -132,10 +154,28 @@ def one_case(rng: np.random.Generator, kind: str, seed: int) -> dict[str, object
     return {"kind": kind, "expected": expected, "codes": codes, "seconds": elapsed}
 
 
+#: Never used while writing the rules (see the module docstring). 20261204 was the first held-out
+#: seed; it showed INTEGRATION_BREAK collected with the API_BREAKING plan (no network latency)
+#: missing every slow-link cause (results/crisis-seed20261204-plan-api-breaking.json). The plan
+#: was changed to SLOW_DEPENDENCY and the figures below come from a fresh seed.
+HELD_OUT_SEED = 20261205
+
+
 def main() -> None:
-    rng = np.random.default_rng(7)
-    cases = [one_case(rng, kind, seed) for kind in KINDS for seed in range(PER_KIND)]
-    table = Table(title=f"Probable cause vs injected incident ({PER_KIND} random per kind)")
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    parser.add_argument("--per-kind", type=int, default=PER_KIND)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    # simulator seeds drawn from the same generator: a new seed changes every history too
+    sim_seeds = rng.integers(0, 2**31, size=args.per_kind)
+    cases = [one_case(rng, kind, int(seed)) for kind in KINDS for seed in sim_seeds]
+    table = Table(
+        title=f"Probable cause vs injected incident ({args.per_kind} random per kind, "
+        f"seed {args.seed}{' — held out' if args.seed == HELD_OUT_SEED else ''})"
+    )
     for col in ("incident", "filed as", "nexus", "before only", "nexus misses →"):
         table.add_column(col)
     results: dict[str, dict[str, object]] = {}
@@ -157,6 +197,9 @@ def main() -> None:
     table.add_row("all", "", f"{overall['nexus']:.0%}", f"{overall['before only']:.0%}", "")
     results["overall"] = {
         **overall,
+        "seed": args.seed,
+        "held_out": args.seed == HELD_OUT_SEED,
+        "per_kind": args.per_kind,
         "ratio_nexus_vs_before_only": overall["nexus"] / max(overall["before only"], 1e-9),
         "report_s_median": float(np.median(seconds)),
         "report_s_max": float(np.max(seconds)),
@@ -167,9 +210,10 @@ def main() -> None:
         f"collect + report + Markdown: median {np.median(seconds) * 1000:.0f} ms, "
         f"max {np.max(seconds) * 1000:.0f} ms per incident"
     )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {OUT.relative_to(ROOT)}")
+    out = OUT if args.seed == HELD_OUT_SEED else OUT.with_name(f"crisis-seed{args.seed}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,15 @@
 - :mod:`~nexus_ml.crisis.collect` — fetch an incident's metric window and evidence.
 - :mod:`~nexus_ml.crisis.store` — a folder per incident, purged after its retention period.
 - :mod:`~nexus_ml.crisis.report` — the incident report (Markdown, pt or en) and its plot.
+- :mod:`~nexus_ml.crisis.rules` — the seed's rules as data (``rules.yaml``): per error type what
+  to collect and ignore, storage limit, severity; per data category retention and sampling.
+- :mod:`~nexus_ml.crisis.records` / :mod:`~nexus_ml.crisis.records_pg` — incidents and their
+  category rows (files or PostgreSQL), purged per category.
+- :mod:`~nexus_ml.crisis.automatic` — incidents opened, grown and closed from the executor's
+  events (:mod:`nexus_ml.execute.incidents`), with the full report
+  (:mod:`~nexus_ml.crisis.full_report`, :mod:`~nexus_ml.crisis.full_report_render`).
+- :mod:`~nexus_ml.crisis.swarm_evidence`, :mod:`~nexus_ml.crisis.gather` — Swarm logs and tasks,
+  and the rows each category gets; :mod:`~nexus_ml.crisis.alert_sink` — Alertmanager's seam.
 """
 
 from nexus_ml.crisis.cause import Finding, probable_cause
