@@ -57,7 +57,7 @@ up_postgres() {
 up_prometheus() {
   apt_install prometheus
   local d=$DIR/prometheus
-  mkdir -p "$d/data" "$d/targets" "$d/rules"
+  mkdir -p "$d/data" "$d/targets" "$d/rules" "$d/alertmanagers"
   cat >"$d/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -66,6 +66,8 @@ rule_files: ["$d/rules/*.yml"]
 alerting:
   alertmanagers:
     - static_configs: [{targets: ["127.0.0.1:$AM_PORT"]}]
+    # tests add their own Alertmanager (its own receivers) as a JSON file here
+    - file_sd_configs: [{files: ["$d/alertmanagers/*.json"], refresh_interval: 1s}]
 scrape_configs:
   - job_name: nexus-targets
     file_sd_configs:
@@ -81,6 +83,7 @@ YML
     echo "export NEXUS_PROMETHEUS_URL=http://127.0.0.1:$PROM_PORT"
     echo "export NEXUS_TEST_PROM_TARGETS_DIR=$d/targets"
     echo "export NEXUS_TEST_PROM_RULES_DIR=$d/rules"
+    echo "export NEXUS_TEST_PROM_ALERTMANAGERS_DIR=$d/alertmanagers"
   } >>"$DIR/env"
   log "prometheus on 127.0.0.1:$PROM_PORT"
 }
