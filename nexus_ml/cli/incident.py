@@ -149,6 +149,19 @@ def register(app: typer.Typer) -> None:
                 _at(m.expires_at) if m.expires_at else "never while open",
             )  # fmt: skip
         console.print(table)
+        from nexus_ml.crisis.records import record_store_for
+
+        auto = record_store_for(settings()).incidents()
+        if auto:
+            opened = Table(title=f"{len(auto)} incident(s) opened automatically")
+            for col in ("id", "module", "type", "severity", "source", "opened (UTC)", "closed"):
+                opened.add_column(col, overflow="fold")
+            for i in auto:
+                opened.add_row(
+                    i.id, i.module, i.error_type, i.severity, i.source, _at(i.opened_at),
+                    _at(i.closed_at) if i.closed_at else "open",
+                )  # fmt: skip
+            console.print(opened)
 
     @group.command("close")
     @exits_cleanly
@@ -184,9 +197,7 @@ def register(app: typer.Typer) -> None:
         now = datetime.now(UTC)
         ids = [m.id for m in store.expired(now)] if dry_run else store.purge(now)
         verb = "would delete" if dry_run else "deleted"
-        console.print(
-            f"{verb} {len(ids)} incident window(s)" + (": " + ", ".join(ids) if ids else "")
-        )
+        console.print(f"{verb} {len(ids)} incident(s)" + (": " + ", ".join(ids) if ids else ""))
         if dry_run:
             return
         deleted = record_store_for(cfg).purge(

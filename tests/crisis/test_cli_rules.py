@@ -66,3 +66,15 @@ def test_purge_deletes_per_category_and_keeps_open_incidents(tmp_path: Path) -> 
         ["impacted_customers", "response_time_samples", "stack_traces"], 1
     )  # open: untouched
     assert "stack_traces" in out and "14 d" in out
+
+
+def test_list_shows_the_incidents_opened_automatically(tmp_path: Path) -> None:
+    store = FileRecordStore(tmp_path / "state" / "crisis")
+    store.open_incident(IncidentRecord(
+        id="20261204T1000Z-crm-payment-failure", module="nexus-crm", error_type="PAYMENT_FAILURE",
+        severity="CRITICAL", source="alertmanager", opened_at=datetime(2026, 12, 4, 10, tzinfo=UTC),
+    ))  # fmt: skip
+    code, out, _ = invoke("list")
+    assert code == 0
+    assert "opened automatically" in out and "20261204T1000Z-crm-payment-failure" in out
+    assert "alertmanager" in out and "open" in out
