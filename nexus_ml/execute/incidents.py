@@ -9,6 +9,7 @@ grows and closes incidents and writes their reports.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -48,6 +49,8 @@ class IncidentHook:
         self.failed = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._exit_hook = False
+        self.exit_timeout_s = 30.0
 
     def start(self) -> IncidentHook:
         """Start the worker (idempotent); :meth:`submit` starts it on first use too."""
@@ -57,6 +60,11 @@ class IncidentHook:
                     target=self._work, name="incident-collector", daemon=True
                 )
                 self._thread.start()
+                if not self._exit_hook:
+                    # `nexus-ml execute --once` exits right after its tick: let the worker
+                    # finish what is queued (bounded) instead of dying with the process
+                    atexit.register(self.stop, self.exit_timeout_s)
+                    self._exit_hook = True
         return self
 
     def submit(
