@@ -179,9 +179,11 @@ def run_loop_demo(
     import uvicorn
 
     from nexus_ml.sim.history import simulate_history
+    from service.api.routes.dashboard import dashboard_context
     from service.app import create_app
     from service.core.champions import NoModelStore
     from service.core.config import ServiceSettings
+    from service.dashboard.snapshot import write_snapshot
 
     emit = on_event or (lambda line: log.info("%s", line))
     began = time.perf_counter()
@@ -222,7 +224,13 @@ def run_loop_demo(
     while not server.started:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    emit(f"decision service on http://127.0.0.1:{port} (token in memory only)")
+    emit(f"decision service on http://127.0.0.1:{port}")
+    dash = dashboard_context(app)  # history fed by every decision the engine makes
+    dash.sample_s = 0  # sampled once per replayed tick below, not on the wall clock
+    token_file = config.out_dir / "api-token"
+    token_file.write_text(token, encoding="utf-8")
+    token_file.chmod(0o600)
+    emit(f"dashboard: http://127.0.0.1:{port}/dashboard (sign in with the token in {token_file})")
 
     cluster = InMemoryCluster({m.name: m.min_replicas for m in catalog})
     notifier = LogNotifier(grouper=AlertGrouper(3600, clock=lambda: clock.now.timestamp()))
@@ -267,6 +275,8 @@ def run_loop_demo(
             if minute % config.tick_minutes == config.tick_minutes - 1:
                 clock.now = now + timedelta(seconds=30)
                 _report(executor.tick(), clock.now, result, emit)
+                if dash.sampler is not None:  # new minutes, the champion's band, the outcomes
+                    dash.sampler.sample()
                 result.ticks += 1
     finally:
         server.should_exit = True
@@ -280,6 +290,8 @@ def run_loop_demo(
     result.plot = plot_demand_vs_replicas(
         frame, catalog, config.out_dir / "loop_demand_vs_replicas.png"
     )
+    snapshot = write_snapshot(dash.history, config.out_dir / "dashboard.html")
+    emit(f"dashboard snapshot: {snapshot} (opens without a server)")
     result.seconds = time.perf_counter() - began
     return result
 

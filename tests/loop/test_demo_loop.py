@@ -38,6 +38,10 @@ def test_the_month_end_surge_is_met_by_scale_ups_through_the_real_service(tmp_pa
     ]
     assert len(trace) == 90 * 3 and set(trace["module"]) == set(load_catalog().names)
     assert {m.module for m in result.modules} == set(load_catalog().names)
+    # the dashboard's static snapshot, openable without a server
+    snapshot = (tmp_path / "dashboard.html").read_text(encoding="utf-8")
+    assert "nexus-crm" in snapshot and "uPlot" in snapshot
+    assert any("/dashboard" in line for line in events)
 
 
 @pytest.mark.slow
