@@ -154,6 +154,49 @@ def one_case(rng: np.random.Generator, kind: str, seed: int) -> dict[str, object
     return {"kind": kind, "expected": expected, "codes": codes, "seconds": elapsed}
 
 
+def loop_overhead(ticks: int = 300) -> dict[str, float]:
+    """What the incident hook costs the executor's loop: tick time on the in-memory cluster with
+    no hook, and with a hook whose handler takes 20 ms per event (a slow store), per tick."""
+    import threading
+
+    from nexus_ml.alerts.notifier import LogNotifier
+    from nexus_ml.domain.decision import Action, Decision
+    from nexus_ml.execute.client import DecisionBatch
+    from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
+    from nexus_ml.execute.incidents import IncidentHook
+    from nexus_ml.execute.loop import Executor, ExecutorConfig
+    from nexus_ml.execute.memory import InMemoryCluster
+
+    class Source:
+        def fetch(self, observed: object = None) -> DecisionBatch:
+            return DecisionBatch(generated_at=datetime.now(UTC), policy="model", decisions=[
+                Decision(module=m, action=Action.HOLD, current_replicas=1, target_replicas=1,
+                         confidence=0.9) for m in MODULES])  # fmt: skip
+
+    class Slow:
+        def handle(self, event: object) -> None:
+            threading.Event().wait(0.02)
+
+    out: dict[str, float] = {}
+    for name, hook in (("no_hook", None), ("slow_hook", IncidentHook(Slow(), maxsize=100))):
+        executor = Executor(
+            Source(), InMemoryCluster(dict.fromkeys(MODULES, 1)), load_catalog(),
+            Guardrails(GuardrailConfig()), MemoryAudit(), LogNotifier(),
+            config=ExecutorConfig(executor_id="bench"), incidents=hook,
+        )  # fmt: skip
+        times = []
+        for _ in range(ticks):
+            t = time.perf_counter()
+            executor.tick()
+            times.append(time.perf_counter() - t)
+        out[f"{name}_tick_ms_median"] = float(np.median(times) * 1000)
+        out[f"{name}_tick_ms_p99"] = float(np.quantile(times, 0.99) * 1000)
+        if hook is not None:
+            out["slow_hook_dropped"] = float(hook.dropped)
+            hook.stop(timeout_s=1)
+    return out
+
+
 #: Never used while writing the rules (see the module docstring). 20261204 was the first held-out
 #: seed; it showed INTEGRATION_BREAK collected with the API_BREAKING plan (no network latency)
 #: missing every slow-link cause (results/crisis-seed20261204-plan-api-breaking.json). The plan
@@ -204,8 +247,10 @@ def main() -> None:
         "report_s_median": float(np.median(seconds)),
         "report_s_max": float(np.max(seconds)),
     }
+    results["loop_overhead"] = loop_overhead()
     console = Console()
     console.print(table)
+    console.print(f"loop overhead: {results['loop_overhead']}")
     console.print(
         f"collect + report + Markdown: median {np.median(seconds) * 1000:.0f} ms, "
         f"max {np.max(seconds) * 1000:.0f} ms per incident"
