@@ -85,6 +85,8 @@ class IncidentHook:
             self._queue.put_nowait(event)
         except queue.Full:
             self.dropped += 1
+            if self.dropped & (self.dropped - 1):  # log the 1st, 2nd, 4th, 8th… drop only
+                return False
             log.warning(
                 "incident queue full: dropped %s event of %s (%d dropped so far)",
                 "a crisis" if event.is_crisis else "an",
