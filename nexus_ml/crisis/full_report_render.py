@@ -88,6 +88,8 @@ def money(value: float, lang: Language) -> str:
 def _duration(seconds: float | None, lang: Language) -> str:
     if seconds is None:
         return _T[lang]["open"]
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     minutes = int(seconds // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
