@@ -42,6 +42,8 @@ from nexus_ml.ingest.source import MetricSource
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^a-z0-9]+")
+#: How often a healthy module's events look for an incident opened elsewhere (Alertmanager).
+ADOPT_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,12 @@ class AutoIncidents:
     _open: dict[str, _Open] = field(default_factory=dict)
     _images: dict[str, str] = field(default_factory=dict)
     _rolled_back: set[str] = field(default_factory=set)  # modules whose rollback was taken
+    _checked: dict[str, datetime] = field(default_factory=dict)  # last store look-up per module
 
     def handle(self, event: CrisisEvent) -> Closed | None:
         """Apply one event; returns what closing produced when this event closed an incident."""
         change = self._image_change(event)
-        current = self._open.get(event.module) or self._adopt(event.module)
+        current = self._open.get(event.module) or self._adopt(event)
         if event.is_crisis:
             if current is None:
                 current = self._open_incident(event)
@@ -117,9 +120,15 @@ class AutoIncidents:
         return None
 
     # -- opening and attaching ---------------------------------------------------------------
-    def _adopt(self, module: str) -> _Open | None:
+    def _adopt(self, event: CrisisEvent) -> _Open | None:
         """An incident opened elsewhere (Alertmanager through the store) becomes this
-        worker's."""
+        worker's. The store is asked at most once a minute per module unless a crisis event
+        arrives (every module reports every tick)."""
+        module = event.module
+        last = self._checked.get(module)
+        if not event.is_crisis and last is not None and event.at - last < ADOPT_EVERY:
+            return None
+        self._checked[module] = event.at
         try:
             found = self.store.open_for(module)
         except NexusError as exc:
