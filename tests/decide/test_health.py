@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from nexus_ml.decide.health import assess_health, response_baseline, restarts_in_window
+from nexus_ml.decide.health import (
+    HealthThresholds,
+    assess_health,
+    response_baseline,
+    restarts_in_window,
+)
 from tests.decide.windows import NOW
 
 BASE = 100.0
@@ -24,7 +29,7 @@ def test_seed_rule_confirmed_by_detector_restarts() -> None:
 
 def test_seed_rule_without_detector_restarts_with_rules_confidence() -> None:
     h = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=None, restarts_used=0)
-    assert h.restart and h.confidence == 0.6
+    assert h.restart and h.confidence == HealthThresholds().rules_confidence
 
 
 def test_detector_disagreeing_turns_restart_into_alert() -> None:

@@ -1,0 +1,211 @@
+"""How often the seed's rules are right when they fire, on simulated incidents.
+
+Used by ``tests/decide/test_rule_precision.py`` (a held-out seed) and
+``bench/bench_rule_precision.py`` (the figures in :mod:`nexus_ml.decide.health` and
+:mod:`nexus_ml.decide.rules`).
+
+Method. Each case simulates 7 hours of every catalog module (``simulate_history``, its reactive
+autoscaler running the replicas) with one incident injected into one module at hour 4; the
+kinds come in equal numbers (latency degradation, memory leak, error burst, bad release, slow
+dependency, demand surge) with random module, day, duration (30–120 min) and magnitude. The
+policy (:func:`nexus_ml.decide.policy.decide`) runs in rules mode (no champion, no anomaly
+scores) on the 60-minute window of every minute from hour 1 on, with the replicas the
+simulation runs and, for a bad release, its deploy time (the executor observes the service's
+``UpdatedAt``, as in production). A firing is counted once per executor cooldown (restart
+10 min, scale-down 5 min, scale-up 1 min). A firing is right when:
+
+- restart: a latency degradation or a memory leak — what a restart cures — is active on the
+  module (a restart does not fix a bad release, a slow dependency, a surge or a burst);
+- scale-down: one replica fewer still carries the true demand of the next 30 minutes
+  (demand ≤ (replicas − 1) × capacity per replica);
+- scale-up: the true demand of the next 15 minutes goes above the running replicas' capacity
+  at the target utilisation (the extra replica is needed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.decide.canary import CanaryConfig
+from nexus_ml.decide.policy import DecisionInputs, decide
+from nexus_ml.decide.window import MetricWindow
+from nexus_ml.domain.decision import Action
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.sim.history import simulate_history
+from nexus_ml.sim.incidents import (
+    BadRelease,
+    DemandSurge,
+    ErrorBurst,
+    Incident,
+    LatencyDegradation,
+    MemoryLeak,
+    SlowDependency,
+)
+
+KINDS = (
+    "latency_degradation",
+    "memory_leak",
+    "error_burst",
+    "bad_release",
+    "slow_dependency",
+    "demand_surge",
+)
+MAGNITUDES = {
+    "latency_degradation": (2.0, 6.0),
+    "memory_leak": (0.2, 0.5),
+    "error_burst": (0.05, 0.3),
+    "bad_release": (1.0, 4.0),
+    "slow_dependency": (100.0, 800.0),
+    "demand_surge": (0.5, 3.0),
+}
+RESTART_CURES = frozenset({"latency_degradation", "memory_leak"})
+COOLDOWN_MIN = {Action.RESTART: 10, Action.SCALE_DOWN: 5, Action.SCALE_UP: 1}
+WINDOW, HOURS, INCIDENT_AT_H = 60, 7, 4
+CANARY_MIN_SAMPLES = CanaryConfig().min_samples
+
+
+@dataclass
+class Tally:
+    """Firings and right firings per action, and the incidents behind wrong restarts."""
+
+    fired: dict[Action, int] = field(default_factory=lambda: dict.fromkeys(COOLDOWN_MIN, 0))
+    right: dict[Action, int] = field(default_factory=lambda: dict.fromkeys(COOLDOWN_MIN, 0))
+    wrong_restarts: dict[str, int] = field(default_factory=dict)
+    # restarts fired while a known deploy was younger than the canary's minimum samples (the
+    # restart races the canary check that would roll the release back)
+    racing_restarts: int = 0
+
+    def precision(self, action: Action) -> float:
+        return self.right[action] / self.fired[action] if self.fired[action] else math.nan
+
+    def add(self, other: Tally) -> None:
+        for a in COOLDOWN_MIN:
+            self.fired[a] += other.fired[a]
+            self.right[a] += other.right[a]
+        for k, v in other.wrong_restarts.items():
+            self.wrong_restarts[k] = self.wrong_restarts.get(k, 0) + v
+        self.racing_restarts += other.racing_restarts
+
+
+def wilson_lower(right: int, n: int, z: float = 1.96) -> float:
+    """The lower end of the Wilson 95 % interval of a proportion ``right / n``."""
+    if n == 0:
+        return 0.0
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
+def make_incident(
+    kind: str, module: str, start: datetime, rng: np.random.Generator, catalog: Catalog
+) -> Incident:
+    lo, hi = MAGNITUDES[kind]
+    common = {
+        "module": module,
+        "start": start,
+        "duration": timedelta(minutes=int(rng.integers(30, 121))),
+        "magnitude": float(rng.uniform(lo, hi)),
+    }
+    if kind == "slow_dependency":
+        others = [m for m in catalog.names if m != module]
+        return SlowDependency(**common, target=others[int(rng.integers(len(others)))])
+    cls = {
+        "latency_degradation": LatencyDegradation,
+        "memory_leak": MemoryLeak,
+        "error_burst": ErrorBurst,
+        "bad_release": BadRelease,
+        "demand_surge": DemandSurge,
+    }[kind]
+    return cls(**common)  # type: ignore[no-any-return]
+
+
+def _window(rows: pd.DataFrame, end: int, stamps: list[datetime]) -> MetricWindow:
+    part = rows.iloc[end - WINDOW + 1 : end + 1]
+    return MetricWindow(
+        module=str(rows["module"].iloc[0]),
+        timestamps=tuple(stamps[end - WINDOW + 1 : end + 1]),
+        values={f: part[f].to_numpy(dtype=float).tolist() for f in METRIC_FIELDS},
+        replicas=part["replicas"].to_numpy(dtype=float).tolist(),
+    )
+
+
+def run_case(catalog: Catalog, kind: str, rng: np.random.Generator, *, sim_seed: int) -> Tally:
+    """One simulated history with one incident of ``kind``; the rules' firings judged."""
+    module = catalog.names[int(rng.integers(len(catalog.names)))]
+    start = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 60)))
+    start += timedelta(hours=int(rng.integers(0, 17)))
+    incident = make_incident(kind, module, start + timedelta(hours=INCIDENT_AT_H), rng, catalog)
+    frame = simulate_history(
+        catalog, start=start, days=HOURS / 24, seed=sim_seed, incidents=[incident]
+    )
+    tally = Tally()
+    for name in catalog.names:
+        profile = catalog.get(name)
+        rows = frame[frame["module"] == name].reset_index(drop=True)
+        stamps = [t.to_pydatetime() for t in rows["timestamp"]]
+        demand = rows["demand_rpm"].to_numpy(dtype=float)
+        replicas = rows["replicas"].to_numpy(dtype=int)
+        last_fired: dict[Action, int] = {}
+        for end in range(WINDOW - 1, len(rows)):
+            now = stamps[end]
+            current = int(replicas[end])
+            deployed = isinstance(incident, BadRelease) and name == incident.module
+            decision = decide(
+                DecisionInputs(
+                    profile=profile,
+                    window=_window(rows, end, stamps),
+                    now=now,
+                    current_replicas=current,
+                    # the executor observes a release's UpdatedAt: the policy knows the deploy
+                    deployed_at=incident.start if deployed and now >= incident.start else None,
+                    catalog=catalog,
+                )
+            )
+            action = decision.action
+            if action not in COOLDOWN_MIN:
+                continue
+            if end - last_fired.get(action, -10_000) < COOLDOWN_MIN[action]:
+                continue
+            last_fired[action] = end
+            tally.fired[action] += 1
+            if action is Action.RESTART:
+                active = name == incident.module and incident.start <= now < incident.end
+                ok = active and kind in RESTART_CURES
+                if not ok:
+                    cause = kind if active else "none"
+                    tally.wrong_restarts[cause] = tally.wrong_restarts.get(cause, 0) + 1
+                young = deployed and now - incident.start < timedelta(minutes=CANARY_MIN_SAMPLES)
+                tally.racing_restarts += int(young and now >= incident.start)
+            elif action is Action.SCALE_DOWN:
+                ahead = demand[end + 1 : end + 31]
+                ok = (
+                    bool(len(ahead))
+                    and float(ahead.max()) <= (current - 1) * profile.capacity_rpm_per_replica
+                )
+            else:
+                ahead = demand[end + 1 : end + 16]
+                need = current * profile.capacity_rpm_per_replica * profile.target_utilisation
+                ok = bool(len(ahead)) and float(ahead.max()) > need
+            tally.right[action] += int(ok)
+    return tally
+
+
+def measure(
+    seed: int, per_kind: int, catalog: Catalog | None = None, kinds: Iterable[str] = KINDS
+) -> Tally:
+    """``per_kind`` cases of each incident kind, all randomness from ``seed``."""
+    catalog = catalog or load_catalog()
+    rng = np.random.default_rng(seed)
+    total = Tally()
+    for _ in range(per_kind):
+        for kind in kinds:
+            total.add(run_case(catalog, kind, rng, sim_seed=int(rng.integers(1 << 30))))
+    return total

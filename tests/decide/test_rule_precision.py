@@ -1,0 +1,61 @@
+"""The seed's rule confidences agree with how often the rules are right, on a held-out seed.
+
+The confidences in ``nexus_ml/decide/rules.py`` and ``nexus_ml/decide/health.py`` were set
+from ``bench/bench_rule_precision.py`` on its design seed; this test measures the precision
+again on simulated incidents drawn from a seed that was not looked at while choosing, and
+checks that no confidence claims more than the held-out data allows (the upper end of the
+Wilson 95 % interval) and that the production bars let the rules act where they are right
+often enough.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from nexus_ml.decide.health import HealthThresholds
+from nexus_ml.decide.rules import RULES_SCALE_DOWN_CONFIDENCE, RULES_SCALE_UP_CONFIDENCE
+from nexus_ml.domain.decision import Action
+from nexus_ml.execute.guardrails import GuardrailConfig
+from tests.decide.rule_precision import measure, wilson_lower
+
+pytestmark = pytest.mark.slow
+
+HELD_OUT_SEED = 20261204  # different from the bench's design seed (101)
+
+
+def wilson_upper(right: int, n: int) -> float:
+    return 1.0 - wilson_lower(n - right, n)
+
+
+@pytest.fixture(scope="module")
+def held_out():  # type: ignore[no-untyped-def]
+    return measure(HELD_OUT_SEED, per_kind=4)
+
+
+@pytest.mark.parametrize(
+    ("action", "confidence"),
+    [
+        (Action.SCALE_UP, RULES_SCALE_UP_CONFIDENCE),
+        (Action.SCALE_DOWN, RULES_SCALE_DOWN_CONFIDENCE),
+        (Action.RESTART, HealthThresholds().rules_confidence),
+    ],
+)
+def test_no_rule_confidence_claims_more_than_its_held_out_precision(
+    held_out, action: Action, confidence: float
+) -> None:
+    fired, right = held_out.fired[action], held_out.right[action]
+    assert fired > 0, f"{action.value} never fired on the held-out incidents"
+    upper = wilson_upper(right, fired)
+    assert confidence <= upper, (
+        f"{action.value}: confidence {confidence} above the held-out precision "
+        f"{right}/{fired} (95 % upper end {upper:.2f})"
+    )
+    assert not math.isnan(held_out.precision(action))
+
+
+def test_the_production_bars_let_the_seeds_scaling_rules_act() -> None:
+    bars = GuardrailConfig().min_confidence
+    assert bars[Action.SCALE_UP] <= RULES_SCALE_UP_CONFIDENCE
+    assert bars[Action.SCALE_DOWN] <= RULES_SCALE_DOWN_CONFIDENCE
