@@ -1,7 +1,7 @@
 """What counts as a crisis: the events that open an incident, their severity and error type.
 
 A crisis action is a restart or a rollback (taken or skipped), an alert at HIGH or above, or a
-failed release (a decision carrying the release gate's ``canary`` evidence). Anything else the
+failed release (a decision whose ``canary`` evidence reports a regression). Anything else the
 executor handles for a module is a "healthy" observation: enough of them for long enough close
 the module's incident.
 """
@@ -67,11 +67,26 @@ def _kinds(decision: Decision) -> set[str]:
     return {e.kind for e in decision.explanation}
 
 
+def failed_release(decision: Decision) -> str | None:
+    """The canary's regression text when the release gate failed the module's new version.
+
+    The policy attaches the canary's evidence to every decision after a deploy, also when the
+    release is fine ("no regression"): only a regression counts.
+    """
+    for e in decision.explanation:
+        if e.kind == "canary" and "regression in" in e.detail:
+            return e.detail
+    return None
+
+
 def decision_error_type(decision: Decision) -> str:
     """The error type a crisis decision points at (from its action and evidence)."""
     kinds = _kinds(decision)
-    if "canary" in kinds or decision.action is Action.ROLLBACK:
-        return "ERROR_BURST"  # a failed release: errors (or latency) came with a new version
+    regression = failed_release(decision)
+    if regression is not None and "error_rate" not in regression:
+        return "PERFORMANCE_DEGRADATION"  # the canary's own split (decide/canary.py)
+    if regression is not None or decision.action is Action.ROLLBACK:
+        return "ERROR_BURST"  # a failed release: errors came with a new version
     if "slow_link" in kinds:
         return "SLOW_DEPENDENCY"
     if "memory" in decision.reason.lower() or "memória" in decision.reason.lower():
@@ -83,7 +98,7 @@ def decision_error_type(decision: Decision) -> str:
 
 def decision_severity(decision: Decision) -> Severity | None:
     """The crisis severity of ``decision``, ``None`` when it is no crisis."""
-    if decision.action is Action.ROLLBACK or "canary" in _kinds(decision):
+    if decision.action is Action.ROLLBACK or failed_release(decision) is not None:
         return Severity.CRITICAL
     if decision.action is Action.RESTART:
         return Severity.HIGH

@@ -45,7 +45,7 @@ def run_bad_release(tmp_path: Path) -> tuple[AutoIncidents, MemoryAudit, InMemor
         LogNotifier(), config=ExecutorConfig(interval_s=300, executor_id="e2e"), clock=clock,
         incidents=hook,
     )  # fmt: skip
-    canary = Evidence(kind="canary", detail="release gate: Failed (error rate 2.1x)")
+    canary = Evidence(kind="canary", detail="canary score 97: regression in error_rate 0.01 → 0.2")
     source.next = [decision(CRM, "rollback", reason="failed release", explanation=(canary,))]
     executor.tick()
     for _ in range(6):  # healthy for 30 minutes, one tick every 5

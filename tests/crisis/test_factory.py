@@ -24,7 +24,8 @@ SCRIPT = textwrap.dedent(
         def fetch(self, observed=None):
             d = Decision(module="nexus-crm", action=Action.ROLLBACK, current_replicas=1,
                          target_replicas=1, confidence=0.95, reason="failed release",
-                         explanation=(Evidence(kind="canary", detail="gate: Failed"),))
+                         explanation=(Evidence(kind="canary",
+                                               detail="canary: regression in error_rate"),))
             return DecisionBatch(generated_at=datetime.now(UTC), policy="model", decisions=[d])
 
     cluster = InMemoryCluster({"nexus-crm": 1})

@@ -166,7 +166,7 @@ def _bad_release_on_swarm(
         config=ExecutorConfig(interval_s=60, executor_id="swarm-e2e", action_timeout_s=30),
         incidents=hook, clock=lambda: datetime.now(UTC) - lag,
     )  # fmt: skip
-    canary = Evidence(kind="canary", detail="release gate: Failed")
+    canary = Evidence(kind="canary", detail="canary score 97: regression in error_rate 0.01 → 0.2")
     decisions.next = [decision(CRM, "rollback", reason="failed release", explanation=(canary,))]
     (outcome,) = executor.tick().outcomes
     assert outcome.acted, outcome

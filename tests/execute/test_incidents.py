@@ -46,7 +46,7 @@ def test_the_executor_submits_one_classified_event_per_handled_decision(
     hook = IncidentHook(handler)
     source = ScriptedSource(clock)
     executor = make_executor(source=source, incidents=hook)
-    canary = Evidence(kind="canary", detail="release gate: Failed")
+    canary = Evidence(kind="canary", detail="canary score 97: regression in error_rate 0.01 → 0.2")
     source.next = [
         decision(CRM, "rollback", reason="failed release", explanation=(canary,)),
         decision("nexus-agendamento", "hold"),
@@ -78,3 +78,19 @@ def test_alerts_below_high_and_scaling_are_not_crises(make_executor, clock) -> N
     crisis = {e.module: e.is_crisis for e in handler.seen}
     assert crisis == {CRM: False, "nexus-agendamento": True, "nexus-user-management": False}
     hook.stop()
+
+
+def test_only_a_canary_regression_is_a_failed_release() -> None:
+    from nexus_ml.crisis.triggers import outcome_event
+
+    fine = Evidence(kind="canary", detail="canary score 12: no regression")
+    slow = Evidence(kind="canary", detail="canary score 91: regression in response_time 300 → 900")
+    errors = Evidence(kind="canary", detail="canary score 95: regression in error_rate 0.01 → 0.2")
+    after_ok = outcome_event(T0, decision(CRM, "hold", explanation=(fine,)), acted=False,
+                             reason="hold")  # fmt: skip
+    assert not after_ok.is_crisis
+    for evidence, kind in ((slow, "PERFORMANCE_DEGRADATION"), (errors, "ERROR_BURST")):
+        event = outcome_event(T0, decision(CRM, "hold", explanation=(evidence,)), acted=False,
+                              reason="hold")  # fmt: skip
+        assert event.is_crisis and event.error_type == kind
+        assert event.severity is not None and event.severity.value == "CRITICAL"
