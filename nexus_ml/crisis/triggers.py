@@ -102,10 +102,12 @@ def decision_severity(decision: Decision) -> Severity | None:
         return Severity.CRITICAL
     if decision.action is Action.RESTART:
         return Severity.HIGH
+    if decision.alert_admin:
+        # the policy wants a human (an Alertmanager alert firing, a module at its maximum and
+        # still overloaded): HIGH, whatever the primary action
+        return Severity.HIGH
     if decision.action is Action.ALERT:
-        # an alert the policy raises for an admin (or a firing Alertmanager alert) is HIGH;
-        # a plain advisory alert is MEDIUM and opens nothing
-        return Severity.HIGH if decision.alert_admin else Severity.MEDIUM
+        return Severity.MEDIUM  # a plain advisory alert opens nothing
     return None
 
 

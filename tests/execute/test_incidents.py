@@ -94,3 +94,11 @@ def test_only_a_canary_regression_is_a_failed_release() -> None:
                               reason="hold")  # fmt: skip
         assert event.is_crisis and event.error_type == kind
         assert event.severity is not None and event.severity.value == "CRITICAL"
+
+
+def test_a_scale_up_that_also_calls_an_admin_is_a_crisis() -> None:
+    from nexus_ml.crisis.triggers import outcome_event
+
+    at_max = decision(CRM, "scale_up", current=2, target=3, alert_admin=True)
+    event = outcome_event(T0, at_max, acted=True, reason="ok")
+    assert event.is_crisis and event.severity is not None and event.severity.value == "HIGH"
