@@ -240,3 +240,25 @@ def _grid_column(quantiles: np.ndarray, q: float) -> np.ndarray:
     i = min(int(pos), QUANTILE_GRID.size - 2)
     w = pos - i
     return np.asarray(quantiles[:, i] * (1 - w) + quantiles[:, i + 1] * w)
+
+
+MAX_ROWS = 6000  # regression rows per horizon step
+
+
+def thin(origins: np.ndarray) -> np.ndarray:
+    """At most :data:`MAX_ROWS` evenly spread origins: ten coefficients need no more, and long
+    1-minute histories would otherwise make each fit slow."""
+    stride = -(-origins.size // MAX_ROWS)
+    return origins[::stride] if stride > 1 else origins
+
+
+def noise_level(r: np.ndarray, window: int, floor: float) -> np.ndarray:
+    """The local noise level intervals scale with (ones when adaptive intervals are off)."""
+    if window < 2:
+        return np.ones(r.size)
+    return np.asarray(np.maximum(volatility(r, window), floor))
+
+
+def cal_at(cal: np.ndarray | None, positions: np.ndarray) -> np.ndarray | None:
+    """The calendar rows at ``positions`` (None without a calendar)."""
+    return None if cal is None else cal[positions]

@@ -21,22 +21,23 @@ from nexus_ml.errors import InputError
 from nexus_ml.features.calendar import DEFAULT_TZ
 from nexus_ml.models.forecast_design import (
     Seasons,
+    cal_at,
     calendar_matrix,
     calendar_terms,
     design,
     error_quantiles,
     forecast_design,
     interval_offsets,
+    noise_level,
     profile_at,
     ridge_fit,
     seasonal_profile,
     state_features,
-    volatility,
+    thin,
 )
 from nexus_ml.models.forecast_state import NS, GridState, align_to_grid, to_utc_series
 
 MAX_HORIZON = 10080
-MAX_ROWS = 6000  # regression rows per horizon step
 DAY_SECONDS = 86400
 _NONE = np.zeros(1)  # "no weekly correction": profile_at(steps, daily, _NONE) is the daily profile
 
@@ -63,10 +64,10 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
     calibration_folds
         Blocks of the training window for cross-fitted interval errors (1 = in-sample errors).
     recent_folds
-        How many of the most recent blocks supply the interval errors (each is forecast by a
-        model fitted without it, so its errors are out-of-sample). All blocks by default: with a
-        week or two of history one block may hold the only weekend, and its errors alone are
-        one-sided; recency comes from ``volatility_hours`` instead.
+        How many of the most recent blocks supply the interval errors, per horizon step (each
+        block is forecast by a model fitted without it, so its errors are out-of-sample). All of
+        them by default: with a week or two of history the last block may hold the only
+        weekend, and its errors alone are one-sided (see ``docs/model-selection.md``).
     volatility_hours
         Interval errors are measured relative to the noise level of the last
         ``volatility_hours`` (locally adaptive conformal intervals); 0 keeps them absolute.
@@ -414,21 +415,3 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         if available < 1:
             raise InputError(f"y is too short to fit: {n} steps")
         return max(1, min(self.direct_horizon, cap, available))
-
-
-def thin(origins: np.ndarray) -> np.ndarray:
-    """At most :data:`MAX_ROWS` evenly spread origins: ten coefficients need no more, and long
-    1-minute histories would otherwise make each fit slow."""
-    stride = -(-origins.size // MAX_ROWS)
-    return origins[::stride] if stride > 1 else origins
-
-
-def noise_level(r: np.ndarray, window: int, floor: float) -> np.ndarray:
-    """The local noise level intervals scale with (ones when adaptive intervals are off)."""
-    if window < 2:
-        return np.ones(r.size)
-    return np.asarray(np.maximum(volatility(r, window), floor))
-
-
-def cal_at(cal: np.ndarray | None, positions: np.ndarray) -> np.ndarray | None:
-    return None if cal is None else cal[positions]
