@@ -149,7 +149,7 @@ def register(app: typer.Typer) -> None:
                 _at(m.expires_at) if m.expires_at else "never while open",
             )  # fmt: skip
         console.print(table)
-        from nexus_ml.crisis.records import record_store_for
+        from nexus_ml.crisis.record_stores import record_store_for
 
         auto = record_store_for(settings()).incidents()
         if auto:
@@ -187,7 +187,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Enforce retention (a scheduled job): each data category of a closed incident is
         deleted after its own retention; an open incident keeps everything."""
-        from nexus_ml.crisis.records import record_store_for
+        from nexus_ml.crisis.record_stores import record_store_for
         from nexus_ml.crisis.rules import load_rules
         from nexus_ml.crisis.store import IncidentStore
 

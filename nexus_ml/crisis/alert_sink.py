@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from nexus_ml.crisis.records import IncidentRecord, RecordStore, record_store_for
+from nexus_ml.crisis.record_stores import record_store_for
+from nexus_ml.crisis.records import IncidentRecord, RecordStore
 from nexus_ml.crisis.rules import CrisisRules, load_rules
 from nexus_ml.crisis.triggers import alert_event
 from nexus_ml.errors import NexusError

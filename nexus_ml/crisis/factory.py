@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from nexus_ml.catalog import Catalog
 from nexus_ml.crisis.automatic import AutoConfig, AutoIncidents
-from nexus_ml.crisis.records import record_store_for
+from nexus_ml.crisis.record_stores import record_store_for
 from nexus_ml.crisis.rules import load_rules
 from nexus_ml.execute.audit import AuditTrail, Redactor
 from nexus_ml.ingest.source import MetricSource

@@ -24,7 +24,7 @@ from nexus_ml.domain.base import Frozen
 from nexus_ml.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from nexus_ml.settings import Settings
+    pass
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
@@ -228,12 +228,3 @@ class FileRecordStore:
                 ):
                     shutil.rmtree(folder)
         return deleted
-
-
-def record_store_for(settings: Settings) -> RecordStore:
-    """PostgreSQL when ``NEXUS_PG_DSN`` is set, else files under ``<state_dir>/crisis``."""
-    if settings.pg_dsn is not None:
-        from nexus_ml.crisis.records_pg import PostgresRecordStore
-
-        return PostgresRecordStore(settings.pg_dsn.get_secret_value())
-    return FileRecordStore(settings.state_dir / "crisis")
