@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import LogNotifier, Notifier
 from nexus_ml.catalog import Catalog, load_catalog
-from nexus_ml.execute.audit import AuditTrail, JsonlAudit, PostgresAudit, Redactor, dsn_password
+from nexus_ml.execute.audit import (
+    AuditTrail,
+    JsonlAudit,
+    PostgresAudit,
+    Redactor,
+    dsn_password,
+    utcnow,
+)
 from nexus_ml.execute.backend import ClusterBackend
 from nexus_ml.execute.client import DecisionClient
+from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, PgLeaderLock, SoloLock
@@ -130,4 +138,16 @@ def build_executor(
             dashboard_url=settings.dashboard_url,
         ),
         incidents=incidents,
+        context=metric_context_for(settings),
     )
+
+
+def metric_context_for(settings: Settings) -> MetricContext | None:
+    """Alert metrics (values, normals, durations, measured outcomes) from Prometheus when it
+    is configured; None otherwise (alerts then carry only what the decision says)."""
+    if not settings.prometheus_url:
+        return None
+    from nexus_ml.ingest.prometheus_source import PrometheusSource
+
+    source = PrometheusSource(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
+    return MetricContext(source, utcnow)

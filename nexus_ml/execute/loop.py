@@ -254,10 +254,7 @@ class Executor:
         )
         if not verdict.act:
             outcome = self._skipped(now, decision, verdict, alert=verdict.alerting)
-            if decision.action is Action.ALERT or (
-                decision.alert_admin and verdict.reason in ("hold", "alert")
-            ):
-                self.recorder.alert_decision(now, decision, "degradation", None)
+            self.recorder.alert_unapplied(now, decision, verdict.reason)
             return outcome
         if not self.lock.ensure():  # lost the lock since the start of the tick
             return self._skipped(

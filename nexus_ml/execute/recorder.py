@@ -18,7 +18,7 @@ from typing import Literal
 from nexus_ml.alerts.notifier import Alert, Notifier
 from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog
-from nexus_ml.domain.decision import Decision
+from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.alerting import (
     PendingOutcome,
@@ -125,6 +125,25 @@ class Recorder:
         :func:`~nexus_ml.execute.alerting.decision_alert`); True if it went out."""
         alert = self._decision_alert(decision, problem, taken)
         return self.alert(alert, now)
+
+    def alert_unapplied(self, now: datetime, decision: Decision, reason: str) -> bool:
+        """Alert about a decision the guardrails did not let through, when a human should know.
+
+        An ``alert`` decision, an ``alert_admin`` one that holds, and a restart or rollback
+        held back by the confidence bar (the symptoms are real; the action is not sure
+        enough to run by itself) are sent; other skips are routine. True if one went out.
+        """
+        held_back = reason == "low_confidence" and decision.action in (
+            Action.RESTART,
+            Action.ROLLBACK,
+        )
+        if held_back:
+            return self.alert_decision(now, decision, applied_problem(decision), None)
+        if decision.action is Action.ALERT or (
+            decision.alert_admin and reason in ("hold", "alert")
+        ):
+            return self.alert_decision(now, decision, "degradation", None)
+        return False
 
     def alert_applied(self, now: datetime, decision: Decision, taken: str) -> bool:
         """Alert about an applied action and, once sent, schedule its follow-up (the problem

@@ -40,6 +40,17 @@ def _replicas(spec: dict[str, Any]) -> int:
     return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
 
 
+def _same_template(task: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether ``task`` runs ``template``: same forced-update counter, same image (a digest the
+    Engine pinned on the task is ignored)."""
+    spec = task.get("Spec") or {}
+    if int(spec.get("ForceUpdate", 0)) != int(template.get("ForceUpdate", 0)):
+        return False
+    image = str((spec.get("ContainerSpec") or {}).get("Image", ""))
+    wanted = str((template.get("ContainerSpec") or {}).get("Image", ""))
+    return image.split("@", 1)[0] == wanted.split("@", 1)[0]
+
+
 def _by_hand(spec: dict[str, Any]) -> bool:
     labels = spec.get("Labels") or {}
     if LABEL_REPLICAS not in labels:  # never touched by nexus-ml: nothing to compare with
@@ -110,20 +121,26 @@ class SwarmBackend:
         )
         return result
 
-    def _running(self, service_id: str) -> int:
+    def _running(self, service_id: str, template: dict[str, Any]) -> int:
+        """Tasks running the service's current task template (a restart or rollback has
+        converged only when no task of the old template is counted)."""
         tasks = self._call(
             "list tasks",
             self._client.api.tasks,
             filters={"service": service_id, "desired-state": "running"},
         )
-        return sum(1 for t in tasks if t.get("Status", {}).get("State") == "running")
+        return sum(
+            1
+            for t in tasks
+            if t.get("Status", {}).get("State") == "running" and _same_template(t, template)
+        )
 
     def _state(self, module: str, svc: dict[str, Any]) -> ServiceState:
         spec = svc["Spec"]
         return ServiceState(
             module=module,
             replicas=_replicas(spec),
-            running=self._running(svc["ID"]),
+            running=self._running(svc["ID"], spec["TaskTemplate"]),
             image=_image(spec),
             version=int(svc["Version"]["Index"]),
             updated_by_hand=_by_hand(spec),

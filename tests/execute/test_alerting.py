@@ -206,3 +206,40 @@ def test_decision_alert_without_context_keeps_the_evidence_metrics() -> None:
     alert = decision_alert(d, "failed_release", "Rollback", language="en")
     assert alert.problem_detail == "Error rate at 8.0% after the release (normal 0.4%)"
     assert alert.severity == "critical" and np.isclose(alert.key_metrics["error_rate"], 0.08)
+
+
+def test_a_seed_rule_restart_under_the_bar_is_alerted_not_silent(make_executor, clock) -> None:
+    """Rules mode, production bars: the seed rule's restart (measured confidence 0.23) does
+    not run by itself, but the operators get the degradation alert with the values."""
+    from nexus_ml.catalog import load_catalog
+    from nexus_ml.decide.policy import DecisionInputs, decide
+    from tests.decide.windows import make_window
+
+    window = make_window(
+        CRM,
+        end=T0,
+        response_time=[100.0] * 57 + [450.0] * 3,
+        error_rate=[0.01] * 57 + [0.09] * 3,
+        requests_per_min=80.0,  # well within one replica (200/min): not load
+    )
+    restart = decide(DecisionInputs(profile=load_catalog().get(CRM), window=window, now=T0))
+    assert restart.action is Action.RESTART and restart.policy == "rules"
+    data = frame(
+        CRM,
+        range(-59, 1),
+        response_time=lambda m: 450.0 if m > -3 else 100.0,
+        error_rate=lambda m: 0.09 if m > -3 else 0.01,
+        requests_per_min=80.0,
+    )
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    # the default (production) bars
+    ex = make_executor(source=source, notifier=notifier, context=context_of(data, clock))
+    source.next = [restart]
+    (outcome,) = ex.tick().outcomes
+    assert outcome.reason == "low_confidence" and not outcome.acted
+    (alert,) = notifier.sent
+    assert alert.problem == "degradation" and alert.action_taken == "Nenhuma (executor em espera)"
+    assert alert.problem_detail.startswith(
+        "Tempo de resposta 450 ms (4,5× o normal) e erros em 9,0%"
+    )
+    assert alert.next_action == "Verificação manual por um operador em até 15min"
