@@ -4,7 +4,7 @@ This is the one scaling method of nexus-ml: the decision service, the demo loop 
 benchmark all size replicas through :class:`LeadTimeStrategy` (via
 :func:`nexus_ml.decide.policy.decide`). It is pure computation — no I/O — over a risk model
 (:class:`RiskModel`, the champion's :class:`~nexus_ml.models.lead_time_risk.LeadTimeRisk`) and
-two calibrators that learn how often past scale-ups were really needed.
+a calibrator that learns how often past scale-ups were really needed at the ready minute.
 
 The count k of least expected cost minimises ``k + under_cost · risk(k)``, where an
 under-provisioned minute is worth ``under_cost`` replica-minutes (the operator's one setting):
@@ -16,7 +16,7 @@ under-provisioned minute is worth ``under_cost`` replica-minutes (the operator's
   > what k serves), recalibrated on the outcomes of past scale-ups (isotonic).
 
 State is a fold over the observed minutes (:meth:`LeadTimeStrategy.observe`): the risk model's
-online updates, the calibrators' outcomes and the scale-down stabilisation all depend only on
+online updates, the calibrator's outcomes and the scale-down stabilisation all depend only on
 the demand and replica counts observed, never on what a previous call proposed. Two service
 replicas that observed the same minutes propose the same target.
 """
@@ -121,9 +121,11 @@ class LeadTimeStrategy:
         A fitted risk model; the strategy owns it from now on (pass a copy of a champion's).
     sizing
         The module's bounds and per-replica capacity at target utilisation.
-    window_calibrator, ready_calibrator
-        Learn P(needed | raw risk) from the outcomes of past scale-ups, for the lead-time
-        window (the confidence reported) and for the ready minute (the cost of growing).
+    ready_calibrator
+        Learns P(demand at the ready minute > capacity | raw risk) from the outcomes of past
+        scale-ups (the cost of growing). The confidence of a scale-up is the raw window risk:
+        on simulated ERP traces (two seeds, three modules) its ECE was 0.047 raw against
+        0.054 recalibrated the same way, so the recalibration was dropped there.
     observed_until
         The time of the last observation the risk model has seen (None: unknown).
     under_cost, scale_down_window
@@ -135,7 +137,6 @@ class LeadTimeStrategy:
         risk: RiskModel,
         sizing: Sizing,
         *,
-        window_calibrator: Calibrator,
         ready_calibrator: Calibrator,
         observed_until: datetime | None = None,
         under_cost: float = UNDER_COST,
@@ -147,7 +148,6 @@ class LeadTimeStrategy:
             raise InputError(f"scale_down_window must be >= 1, got {scale_down_window!r}")
         self.risk = risk
         self.sizing = sizing
-        self.window_calibrator = window_calibrator
         self.ready_calibrator = ready_calibrator
         self.observed_until = observed_until
         self.under_cost = under_cost
@@ -200,10 +200,9 @@ class LeadTimeStrategy:
         """Record the outcome of scale-ups whose lead-time window has now been observed."""
         lead = self.lead
         while self._pending and self._pending[0][0] + lead + 1 <= self._minute:
-            minute, window_raw, ready_raw, capacity = self._pending.popleft()
+            minute, _, ready_raw, capacity = self._pending.popleft()
             back = self._minute - minute  # the window is the last `lead + 1` minutes
             window = list(self._demand)[-back:][: lead + 1]
-            self.window_calibrator.record(window_raw, max(window) > capacity)
             self.ready_calibrator.record(ready_raw, window[-1] > capacity)
 
     # -- the proposal ---------------------------------------------------------------------
@@ -283,7 +282,7 @@ class LeadTimeStrategy:
                 )
             target = stabilised
         if target > current:
-            confidence = float(self.window_calibrator.calibrate_many(np.asarray([window_raw]))[0])
+            confidence = window_raw
             evidence.append(
                 Evidence(
                     kind="scaling",

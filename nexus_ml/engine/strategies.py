@@ -135,7 +135,6 @@ class StrategyBook:
             strategy = LeadTimeStrategy(
                 copy.deepcopy(risk),
                 Sizing.of(profile),
-                window_calibrator=OnlineIsotonicCalibrator(),
                 ready_calibrator=OnlineIsotonicCalibrator(),
                 observed_until=getattr(risk, "observed_until_", None),
                 under_cost=self.under_cost,

@@ -53,7 +53,6 @@ def test_month_end_rush_is_met_before_the_seed_trigger_fires(history: pd.DataFra
             history.loc[: start - timedelta(minutes=1), "requests_per_min"]
         ),
         Sizing.of(profile),
-        window_calibrator=OnlineIsotonicCalibrator(),
         ready_calibrator=OnlineIsotonicCalibrator(),
     )
     trigger = profile.scale_trigger

@@ -64,7 +64,6 @@ def strategy_at(
     return LeadTimeStrategy(
         risk,
         Sizing.of(profile),
-        window_calibrator=OnlineIsotonicCalibrator(),
         ready_calibrator=OnlineIsotonicCalibrator(),
     )
 

@@ -73,8 +73,8 @@ class MirroredClient:
 
     Every fetch posts the executor's observation to all the services; the decisions of one of
     them (in turn) go to the executor, and the others' are compared with them. Answers given
-    in different simulated minutes are not comparable (the compressed clock moved between the
-    requests) and are not compared.
+    in different simulated minutes, or on data one of them saw as stale, are not comparable
+    (the clock or the scrape moved between the requests) and are not compared.
     """
 
     def __init__(self, clients: list[DecisionClient]) -> None:
@@ -87,7 +87,10 @@ class MirroredClient:
     def fetch(self, observed: Any = None) -> DecisionBatch:
         batches = [c.fetch(observed) for c in self.clients]
         minutes = {b.generated_at.replace(second=0, microsecond=0) for b in batches}
-        if len(minutes) == 1:
+        # a scrape landing between the requests makes one answer stale and the other fresh:
+        # that is the world moving, not the services disagreeing
+        fresh = all(not d.stale_input for b in batches for d in b.decisions)
+        if len(minutes) == 1 and fresh:
             self.compared += 1
             seen = [
                 {d.module: (d.action.value, d.target_replicas, d.confidence) for d in b.decisions}

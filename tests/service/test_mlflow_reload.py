@@ -26,6 +26,7 @@ from tests.service.fakes import (
     ErrorDetector,
     GrowthForecaster,
     StaticSource,
+    calm_scaler,
     steady_frame,
 )
 
@@ -42,6 +43,7 @@ def trained(growth: float) -> TrainedModule:
         fingerprint=uuid.uuid4().hex,
         promoted=True,
         reason="integration test",
+        scaler=calm_scaler(MODULE),
     )
 
 
