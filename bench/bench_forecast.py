@@ -232,7 +232,7 @@ def main() -> None:
     console.print(f"80 % coverage by horizon step (out of fold): {steps}")
     console.print(
         f"relative MASE nexus / MSTL = {result['ratio_nexus_over_mstl']:.3f} (target ≤ 0.9); "
-        f"80 % coverage out of fold {oof80:.3f} (target 0.78–0.82), MSTL "
+        f"80 % coverage out of fold {oof80:.4f} (target 0.78–0.82), MSTL "
         f"{result['coverage80_mstl']:.3f}; seconds nexus/MSTL "
         f"{result['seconds_ratio_nexus_over_mstl']:.2f}"
     )
