@@ -107,6 +107,8 @@ def describe_problem(
                 return _for(phrase(key, lang, value=percent(value, lang)), minutes, lang)
     if action in (Action.RESTART, Action.ROLLBACK):
         return _degradation(decision, metrics, normal, series, lang)
+    if action is Action.ALERT and at_maximum(decision):
+        return _demand(decision, metrics, normal, series, capacity_per_replica, lang)
     if action is Action.ALERT:  # name a symptom only if there is one
         err = metrics.get("error_rate")
         rt, rt_n = metrics.get("response_time"), normal.get("response_time")
@@ -237,6 +239,11 @@ def next_action(decision: Decision, problem: str, taken: str | None, language: L
         key = f"next_{decision.action.value}"
         return phrase(key, language, minutes=FOLLOW_UP_MIN[decision.action])
     return phrase("next_escalate", language, minutes=OPERATOR_MIN)
+
+
+def at_maximum(decision: Decision) -> bool:
+    """The policy says the module runs its maximum and is still over capacity."""
+    return any(e.kind == "capacity" for e in decision.explanation)
 
 
 def applied_problem(decision: Decision) -> str:

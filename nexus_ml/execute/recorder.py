@@ -12,7 +12,7 @@ undelivered alert is audited) and the executor carries on.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert, Notifier
@@ -23,6 +23,7 @@ from nexus_ml.errors import NexusError
 from nexus_ml.execute.alerting import (
     PendingOutcome,
     applied_problem,
+    at_maximum,
     decision_alert,
     outcome_alert,
 )
@@ -32,6 +33,10 @@ from nexus_ml.execute.context import MetricContext
 log = logging.getLogger("nexus_ml.execute.loop")  # the executor's one log stream
 
 EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
+
+
+#: A lasting condition not seen for this long has ended; seen again, it is alerted again.
+ONGOING_GAP = timedelta(minutes=15)
 
 
 class Recorder:
@@ -71,6 +76,9 @@ class Recorder:
         self.context = context
         self.catalog = catalog
         self.pending: list[PendingOutcome] = []
+        # conditions that last (a module at its maximum and still overloaded): alerted when
+        # they start, then quiet while every pass still sees them
+        self._ongoing: dict[tuple[str, str], datetime] = {}
 
     def audit(
         self,
@@ -142,8 +150,20 @@ class Recorder:
         if decision.action is Action.ALERT or (
             decision.alert_admin and reason in ("hold", "alert")
         ):
+            if at_maximum(decision):
+                return self._alert_once(now, decision, "capacity_max")
             return self.alert_decision(now, decision, "degradation", None)
         return False
+
+    def _alert_once(self, now: datetime, decision: Decision, problem: str) -> bool:
+        """Alert when the condition starts; stay quiet while it goes on (seen again within
+        :data:`ONGOING_GAP` of the last time); alert again if it comes back after a gap."""
+        key = (decision.module, problem)
+        last = self._ongoing.get(key)
+        self._ongoing[key] = now
+        if last is not None and now - last <= ONGOING_GAP:
+            return False
+        return self.alert_decision(now, decision, problem, None)
 
     def alert_applied(self, now: datetime, decision: Decision, taken: str) -> bool:
         """Alert about an applied action and, once sent, schedule its follow-up (the problem

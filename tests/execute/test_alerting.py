@@ -243,3 +243,38 @@ def test_a_seed_rule_restart_under_the_bar_is_alerted_not_silent(make_executor, 
         "Tempo de resposta 450 ms (4,5× o normal) e erros em 9,0%"
     )
     assert alert.next_action == "Verificação manual por um operador em até 15min"
+
+
+def test_a_module_at_its_maximum_and_still_overloaded_is_one_alert_that_says_so(
+    make_executor, clock
+) -> None:
+    data = frame(CRM, range(-40, 16), requests_per_min=lambda m: 1900.0 if m > -9 else 400.0)
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    ex = make_executor(source=source, notifier=notifier, context=context_of(data, clock))
+    at_max = decision(
+        action="alert",
+        current=4,
+        target=4,
+        alert_admin=True,
+        explanation=(
+            Evidence(
+                kind="capacity",
+                detail="at its maximum of 4 replicas and still over capacity",
+                value=1900.0,
+            ),
+        ),
+    )
+    for _ in range(6):  # the policy says it every pass; the operators hear it once
+        source.next = [at_max]
+        ex.tick()
+        clock.advance(60)
+    assert len(notifier.sent) == 1
+    (alert,) = notifier.sent
+    assert alert.problem == "capacity_max"
+    assert alert.problem_detail.startswith("Demanda 1.900 req/min acima da capacidade")
+    assert alert.probable_cause.startswith("No máximo de réplicas")
+    # once it has been gone for a while, its return is news again
+    clock.advance(1800)
+    source.next = [at_max]
+    ex.tick()
+    assert len(notifier.sent) == 2

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from nexus_ml.catalog import load_catalog
-from nexus_ml.domain.decision import Action
 from nexus_ml.execute.audit import AuditEntry
 from nexus_ml.execute.guardrails import GuardrailConfig
 from nexus_ml.sim.incidents import BadRelease, DemandSurge
@@ -45,9 +44,7 @@ def loop(
         model_store=NoModelStore(),
         guardrails=GuardrailConfig(
             interval_s=60,  # simulated: one executor pass per simulated minute
-            cooldown_s=LOOP_COOLDOWNS,
-            # the seed's rules say 0.55-0.6: the bar is lowered to that
-            min_confidence={Action.RESTART: 0.6, Action.SCALE_UP: 0.5},
+            cooldown_s=LOOP_COOLDOWNS,  # compressed with the clock; the bars stay production's
             max_changes_per_hour=60,
         ),
     ) as running:
@@ -96,31 +93,47 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
         assert after == before - 1, step.detail
     assert second.at - first.at >= timedelta(seconds=150), (first.at, second.at)
 
-    # 3. Agendamento degrades (latency ×5, 20 % errors): a restart and a Telegram message with
+    # 3. Agendamento degrades (latency ×5, 20 % errors). The seed's restart rule fires, but its
+    #    measured precision (0.23 at the 95 % lower end; see decide/rules.py) is below the
+    #    production restart bar: the executor holds the restart and tells the operators, with
     #    the seed's fields. The health rule compares with the median response time before the
     #    last 15 minutes: wait until 30 clean minutes are in the window before degrading.
     loop.wait_for(
         "a 30-minute baseline", lambda: loop.clock.now() - t0 > timedelta(minutes=31), timeout_s=60
     )
     tasks_before = loop.task_ids(AG)
+    degraded_at = loop.clock.now()
     loop.exporter.inject(
-        BadRelease(module=AG, start=loop.clock.now(), duration=timedelta(hours=1), magnitude=4.0)
+        BadRelease(module=AG, start=degraded_at, duration=timedelta(hours=1), magnitude=4.0)
     )
     loop.wait_for(
-        "a restart of Agendamento",
-        lambda: any(m.text.count("Degradação") for m in loop.telegram.messages),
+        "a degradation alert for Agendamento",
+        lambda: any(
+            "Degradação" in m.text and "nexus-agendamento" in m.text for m in loop.telegram.messages
+        ),
         timeout_s=40,
     )
-    tasks_after = loop.task_ids(AG)
-    assert tasks_after and tasks_after.isdisjoint(tasks_before)  # the task was replaced
-    message = next(m for m in loop.telegram.messages if "Degradação" in m.text)
+    held = [
+        e
+        for e in loop.audit.since(degraded_at - timedelta(minutes=2))
+        if e.event == "action_skipped" and e.module == AG and e.action == "restart"
+    ]
+    assert held and held[0].reason == "low_confidence", loop.trail()
+    assert loop.task_ids(AG) == tasks_before  # nothing restarted by a rule this unsure
+    message = next(
+        m
+        for m in loop.telegram.messages
+        if "Degradação" in m.text and "nexus-agendamento" in m.text
+    )
     for field in (
+        "NEXUS - ALERTA CONTAINER",
         "<b>Container:</b> nexus-agendamento",
-        "<b>Ação Tomada:</b> Serviço reiniciado",
-        "<b>Métricas-chave:</b>",
+        "<b>Problema:</b>",
+        "<b>Ação Tomada:</b>",
+        "<b>Métricas:</b>",
         "Taxa de erro",
-        "<b>Causa provável:</b>",
-        "<b>Próxima ação:</b>",
+        "<b>Causa Provável:</b>",
+        "<b>Próxima Ação:</b>",
     ):
         assert field in message.text, field
     loop.exporter.clear()
