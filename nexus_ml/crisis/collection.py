@@ -16,9 +16,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from nexus_ml.config_files import read_yaml, validated
 from nexus_ml.domain.base import Frozen
 from nexus_ml.domain.crisis import ErrorType
 from nexus_ml.domain.metrics import METRIC_FIELDS
@@ -137,15 +137,6 @@ def parse_error_type(text: str) -> ErrorType:
         raise InputError(f"unknown error type {text!r}; known: {known}") from None
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read plans ({exc.strerror})", source=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML", source=str(path)) from exc
-
-
 def _merge(base: Mapping[str, Any], override: Any, path: Path) -> dict[str, Any]:
     if not isinstance(override, dict) or not isinstance(override.get("plans"), dict):
         raise ConfigError(f"{path}: expected a mapping with a 'plans' key", source=str(path))
@@ -175,21 +166,9 @@ def load_collection_plans(override: Path | None = None) -> CollectionPlans:
     ConfigError
         Naming the file, the field path and the bad value.
     """
-    data = _read_yaml(BUNDLED_PLANS)
+    data = read_yaml(BUNDLED_PLANS, "plans")
     source = BUNDLED_PLANS
     if override is not None:
-        data = _merge(data, _read_yaml(override), override)
+        data = _merge(data, read_yaml(override, "plans"), override)
         source = override
-    try:
-        return CollectionPlans.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        value = err.get("input")
-        raise ConfigError(
-            f"{source}: {field}: {msg} (got {value!r})",
-            source=str(source),
-            field=field,
-            value=value,
-        ) from exc
+    return validated(CollectionPlans, data, source)

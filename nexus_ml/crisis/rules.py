@@ -14,9 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from nexus_ml.config_files import read_yaml, validated
 from nexus_ml.domain.base import Frozen
 from nexus_ml.domain.crisis import ErrorType
 from nexus_ml.errors import ConfigError, InputError
@@ -138,15 +138,6 @@ class CrisisRules(Frozen):
         return self.categories[category].retention_days
 
 
-def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rules ({exc.strerror})", source=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML", source=str(path)) from exc
-
-
 def _merge(base: Mapping[str, Any], override: Any, path: Path) -> dict[str, Any]:
     if not isinstance(override, dict) or not set(override) <= {"categories", "error_types"}:
         raise ConfigError(
@@ -179,23 +170,9 @@ def load_rules(override: Path | None = None) -> CrisisRules:
     ConfigError
         Naming the file, the field path (``error_types.PAYMENT_FAILURE.severity``) and the value.
     """
-    data = _read(BUNDLED_RULES)
+    data = read_yaml(BUNDLED_RULES, "rules")
     source = BUNDLED_RULES
     if override is not None:
-        data = _merge(data, _read(override), override)
+        data = _merge(data, read_yaml(override, "rules"), override)
         source = override
-    try:
-        return CrisisRules.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        value = err.get("input")
-        shown = value if not isinstance(value, dict) or len(str(value)) < 200 else "{...}"
-        where = f"{field}: " if field else ""
-        raise ConfigError(
-            f"{source}: {where}{msg} (got {shown!r})",
-            source=str(source),
-            field=field,
-            value=value,
-        ) from exc
+    return validated(CrisisRules, data, source)
