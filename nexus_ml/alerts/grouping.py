@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from nexus_ml.alerts.notifier import Alert
+from nexus_ml.alerts.alert import Alert
 
 
 @dataclass

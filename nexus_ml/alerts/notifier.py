@@ -1,13 +1,11 @@
-"""The ``Notifier`` seam and the alert it sends."""
+"""The ``Notifier`` seam (the alert itself is :class:`nexus_ml.alerts.alert.Alert`)."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import Field
-
-from nexus_ml.domain.base import Frozen
+from nexus_ml.alerts.alert import Alert
 from nexus_ml.errors import NexusError
 
 if TYPE_CHECKING:
@@ -15,22 +13,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-class Alert(Frozen):
-    """What the operators need to know: the seed's message shape."""
-
-    module: str
-    container: str = ""
-    problem: str  # a key such as "degradation", "surge", "service_down", rendered per language
-    problem_detail: str = ""  # the problem with its value and how long ("CPU em 95% há 10min")
-    severity: Literal["info", "warning", "critical"] = "warning"
-    action_taken: str = ""
-    impact: str = ""
-    key_metrics: dict[str, float] = Field(default_factory=dict)
-    normal_metrics: dict[str, float] = Field(default_factory=dict)
-    probable_cause: str = ""
-    next_action: str = ""
-    dashboard_url: str = ""
+__all__ = ["Alert", "AlertDeliveryError", "LogNotifier", "Notifier"]
 
 
 class Notifier(Protocol):

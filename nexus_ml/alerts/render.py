@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from nexus_ml.alerts.notifier import Alert
+from nexus_ml.alerts.alert import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase
 
 __all__ = ["Language", "dashboard_link", "phrase", "problem_title", "render_alert"]
