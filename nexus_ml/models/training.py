@@ -164,9 +164,7 @@ def fit_modules(
             )
         cut = next(iter(windows.values())).origins[0]
         if detector_factory is not None:
-            jobs.append(
-                delayed(_fit_detector)(module, detector_factory, wide.copy(deep=True), cut)
-            )
+            jobs.append(delayed(_fit_detector)(module, detector_factory, wide.copy(deep=True), cut))
         if step == timedelta(minutes=1):  # the strategy folds in minutes
             lead = (lead_times or {}).get(module, 1)
             demand = pd.Series(wide["requests_per_min"].to_numpy(), index=wide.index.copy())

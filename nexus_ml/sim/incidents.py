@@ -184,6 +184,7 @@ INCIDENT_KINDS: Mapping[str, type[Incident]] = {
     for cls in (MemoryLeak, LatencyDegradation, ErrorBurst, BadRelease, SlowDependency, DemandSurge)
 }
 
+
 def parse_incident(spec: str) -> Incident:
     """An incident from ``kind=…,module=…,start=…,duration=…,magnitude=…[,target=…]``.
 

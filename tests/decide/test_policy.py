@@ -225,9 +225,7 @@ def test_at_the_maximum_and_still_overloaded_the_operators_are_told() -> None:
     window = make_window("nexus-crm", requests_per_min=1.3 * full)
     strategy = strategy_at(1.3 * full, crm)
     strategy.observe([1.3 * full])
-    d = decide(
-        inputs(window, profile=crm, strategy=strategy, current_replicas=crm.max_replicas)
-    )
+    d = decide(inputs(window, profile=crm, strategy=strategy, current_replicas=crm.max_replicas))
     assert d.action is Action.ALERT and d.alert_admin and d.target_replicas == crm.max_replicas
     assert f"at its maximum of {crm.max_replicas} replicas" in d.reason
     below = decide(inputs(window, profile=crm, strategy=strategy, current_replicas=2))

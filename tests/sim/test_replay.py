@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,7 @@ def test_nexus_never_flaps_a_scale_down_follows_no_change_within_the_stabilisati
     targets = replay(prepare_trace(_daily_trace(days=8, seed=5)), nexus()).targets
     changes = np.flatnonzero(np.diff(targets)) + 1
     assert changes.size > 4  # it had work to do
-    for before, after in zip(changes[:-1], changes[1:], strict=True):
+    for before, after in pairwise(changes):
         if targets[after] < targets[after - 1]:
             assert after - before >= SCALE_DOWN_WINDOW, (before, after)
 

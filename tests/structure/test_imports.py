@@ -111,9 +111,7 @@ def _is_package_parent(a: str, b: str) -> bool:
 def test_no_import_circles() -> None:
     edges = graph()
     # a package's __init__ re-exporting its modules is not a circle of design
-    plain = {
-        a: {b for b in bs if not _is_package_parent(a, b)} for a, bs in edges.items()
-    }
+    plain = {a: {b for b in bs if not _is_package_parent(a, b)} for a, bs in edges.items()}
     assert cycles(plain) == []
 
 
