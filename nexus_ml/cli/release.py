@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
         ),
         candidate_version: str | None = typer.Option(None, help="Version that should run"),
         running_version: str | None = typer.Option(None, help="Version the service runs"),
+        module: str | None = typer.Option(
+            None, help="The module released: a Failed verdict opens its crisis incident"
+        ),
     ) -> None:
         """Judge two metric samples (CSV: timestamp,metric,value) offline."""
         from pydantic import ValidationError
@@ -84,6 +87,14 @@ def register(app: typer.Typer) -> None:
             cfg = settings()
             dsn = cfg.pg_dsn.get_secret_value() if cfg.pg_dsn else None
             release_store_for(cfg.state_dir, dsn).save(verdict)
+        if module is not None and verdict.verdict == "Failed":
+            from nexus_ml.crisis.alert_sink import alert_incident_sink_for
+
+            incident = alert_incident_sink_for(settings()).release_failed(
+                module, release_id or "(unnamed)", verdict.reason
+            )
+            if incident is not None and not as_json:
+                console.print(f"incident {incident} opened for {module}", highlight=False)
         if as_json:
             typer.echo(json.dumps(verdict.model_dump(mode="json"), sort_keys=True))
         else:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from nexus_ml.crisis.record_stores import record_store_for
 from nexus_ml.crisis.records import IncidentRecord, RecordStore
-from nexus_ml.crisis.rules import CrisisRules, load_rules
-from nexus_ml.crisis.triggers import alert_event
+from nexus_ml.crisis.rules import CrisisRules, Severity, load_rules
+from nexus_ml.crisis.triggers import CrisisEvent, alert_event
 from nexus_ml.errors import NexusError
 
 if TYPE_CHECKING:
@@ -54,6 +54,25 @@ class AlertIncidentSink:
         event = alert_event(now, module, dict(labels), self.rules)
         if event is None:
             return None
+        return self._open(now, event, source="alertmanager")
+
+    def release_failed(self, module: str, release_id: str, reason: str) -> str | None:
+        """Open (or find) ``module``'s incident for a release the gate judged Failed (a crash
+        the module never served, so its data is what the gate measured: type CRASH, HIGH)."""
+        now = self.clock()
+        event = CrisisEvent(
+            at=now,
+            module=module,
+            source="release_gate",
+            action="block",
+            severity=Severity.HIGH,
+            error_type="CRASH" if "CRASH" in self.rules.error_types else "ERROR_BURST",
+            trigger=f"release {release_id} judged Failed: {reason}"[:500],
+        )
+        return self._open(now, event, source="release_gate")
+
+    def _open(self, now: datetime, event: CrisisEvent, *, source: str) -> str | None:
+        module = event.module
         try:
             current = self.store.open_for(module)
             if current is not None:
@@ -66,7 +85,7 @@ class AlertIncidentSink:
                     module=module,
                     error_type=event.error_type,
                     severity=(event.severity.value if event.severity else "HIGH"),
-                    source="alertmanager",
+                    source=source,
                     trigger=event.trigger,
                     opened_at=now,
                 )
@@ -74,7 +93,7 @@ class AlertIncidentSink:
         except NexusError as exc:
             log.error("incident for alert on %s not opened: %s", module, exc)
             return None
-        log.warning("incident %s opened by Alertmanager: %s", record.id, record.trigger)
+        log.warning("incident %s opened by %s: %s", record.id, source, record.trigger)
         return record.id
 
 

@@ -107,3 +107,19 @@ def test_id_stores_the_verdict_for_show(files: dict[str, Path]) -> None:
     assert shown.exit_code == 1 and json.loads(shown.stdout)["verdict"] == "Failed"
     missing = runner.invoke(app, ["release", "show", "nope"])
     assert missing.exit_code == 2 and "no release verdict 'nope'" in missing.stderr
+
+
+def test_a_failed_release_of_a_module_opens_its_crisis_incident(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    from nexus_ml.crisis.record_stores import record_store_for
+
+    args = ("-b", str(files["base"]), "-c", str(files["slow"]), "--id", "crm-2-1")
+    code, out, _ = judge(*args, "--module", "nexus-crm")
+    assert code == 1 and "incident" in out and "nexus-crm" in out
+    incident = record_store_for(get_settings()).open_for("nexus-crm")
+    assert incident is not None and incident.source == "release_gate"
+    assert "crm-2-1 judged Failed" in incident.trigger
+    # a good release of another module opens nothing
+    code, _, _ = judge("-b", str(files["base"]), "-c", str(files["good"]), "--module", "nexus-ml")
+    assert code == 0 and record_store_for(get_settings()).open_for("nexus-ml") is None
