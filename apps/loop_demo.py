@@ -25,7 +25,7 @@ import pandas as pd
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import LogNotifier
 from nexus_ml.catalog import Catalog, ModuleProfile
-from nexus_ml.decide.scaling import replicas_for
+from nexus_ml.decide.strategy import Sizing
 from nexus_ml.domain.decision import Action
 from nexus_ml.domain.frame import FRAME_COLUMNS
 from nexus_ml.execute.audit import JsonlAudit
@@ -315,7 +315,7 @@ def trace_row(
     profile: ModuleProfile, now: datetime, demand: float, replicas: int
 ) -> dict[str, object]:
     """One simulated minute of one module; capacity is what the replicas serve at target."""
-    per_replica = profile.capacity_rpm_per_replica * profile.target_utilisation
+    per_replica = Sizing.of(profile).per_replica_rpm
     return {
         "timestamp": now,
         "module": profile.name,
@@ -336,8 +336,8 @@ def day_report(
         rows = trace[trace["module"] == profile.name]
         over = rows["demand_rpm"] > rows["capacity_rpm"]
         below_max = rows["replicas"] < rows["max_replicas"]
-        per_replica = profile.capacity_rpm_per_replica * profile.target_utilisation
-        needed = [profile.clamp(replicas_for(d, per_replica, 1.0)) for d in rows["demand_rpm"]]
+        sizing = Sizing.of(profile)
+        needed = [profile.clamp(sizing.replicas_for(d)) for d in rows["demand_rpm"]]
         reports.append(
             ModuleDayReport(
                 module=profile.name,
@@ -367,7 +367,7 @@ def plot_demand_vs_replicas(trace: pd.DataFrame, catalog: Catalog, path: Path) -
         ax.plot(rows["timestamp"], rows["demand_rpm"], color="tab:blue", lw=1, label="demand (rpm)")
         ax.step(rows["timestamp"], rows["capacity_rpm"], where="post", color="tab:orange",
                 label="capacity at target utilisation")  # fmt: skip
-        full = rows["max_replicas"] * profile.capacity_rpm_per_replica * profile.target_utilisation
+        full = rows["max_replicas"] * Sizing.of(profile).per_replica_rpm
         ax.plot(rows["timestamp"], full, color="tab:red", lw=0.8, ls="--",
                 label="capacity at max replicas")  # fmt: skip
         right = ax.twinx()

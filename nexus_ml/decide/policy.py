@@ -45,7 +45,7 @@ from nexus_ml.decide.load import LoadView, assess_load, replicas_for_overload
 from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
 from nexus_ml.decide.rollback import analyse_rollback
 from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
-from nexus_ml.decide.strategy import ScaleProposal
+from nexus_ml.decide.strategy import ScaleProposal, Sizing
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
@@ -155,7 +155,7 @@ def _at_max_overload(
     p = inputs.profile
     if current < p.max_replicas or target < p.max_replicas:
         return None
-    full = p.max_replicas * p.capacity_rpm_per_replica * p.target_utilisation
+    full = p.max_replicas * Sizing.of(p).per_replica_rpm
     recent = finite(inputs.window.field("requests_per_min")[-config.health.sustain_min :])
     if len(recent) < config.health.sustain_min or min(recent) <= full:
         return None

@@ -223,25 +223,24 @@ class LeadTimeStrategy:
             raise ModelError("the risk model gave probabilities that are not finite")
         held_at = ks == current
         held = float(risk[held_at][0]) if held_at.any() else 1.0
-        ready_raw = float(self.risk.ready_risk(np.asarray([current * s.per_replica_rpm]))[0])
+        # When even the largest count is likely short, every cost is the same shortage and the
+        # minimum would win: never provision below the median peak (or the maximum).
+        covered = ks[risk <= 0.5]
         up = ks > current
+        raw_ready = self.risk.ready_risk(np.r_[current, ks[up]] * s.per_replica_rpm)
+        ready_raw = float(raw_ready[0])
         if up.any():
-            raw_ready = self.risk.ready_risk(np.r_[current, ks[up]] * s.per_replica_rpm)
             ready = self.ready_calibrator.calibrate_many(np.asarray(raw_ready, dtype=float))
             risk[up] = max(held - float(ready[0]), 0.0) + ready[1:]
         cost = ks + self.under_cost * risk
         least = int(ks[int(np.argmin(cost))])
-        # When even the largest count is likely short, every cost is the same shortage and the
-        # minimum would win: never provision below the median peak (or the maximum).
-        window = self.risk.window_risk(ks * s.per_replica_rpm)
-        covered = ks[window <= 0.5]
         median_need = int(covered[0]) if covered.size else s.max_replicas
         return max(least, median_need), held, ready_raw
 
     def _need_now(self) -> int:
         """Never below what the last observed minute needed."""
         last = self._demand[-1] if self._demand else 0.0
-        return min(max(self.sizing.replicas_for(last), 0), self.sizing.max_replicas)
+        return min(self.sizing.replicas_for(last), self.sizing.max_replicas)
 
     def propose(self, current: int) -> ScaleProposal:
         """The target for a module running ``current`` replicas now."""

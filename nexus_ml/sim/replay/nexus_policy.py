@@ -14,6 +14,7 @@ the current minute.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -147,8 +148,6 @@ class NexusPolicy:
         self.skips: dict[str, int] = {}  # scale decisions the guardrails held, by reason
 
     def target(self, obs: Observation) -> int:
-        import time
-
         t = obs.t
         lo = max(0, t - WINDOW_MINUTES)
         now = self.stamps[t]
