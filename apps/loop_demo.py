@@ -148,7 +148,7 @@ class _ReplayClock:
 def _train(history: pd.DataFrame, catalog: Catalog, config: LoopDemoConfig, emit: Event) -> object:
     """A local model store with fresh champions, or None when training is unavailable."""
     try:
-        from nexus_ml.models.store_local import LocalModelStore
+        from nexus_ml.models.registry.local_store import LocalModelStore
         from pipelines.train import TrainConfig, lead_times_of, train
     except ImportError as exc:
         emit(f"training unavailable ({exc}): the service decides with the seed's rules")

@@ -2,9 +2,10 @@
 setting chosen by cross-validation that never scores the series it was chosen on.
 
 In the same run:
-- Candidates: the detector settings of :func:`nexus_ml.models.selection.anomaly_candidates`
-  (views × quiet period × robust floor), each run once, causally, over every NAB file (fitted on
-  the probationary rows, as NAB's runner does) and every Microsoft file (NAB-style windows from
+- Candidates: the detector settings of
+  :func:`nexus_ml.evaluate.anomaly_selection.anomaly_candidates` (views × quiet
+  period × robust floor), each run once, causally, over every NAB file (fitted on the probationary
+  rows, as NAB's runner does) and every Microsoft file (NAB-style windows from
   the point labels). One process, one BLAS thread: the machines are shared.
 - Selection (``docs/model-selection.md``): leave-one-category-out over NAB's categories and
   leave-one-domain-out over the Microsoft domains. Printed: the in-sample score (candidate and
@@ -38,25 +39,25 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nexus_ml.models.nab.corpus import (  # noqa: E402
+from nexus_ml.evaluate.anomaly_selection import (  # noqa: E402
+    SelectionReport,
+    anomaly_candidates,
+    leave_one_group_out,
+)
+from nexus_ml.evaluate.nab.corpus import (  # noqa: E402
     data_files,
     load_results,
     read_series,
     read_windows,
     window_rows,
 )
-from nexus_ml.models.nab.labels import read_labelled_series, windows_from_point_labels  # noqa: E402
-from nexus_ml.models.nab.runner import nexus_scores, robust_z_scores, run_corpus  # noqa: E402
-from nexus_ml.models.nab.scoring import (  # noqa: E402
+from nexus_ml.evaluate.nab.labels import read_labelled_series, windows_from_point_labels  # noqa: E402
+from nexus_ml.evaluate.nab.runner import nexus_scores, robust_z_scores, run_corpus  # noqa: E402
+from nexus_ml.evaluate.nab.scoring import (  # noqa: E402
     PROFILES,
     LabelledSeries,
     probationary_length,
     score_corpus,
-)
-from nexus_ml.models.selection import (  # noqa: E402
-    SelectionReport,
-    anomaly_candidates,
-    leave_one_group_out,
 )
 
 DATA = ROOT.parent / "shared" / "data" / "anomaly"
@@ -227,7 +228,7 @@ def online_robust_z(window: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 def bench_online(console: Console, n_fields: int = 6, rows: int = 300) -> dict[str, Any]:
     """Per-row online cost after a fit on 8 days at 1 min × ``n_fields``."""
-    from nexus_ml.models.anomaly import AnomalyDetector
+    from nexus_ml.models.anomaly.detector import AnomalyDetector
 
     rng = np.random.default_rng(0)
     n = 8 * 1440

@@ -1,8 +1,8 @@
 """Forecast protocol v1 on the Crane CPU traces, with the interval setting chosen out of sample.
 
 In the same run (../shared/BENCHMARKS.md, forecast protocol v1):
-- References through :func:`nexus_ml.models.backtest.run_backtest`: the seasonal naive and
-  statsforecast ``MSTL(season_length=[288], trend_forecaster=AutoETS(model="ZZN"))``.
+- References through :func:`nexus_ml.evaluate.forecast_backtest.run_backtest`: the seasonal
+  naive and statsforecast ``MSTL(season_length=[288], trend_forecaster=AutoETS(model="ZZN"))``.
 - Our :class:`SeasonalForecaster` with each interval candidate of :data:`INTERVAL_CHOICES`
   (conformal errors scaled by recent noise or not), on the same origins, forecasting the
   central 50/80/90/95 % intervals at once.
@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nexus_ml.models.backtest import (  # noqa: E402
+from nexus_ml.evaluate.forecast_backtest import (  # noqa: E402
     ProtocolV1,
     origin_positions,
     read_trace,
@@ -41,7 +41,7 @@ from nexus_ml.models.backtest import (  # noqa: E402
     seasonal_naive_scale,
     trace_files,
 )
-from nexus_ml.models.forecaster import SeasonalForecaster  # noqa: E402
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "traces" / "crane"
 OUT = ROOT / "bench" / "results" / "forecast.json"

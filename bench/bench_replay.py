@@ -17,11 +17,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from nexus_ml.decide.strategy import UNDER_COST
-from nexus_ml.sim.replay.metrics import ReplayMetrics, score_replay
-from nexus_ml.sim.replay.nexus_policy import NexusPolicy
-from nexus_ml.sim.replay.physics import prepare_trace, replay
-from nexus_ml.sim.replay.report import BenchmarkRun, render_html, run_benchmark
-from nexus_ml.sim.replay.trace import load_trace
+from nexus_ml.evaluate.replay.metrics import ReplayMetrics, score_replay
+from nexus_ml.evaluate.replay.nexus_policy import NexusPolicy
+from nexus_ml.evaluate.replay.physics import prepare_trace, replay
+from nexus_ml.evaluate.replay.report import BenchmarkRun, render_html, run_benchmark
+from nexus_ml.evaluate.replay.trace import load_trace
 from pipelines.trace_champion import train_trace_champion
 
 ROOT = Path(__file__).resolve().parents[1]

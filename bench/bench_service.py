@@ -62,10 +62,10 @@ def train_champions(models_dir: Path) -> dict[str, str]:
     """One SeasonalForecaster per field and the scaling risk model per module on a simulated
     week, published as champion."""
     from nexus_ml.catalog import load_catalog
-    from nexus_ml.models.forecaster import SeasonalForecaster
-    from nexus_ml.models.lead_time_risk import LeadTimeRisk
-    from nexus_ml.models.store import TrainedModule
-    from nexus_ml.models.store_local import LocalModelStore
+    from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
+    from nexus_ml.models.forecast.seasonal import SeasonalForecaster
+    from nexus_ml.models.registry.local_store import LocalModelStore
+    from nexus_ml.models.registry.store import TrainedModule
     from nexus_ml.sim import simulate_history
     from pipelines.train import lead_times_of
 

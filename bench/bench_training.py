@@ -81,7 +81,7 @@ def _peaks() -> dict[str, float]:
 
 def child_ours(name: str) -> dict[str, Any]:
     from nexus_ml.ingest.frame_source import FrameSource
-    from nexus_ml.models.store_local import LocalModelStore
+    from nexus_ml.models.registry.local_store import LocalModelStore
     from pipelines.train import TrainConfig, train
 
     spec = SCENARIOS[name]
@@ -122,7 +122,7 @@ def child_reference(name: str) -> dict[str, Any]:
     from joblib import Parallel, delayed
 
     from nexus_ml.domain.metrics import METRIC_FIELDS
-    from nexus_ml.models.training import module_frame
+    from nexus_ml.models.training.fanout import module_frame
 
     spec = SCENARIOS[name]
     catalog, frame, end = _history(spec)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nexus_ml.models.training import ModuleFit
+from nexus_ml.models.training.fanout import ModuleFit
 
 
 def plot_module(fit: ModuleFit, history: pd.DataFrame, out_dir: Path, *, level: int = 80) -> Path:

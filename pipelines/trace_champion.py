@@ -18,8 +18,8 @@ import pandas as pd
 from nexus_ml.catalog import ModuleProfile
 from nexus_ml.domain.frame import FRAME_COLUMNS
 from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.store import ModelBundle
-from nexus_ml.models.store_local import LocalModelStore
+from nexus_ml.models.registry.local_store import LocalModelStore
+from nexus_ml.models.registry.store import ModelBundle
 from pipelines.train import TrainConfig, train
 
 MINUTE = timedelta(minutes=1)

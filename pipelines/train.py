@@ -5,9 +5,9 @@
 2. Skip modules whose data window was already trained on (same fingerprint): retraining is
    idempotent.
 3. Fan out one task per (module, field) forecaster and one per module detector
-   (:func:`nexus_ml.models.training.fit_modules`), each backtested on the last day(s).
+   (:func:`nexus_ml.models.training.fanout.fit_modules`), each backtested on the last day(s).
 4. Score the current champion on the same window and apply the gate
-   (:func:`nexus_ml.models.promotion.judge`).
+   (:func:`nexus_ml.models.training.promotion.judge`).
 5. Publish every module as a new version: ``champion`` when promoted, else ``challenger``, with
    the reason as a tag and in one log line.
 """
@@ -32,16 +32,16 @@ from nexus_ml.catalog import Catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import DataQualityError, InputError
 from nexus_ml.ingest.source import MetricSource
-from nexus_ml.models.promotion import GateConfig, Verdict, judge
-from nexus_ml.models.store import RegistryStore, TrainedModule
-from nexus_ml.models.training import (
+from nexus_ml.models.registry.store import RegistryStore, TrainedModule
+from nexus_ml.models.training.backtest import SeriesScore, score_forecaster
+from nexus_ml.models.training.fanout import (
     BacktestConfig,
     ModelFactory,
     ModuleFit,
     fit_modules,
     module_frame,
 )
-from nexus_ml.models.training_backtest import SeriesScore, score_forecaster
+from nexus_ml.models.training.promotion import GateConfig, Verdict, judge
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class TrainReport:
 
 def default_factories(config: TrainConfig) -> tuple[ModelFactory, ModelFactory]:
     """The production models with the configured hyper-parameters (picklable partials)."""
-    from nexus_ml.models.anomaly import AnomalyDetector
-    from nexus_ml.models.forecaster import SeasonalForecaster
+    from nexus_ml.models.anomaly.detector import AnomalyDetector
+    from nexus_ml.models.forecast.seasonal import SeasonalForecaster
 
     return (
         functools.partial(SeasonalForecaster, **config.forecaster_params),

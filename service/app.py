@@ -16,7 +16,7 @@ from nexus_ml.crisis.alert_sink import alert_incident_sink_for
 from nexus_ml.decide.policy import PolicyConfig
 from nexus_ml.engine import Clock, DecisionEngine
 from nexus_ml.ingest.source import MetricSource
-from nexus_ml.models.store import ModelStore
+from nexus_ml.models.registry.store import ModelStore
 from nexus_ml.redact import install_log_redaction
 from service.api.deps import require_token
 from service.api.routes import alerts, dashboard, decisions, health, models, releases, rollback
@@ -62,14 +62,14 @@ def default_model_store(settings: ServiceSettings) -> ModelStore:
     """MLflow when a tracking URI is configured, else the local folder store."""
     try:
         if settings.mlflow_tracking_uri:
-            from nexus_ml.models.store_mlflow import MlflowModelStore
+            from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 
             return MlflowModelStore(
                 settings.mlflow_tracking_uri,
                 experiment=settings.mlflow_experiment,
                 model_prefix=settings.mlflow_model_prefix,
             )
-        from nexus_ml.models.store_local import LocalModelStore
+        from nexus_ml.models.registry.local_store import LocalModelStore
 
         return LocalModelStore(settings.models_dir)
     except ImportError as exc:  # a store not built in this checkout: rules only

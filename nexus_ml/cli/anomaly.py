@@ -14,7 +14,7 @@ from nexus_ml.cli.common import console, exits_cleanly
 from nexus_ml.errors import InputError
 
 if TYPE_CHECKING:
-    from nexus_ml.models.nab.scoring import LabelledSeries
+    from nexus_ml.evaluate.nab.scoring import LabelledSeries
 
 
 def register(app: typer.Typer) -> None:
@@ -32,8 +32,8 @@ def register(app: typer.Typer) -> None:
         jobs: Annotated[int, typer.Option(help="Files scored in parallel")] = 2,
     ) -> None:
         """Run a detector causally over every file of DATA_DIR and write NAB result files."""
-        from nexus_ml.models.nab.corpus import data_files
-        from nexus_ml.models.nab.runner import run_corpus
+        from nexus_ml.evaluate.nab.corpus import data_files
+        from nexus_ml.evaluate.nab.runner import run_corpus
 
         if jobs < 1:
             raise InputError(f"--jobs must be at least 1, got {jobs}")
@@ -78,13 +78,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Score NAB result files on the three profiles with NAB's method."""
-        from nexus_ml.models.nab.corpus import (
+        from nexus_ml.evaluate.nab.corpus import (
             data_files,
             detector_dirs,
             load_results,
             read_windows,
         )
-        from nexus_ml.models.nab.scoring import PROFILES, score_corpus
+        from nexus_ml.evaluate.nab.scoring import PROFILES, score_corpus
 
         windows = read_windows(labels)
         if data_dir is not None:
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_lengths(series: list[LabelledSeries], data_dir: Path) -> None:
-    from nexus_ml.models.nab.corpus import read_series
+    from nexus_ml.evaluate.nab.corpus import read_series
 
     for s in series:
         n = len(read_series(data_dir / s.name))

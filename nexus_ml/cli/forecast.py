@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_MODELS,
     ) -> None:
         """Run forecast protocol v1 (../shared/BENCHMARKS.md) on every trace of FOLDER."""
-        from nexus_ml.models.backtest import run_backtest, trace_files
+        from nexus_ml.evaluate.forecast_backtest import run_backtest, trace_files
 
         names = [m.strip() for m in models.split(",") if m.strip()]
         if not names:

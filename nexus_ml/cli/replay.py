@@ -31,8 +31,14 @@ def register(app: typer.Typer) -> None:
         json_out: Path | None = typer.Option(None, "--json", help="Summary JSON (with --all)"),
     ) -> None:
         """Replay a policy on a trace, or every policy on a folder of traces."""
-        from nexus_ml.sim.replay import load_trace, make_policy, prepare_trace, replay, score_replay
-        from nexus_ml.sim.replay.report import ALL_POLICIES, render_html, run_benchmark
+        from nexus_ml.evaluate.replay import (
+            load_trace,
+            make_policy,
+            prepare_trace,
+            replay,
+            score_replay,
+        )
+        from nexus_ml.evaluate.replay.report import ALL_POLICIES, render_html, run_benchmark
         from pipelines.trace_champion import train_trace_champion
 
         for target in (out, report, json_out):  # refuse before minutes of replaying

@@ -16,7 +16,7 @@ from nexus_ml.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from nexus_ml.ingest.source import MetricSource
-    from nexus_ml.models.store import RegistryStore
+    from nexus_ml.models.registry.store import RegistryStore
     from pipelines.train import TrainReport
 
 
@@ -24,7 +24,7 @@ def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistrySt
     """A zero-argument training job (what ``retrain`` schedules) and the store it writes."""
     from nexus_ml.catalog import load_catalog
     from nexus_ml.domain.metrics import METRIC_FIELDS
-    from nexus_ml.models.promotion import GateConfig
+    from nexus_ml.models.training.promotion import GateConfig
     from pipelines.train import TrainConfig, lead_times_of, modules_or_all, train
 
     cfg = settings()
@@ -81,11 +81,11 @@ def _source(opts: TrainOptions) -> tuple[MetricSource, datetime | None]:
 def _store(opts: TrainOptions) -> RegistryStore:
     cfg = settings()
     if opts.store == "local":
-        from nexus_ml.models.store_local import LocalModelStore
+        from nexus_ml.models.registry.local_store import LocalModelStore
 
         return LocalModelStore(cfg.models_dir)
     if opts.store == "mlflow":
-        from nexus_ml.models.store_mlflow import MlflowModelStore
+        from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 
         cfg.state_dir.mkdir(parents=True, exist_ok=True)  # the embedded sqlite lives there
         return MlflowModelStore(

@@ -3,8 +3,9 @@
 This is the one scaling method of nexus-ml: the decision service, the demo loop and the replay
 benchmark all size replicas through :class:`LeadTimeStrategy` (via
 :func:`nexus_ml.decide.policy.decide`). It is pure computation — no I/O — over a risk model
-(:class:`RiskModel`, the champion's :class:`~nexus_ml.models.lead_time_risk.LeadTimeRisk`) and
-a calibrator that learns how often past scale-ups were really needed at the ready minute.
+(:class:`RiskModel`, the champion's
+:class:`~nexus_ml.models.forecast.lead_time_risk.LeadTimeRisk`) and a calibrator that
+learns how often past scale-ups were really needed at the ready minute.
 
 The count k of least expected cost minimises ``k + under_cost · risk(k)``, where an
 under-provisioned minute is worth ``under_cost`` replica-minutes (the operator's one setting):

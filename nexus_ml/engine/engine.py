@@ -35,7 +35,7 @@ from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
 from nexus_ml.engine.strategies import LockedStrategy, StrategyBook
 from nexus_ml.errors import DataQualityError, ModelError, NotFoundError
 from nexus_ml.ingest.source import MetricSource
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.registry.store import ModelBundle
 
 log = logging.getLogger(__name__)
 

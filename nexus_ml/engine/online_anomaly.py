@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from nexus_ml.errors import InputError
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.registry.store import ModelBundle
 
 
 @dataclass

@@ -23,8 +23,8 @@ from nexus_ml.decide.strategy import UNDER_COST, LeadTimeStrategy, ScaleProposal
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.errors import ModelError
 from nexus_ml.ingest.source import MetricSource
-from nexus_ml.models.confidence import OnlineIsotonicCalibrator
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.calibration import OnlineIsotonicCalibrator
+from nexus_ml.models.registry.store import ModelBundle
 
 MINUTE = timedelta(minutes=1)
 

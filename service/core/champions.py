@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from nexus_ml.models.store import ModelBundle, ModelStore
+from nexus_ml.models.registry.store import ModelBundle, ModelStore
 from service.core.telemetry import ServiceMetrics
 
 log = logging.getLogger(__name__)

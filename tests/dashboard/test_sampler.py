@@ -23,8 +23,8 @@ from nexus_ml.domain import Action, Decision
 from nexus_ml.domain.crisis import ErrorType
 from nexus_ml.execute.audit import AuditEntry, JsonlAudit
 from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.forecaster import SeasonalForecaster
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster
+from nexus_ml.models.registry.store import ModelBundle
 from nexus_ml.sim.history import simulate_history
 from service.api.routes.dashboard import DashboardContext
 from service.app import create_app

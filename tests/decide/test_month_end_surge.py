@@ -19,8 +19,8 @@ from nexus_ml.decide.rules import sustained
 from nexus_ml.decide.scaling import replicas_for
 from nexus_ml.decide.strategy import LeadTimeStrategy, Sizing
 from nexus_ml.decide.window import MetricWindow
-from nexus_ml.models.confidence import OnlineIsotonicCalibrator
-from nexus_ml.models.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.calibration import OnlineIsotonicCalibrator
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 from pipelines.train import lead_times_of
 
 CATALOG = load_catalog()

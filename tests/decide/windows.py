@@ -12,8 +12,8 @@ from nexus_ml.catalog import ModuleProfile
 from nexus_ml.decide.strategy import LeadTimeStrategy, Sizing
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain.metrics import METRIC_FIELDS
-from nexus_ml.models.confidence import OnlineIsotonicCalibrator
-from nexus_ml.models.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.calibration import OnlineIsotonicCalibrator
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 
 NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 

@@ -17,11 +17,11 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from nexus_ml.catalog import Catalog, ModuleProfile
+from nexus_ml.evaluate.replay import prepare_trace, replay
+from nexus_ml.evaluate.replay.nexus_policy import MODULE, NexusPolicy, trace_profile
 from nexus_ml.ingest.source import MetricFetch, QualityReport
-from nexus_ml.models.lead_time_risk import LeadTimeRisk
-from nexus_ml.models.store import ModelBundle
-from nexus_ml.sim.replay import prepare_trace, replay
-from nexus_ml.sim.replay.nexus_policy import MODULE, NexusPolicy, trace_profile
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.registry.store import ModelBundle
 from service.app import create_app
 from service.core.config import ServiceSettings
 from tests.service.fakes import AUTH, TOKEN, MemoryStore

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nexus_ml.errors import InputError
-from nexus_ml.sim.replay import trace
-from nexus_ml.sim.replay.trace import load_trace
+from nexus_ml.evaluate.replay import trace
+from nexus_ml.evaluate.replay.trace import load_trace
 
 _CELL = st.one_of(
     st.integers(-(2**70), 2**70).map(str),

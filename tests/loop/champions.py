@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from nexus_ml.models.store_mlflow import MlflowModelStore
+from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 
 HISTORY_DAYS = 7.0
 FORECAST_FIELDS = ("requests_per_min", "cpu_usage")

@@ -35,7 +35,7 @@ from nexus_ml.execute.leader import PgLeaderLock
 from nexus_ml.execute.loop import Executor, ExecutorConfig
 from nexus_ml.execute.swarm import SwarmBackend
 from nexus_ml.ingest.prometheus_source import PrometheusSource
-from nexus_ml.models.store import ModelStore
+from nexus_ml.models.registry.store import ModelStore
 from nexus_ml.sim.exporter import SimExporter
 from nexus_ml.sim.simulator import ErpSimulator
 from tests.support.pg import fresh_database

@@ -15,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import ConfigError, InputError
-from nexus_ml.models.anomaly import AnomalyDetector
+from nexus_ml.models.anomaly.detector import AnomalyDetector
 
 N_FIT = 400
 

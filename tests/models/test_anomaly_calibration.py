@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nexus_ml.models.anomaly_calibration import REFRESH_ROWS, Calibration
+from nexus_ml.models.anomaly.calibration import REFRESH_ROWS, Calibration
 
 
 def _calibration(span: int, quantile: float, floor: float, views: int = 1) -> Calibration:

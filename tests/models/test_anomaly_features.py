@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 
-from nexus_ml.models.anomaly_features import (
+from nexus_ml.models.anomaly.features import (
     isolation_scores,
     left_nn_distance,
     suppress_alarms,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nexus_ml.models.anomaly_robust import MIN_ROWS, trailing_robust_z
+from nexus_ml.models.anomaly.robust import MIN_ROWS, trailing_robust_z
 
 
 def test_trailing_robust_z_ignores_earlier_outliers_and_is_causal() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nexus_ml.errors import InputError
-from nexus_ml.models.confidence import OnlineIsotonicCalibrator
+from nexus_ml.models.calibration import OnlineIsotonicCalibrator
 
 
 def feed(cal: OnlineIsotonicCalibrator, raw: np.ndarray, outcome: np.ndarray) -> None:

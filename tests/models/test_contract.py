@@ -20,10 +20,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from nexus_ml.models.anomaly import AnomalyDetector
-from nexus_ml.models.forecaster import SeasonalForecaster
-from nexus_ml.models.lead_time import LeadTimeQuantileForecaster
-from nexus_ml.models.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.anomaly.detector import AnomalyDetector
+from nexus_ml.models.forecast.lead_time import LeadTimeQuantileForecaster
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nexus_ml.errors import InputError
-from nexus_ml.models.forecaster import SeasonalForecaster
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster
 
 DAY = 288  # 5-minute steps
 

@@ -17,7 +17,7 @@ import pytest
 
 from nexus_ml.catalog import load_catalog
 from nexus_ml.features.calendar import LocalCalendar
-from nexus_ml.models.forecaster import SeasonalForecaster
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster
 from nexus_ml.sim import simulate_history
 from nexus_ml.sim.demand import activity, peak_rpm
 from nexus_ml.sim.traits import traits_for

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from nexus_ml.errors import InputError
-from nexus_ml.models.lead_time import LeadTimeQuantileForecaster
+from nexus_ml.models.forecast.lead_time import LeadTimeQuantileForecaster
 
 DAY = 288  # a short synthetic "day" keeps the tests fast
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from nexus_ml.errors import NotFoundError
-from nexus_ml.models.store import (
+from nexus_ml.models.registry.local_store import LocalModelStore
+from nexus_ml.models.registry.store import (
     CHALLENGER,
     CHAMPION,
     TAG_FINGERPRINT,
@@ -18,7 +19,6 @@ from nexus_ml.models.store import (
     RegistryStore,
     TrainedModule,
 )
-from nexus_ml.models.store_local import LocalModelStore
 
 MODULE = "nexus-crm"
 
@@ -28,7 +28,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistrySt
     if request.param == "local":
         yield LocalModelStore(tmp_path / "models")
         return
-    from nexus_ml.models.store_mlflow import MlflowModelStore
+    from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 
     uri = request.getfixturevalue("mlflow_uri")
     unique = uuid.uuid4().hex[:8]
@@ -116,7 +116,7 @@ def test_local_store_writes_plots_and_metadata(tmp_path: Path) -> None:
 def test_mlflow_run_holds_metrics_params_plots_and_bundle(mlflow_uri: str, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    from nexus_ml.models.store_mlflow import MlflowModelStore
+    from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 
     unique = uuid.uuid4().hex[:8]
     store = MlflowModelStore(

@@ -14,7 +14,7 @@ import pytest
 
 from nexus_ml.catalog import load_catalog
 from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.training import BacktestConfig
+from nexus_ml.models.training.fanout import BacktestConfig
 from nexus_ml.sim import simulate_history
 from pipelines.train import TrainConfig
 
@@ -65,7 +65,7 @@ def detector_factory() -> Any:
     """The real detector, sized for a few days of 5-minute rows so tests stay fast."""
     import functools
 
-    from nexus_ml.models.anomaly import AnomalyDetector
+    from nexus_ml.models.anomaly.detector import AnomalyDetector
 
     return functools.partial(AnomalyDetector, window_lengths=(4, 16), history=600, n_estimators=25)
 
@@ -73,6 +73,6 @@ def detector_factory() -> Any:
 def forecaster_factory(**params: Any) -> Any:
     import functools
 
-    from nexus_ml.models.forecaster import SeasonalForecaster
+    from nexus_ml.models.forecast.seasonal import SeasonalForecaster
 
     return functools.partial(SeasonalForecaster, **params)

@@ -11,7 +11,7 @@ import pytest
 
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.store_local import LocalModelStore
+from nexus_ml.models.registry.local_store import LocalModelStore
 from pipelines.train import train
 from tests.pipelines.conftest import (
     MODULES,

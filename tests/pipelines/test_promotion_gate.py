@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from nexus_ml.errors import ConfigError, InputError
-from nexus_ml.models.promotion import GateConfig, judge
-from nexus_ml.models.training_backtest import SeriesScore, make_window, score_forecaster
+from nexus_ml.models.training.backtest import SeriesScore, make_window, score_forecaster
+from nexus_ml.models.training.promotion import GateConfig, judge
 
 EMPTY = pd.DataFrame()
 

@@ -12,8 +12,8 @@ import pytest
 
 from nexus_ml.errors import DataQualityError, InputError
 from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.store import CHAMPION, TAG_FINGERPRINT, TAG_PROMOTION, TAG_REASON
-from nexus_ml.models.store_local import LocalModelStore
+from nexus_ml.models.registry.local_store import LocalModelStore
+from nexus_ml.models.registry.store import CHAMPION, TAG_FINGERPRINT, TAG_PROMOTION, TAG_REASON
 from pipelines.train import train
 from tests.pipelines.conftest import (
     FIELDS,

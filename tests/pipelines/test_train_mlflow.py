@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.forecaster import SeasonalForecaster
-from nexus_ml.models.promotion import GateConfig
-from nexus_ml.models.store import CHALLENGER, TAG_PROMOTION, TAG_REASON
-from nexus_ml.models.store_mlflow import MlflowModelStore
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster
+from nexus_ml.models.registry.mlflow_store import MlflowModelStore
+from nexus_ml.models.registry.store import CHALLENGER, TAG_PROMOTION, TAG_REASON
+from nexus_ml.models.training.promotion import GateConfig
 from pipelines.train import train
 from tests.pipelines.conftest import MODULES, detector_factory, forecaster_factory, small_config
 

@@ -12,8 +12,8 @@ import pandas as pd
 from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.ingest.source import MetricFetch, QualityReport
-from nexus_ml.models.lead_time_risk import LeadTimeRisk
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.registry.store import ModelBundle
 
 NOW = datetime(2026, 11, 30, 14, 0, 30, tzinfo=UTC)
 TOKEN = "test-token-0123456789abcdef"

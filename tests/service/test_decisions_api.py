@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain import Decision
-from nexus_ml.models.lead_time_risk import LeadTimeRisk
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 from tests.service.conftest import make_app
 from tests.service.fakes import AUTH, NOW, MemoryStore, bundle
 

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nexus_ml.catalog import load_catalog
-from nexus_ml.models.store import TrainedModule
+from nexus_ml.models.registry.store import TrainedModule
 from service.app import create_app
 from service.core.config import ServiceSettings
 from tests.service.fakes import (
@@ -49,7 +49,7 @@ def trained(growth: float) -> TrainedModule:
 
 @pytest.fixture
 def store(mlflow_uri: str) -> Iterator[object]:
-    from nexus_ml.models.store_mlflow import MlflowModelStore
+    from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 
     tag = uuid.uuid4().hex[:8]
     store = MlflowModelStore(

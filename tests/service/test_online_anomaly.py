@@ -10,8 +10,8 @@ import pytest
 from nexus_ml.catalog import load_catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
-from nexus_ml.models.anomaly import AnomalyDetector
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.anomaly.detector import AnomalyDetector
+from nexus_ml.models.registry.store import ModelBundle
 from nexus_ml.sim import simulate_history
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from nexus_ml.models.store_local import LocalModelStore
-from nexus_ml.models.store_mlflow import MlflowModelStore
+from nexus_ml.models.registry.local_store import LocalModelStore
+from nexus_ml.models.registry.mlflow_store import MlflowModelStore
 from service.app import default_model_store
 from service.core.config import ServiceSettings
 

@@ -143,3 +143,42 @@ def test_the_walker_sees_a_lazy_import_and_skips_type_checking(tmp_path: Path) -
 
 def test_cycles_finds_a_circle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# Layers of the library, lowest first: a package may import its own layer and the ones below.
+# ``sim`` (the workload generator) feeds ``ingest`` and the service; the models learn from frames;
+# the decision core and the engine use the models; evaluation replays all of them.
+FORBIDDEN = {
+    "nexus_ml.sim": ("nexus_ml.models", "nexus_ml.decide", "nexus_ml.engine", "nexus_ml.evaluate"),
+    "nexus_ml.ingest": (
+        "nexus_ml.models",
+        "nexus_ml.decide",
+        "nexus_ml.engine",
+        "nexus_ml.evaluate",
+    ),
+    "nexus_ml.models": ("nexus_ml.decide", "nexus_ml.engine", "nexus_ml.evaluate"),
+    "nexus_ml.decide": ("nexus_ml.engine", "nexus_ml.evaluate"),
+    "nexus_ml.engine": ("nexus_ml.evaluate",),
+}
+
+
+def layer_violations(edges: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{module} imports {target}"
+        for module, targets in edges.items()
+        for low, above in FORBIDDEN.items()
+        if module == low or module.startswith(low + ".")
+        for target in targets
+        if any(target == a or target.startswith(a + ".") for a in above)
+    ]
+
+
+def test_layers_point_down() -> None:
+    assert layer_violations(graph()) == []
+
+
+def test_layer_check_flags_an_upward_import() -> None:
+    edges = {"nexus_ml.sim.demand": {"nexus_ml.evaluate.replay.physics"}}
+    assert layer_violations(edges) == [
+        "nexus_ml.sim.demand imports nexus_ml.evaluate.replay.physics"
+    ]

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nexus_ml.engine import DecisionEngine
 from nexus_ml.errors import NotFoundError
-from nexus_ml.models.store import ModelBundle
+from nexus_ml.models.registry.store import ModelBundle
 from service.api.deps import EngineDep, SettingsDep
 from service.api.schemas import (
     AnomalyPoint,

@@ -1,0 +1,1 @@
+"""The causal anomaly detector and its building blocks (views, calibration, parameters)."""

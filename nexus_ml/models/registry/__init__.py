@@ -1,0 +1,1 @@
+"""Where trained model bundles live: the store seam, a folder and MLflow."""
