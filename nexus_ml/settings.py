@@ -12,7 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -82,6 +89,11 @@ class Settings(BaseSettings):
         description="Prefix of registered model names (several environments, one registry)",
     )
 
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines: key=value text or one JSON object per line"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
     api_token: SecretStr | None = Field(None, description="Bearer token of the decision API")
     service_url: str = Field("http://127.0.0.1:8000", description="Decision service URL")
 
@@ -108,6 +120,14 @@ class Settings(BaseSettings):
     crisis_report_url: str = Field(
         "", description="Base URL the Telegram summary links reports under (empty: file path)"
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        # NEXUS_LOG_LEVEL=debug and NEXUS_LOG_FORMAT=JSON mean what they say
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @model_validator(mode="before")
     @classmethod

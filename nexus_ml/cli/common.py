@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -11,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from nexus_ml import logs
 from nexus_ml.errors import NexusError
-from nexus_ml.redact import RedactingFormatter, install_log_redaction, redact
+from nexus_ml.logs import LOG_FORMATS
+from nexus_ml.redact import install_log_redaction, redact
 from nexus_ml.settings import Settings, get_settings
 
 P = ParamSpec("P")
@@ -80,12 +81,20 @@ def settings() -> Settings:
     return cfg
 
 
-def configure_logging(verbose: bool = False) -> None:
-    """Log lines on stderr, every one through :func:`nexus_ml.redact.redact`."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for handler in logging.getLogger().handlers:
-        if not isinstance(handler.formatter, RedactingFormatter):
-            handler.setFormatter(RedactingFormatter(inner=handler.formatter))
+def configure_logging(verbose: bool = False, log_format: str | None = None) -> None:
+    """One structured line per event on stderr (:mod:`nexus_ml.logs`), secrets masked.
+
+    The format is ``log_format`` (``--log-format``) or ``NEXUS_LOG_FORMAT``; the level DEBUG
+    with ``--verbose``, else ``NEXUS_LOG_LEVEL``. Broken settings are not reported here: the
+    command that reads them says what is wrong; until then lines are text at INFO.
+    """
+    try:
+        cfg: Settings | None = get_settings()
+    except NexusError:
+        cfg = None
+    kind = log_format or (cfg.log_format if cfg is not None else "text")
+    if kind not in LOG_FORMATS:
+        raise fail(f"--log-format must be 'json' or 'text', got {kind!r}", 2)
+    level = "DEBUG" if verbose else (cfg.log_level if cfg is not None else "INFO")
+    secrets = cfg.secret_values() if cfg is not None else []
+    logs.configure_logging(kind, level, secrets=secrets)

@@ -16,11 +16,19 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+    log_format: str | None = typer.Option(
+        None,
+        "--log-format",
+        help="Log lines as 'text' (key=value) or 'json' (default: NEXUS_LOG_FORMAT, else text)",
+        show_default=False,
+    ),
+) -> None:
     """Predictive operations for the Nexus ERP on Docker Swarm."""
     from nexus_ml.cli.common import configure_logging
 
-    configure_logging(verbose)
+    configure_logging(verbose, log_format)
 
 
 # Each module exposes ``register(app)``; heavy imports stay inside the commands.

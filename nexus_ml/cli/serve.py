@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import typer
 
 from nexus_ml.cli.common import console, exits_cleanly
@@ -21,6 +24,7 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from nexus_ml.errors import ConfigError
+        from nexus_ml.logs import active_format, uvicorn_log_config
         from service.app import create_app
         from service.core.config import ServiceSettings
 
@@ -35,10 +39,19 @@ def register(app: typer.Typer) -> None:
             f"(metrics: {'Prometheus' if settings.prometheus_url else 'embedded'}, "
             f"models: {settings.mlflow_tracking_uri or settings.models_dir})"
         )
+        kind = active_format()  # --log-format, else NEXUS_LOG_FORMAT
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        log_config = uvicorn_log_config(kind, level)
         if workers > 1:
-            # each worker builds its own app from the same environment
-            uvicorn.run("service.asgi:app", host=host, port=port, workers=workers, log_level="info")
+            # each worker builds its own app from the environment: hand it the log format too
+            os.environ["NEXUS_LOG_FORMAT"], os.environ["NEXUS_LOG_LEVEL"] = kind, level
+            uvicorn.run(
+                "service.asgi:app", host=host, port=port, workers=workers, log_config=log_config
+            )
             return
         uvicorn.run(
-            create_app(settings, poll_models=poll_models), host=host, port=port, log_level="info"
+            create_app(settings, poll_models=poll_models),
+            host=host,
+            port=port,
+            log_config=log_config,
         )
