@@ -28,6 +28,10 @@ def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistrySt
     from pipelines.train import TrainConfig, lead_times_of, modules_or_all, train
 
     cfg = settings()
+    if opts.dask is not None:  # before any data is read: a missing extra is a set-up error
+        from nexus_ml.models.training.dask_cluster import require_dask
+
+        require_dask()
     source, file_end = _source(opts)
     catalog = load_catalog(cfg.catalog_path)
     known = catalog.names
@@ -101,10 +105,9 @@ def _backend(address: str | None) -> Iterator[None]:
     if address is None:
         yield
         return
-    import joblib
-    from dask.distributed import Client
+    from nexus_ml.models.training.dask_cluster import on_dask
 
-    with Client(address), joblib.parallel_config(backend="dask"):  # type: ignore[no-untyped-call]
+    with on_dask(address):
         yield
 
 
