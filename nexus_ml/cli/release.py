@@ -1,7 +1,12 @@
-"""``nexus-ml release``: judge a candidate's metric samples against the baseline's.
+"""``nexus-ml release``: the release pipeline, and the judge of two metric samples.
 
-Exit codes: 0 Successful, 1 Failed, 2 Inconclusive — or bad input (one line on stderr and
-nothing on stdout), so a CI job can promote on 0, block on 1 and ask a human on 2.
+``nexus-ml release MODULE --image REF`` (the same as ``release run``) runs the pipeline
+(:mod:`nexus_ml.release.pipeline`) with its progress on stderr and one JSON verdict on stdout.
+``release judge`` judges two samples offline; ``release show`` prints a stored verdict.
+
+Exit codes: 0 Successful (promoted), 1 Failed (blocked), 2 Inconclusive — or bad input (one
+line on stderr and nothing on stdout), so a CI job can promote on 0, block on 1 and ask a
+human on 2.
 """
 
 from __future__ import annotations
@@ -9,11 +14,22 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from nexus_ml.cli.common import console, exits_cleanly, settings
+from nexus_ml.cli.release_run import register_run
+
+
+class _RunByDefault(typer.core.TyperGroup):
+    """``release crm --image X`` is ``release run crm --image X``: a module is no subcommand."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -22,10 +38,15 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
-        help="Release gate: judge a candidate against the baseline (Mann–Whitney, weighted score).",
+        cls=_RunByDefault,
+        help=(
+            "Release a module: `nexus-ml release MODULE --image REF` runs the staging "
+            "pipeline and promotes or blocks; `judge` judges two samples offline."
+        ),
         no_args_is_help=True,
     )
     app.add_typer(group, name="release")
+    register_run(group)
 
     @group.command("judge")
     @exits_cleanly

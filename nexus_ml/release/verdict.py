@@ -94,8 +94,26 @@ class MetricResult(_Model):
     reason: str
 
 
+class StepRecord(_Model):
+    """One step of ``nexus-ml release MODULE``: what it did, how long, and what it found.
+
+    ``status`` is ``passed``, ``failed`` (the candidate is blocked here), ``skipped`` (an
+    earlier step blocked it) or ``error`` (the pipeline itself could not run the step).
+    """
+
+    name: str
+    status: Literal["passed", "failed", "skipped", "error"]
+    seconds: float = 0.0
+    detail: str = ""
+    findings: list[str] = Field(default_factory=list)
+
+
 class Verdict(_Model):
-    """The release verdict: Successful, Failed or Inconclusive, with the evidence."""
+    """The release verdict: Successful, Failed or Inconclusive, with the evidence.
+
+    ``steps`` is set by the release pipeline (``nexus-ml release MODULE``): every step with its
+    timing and findings; ``None`` for a verdict of ``nexus-ml release judge``.
+    """
 
     id: str | None = None
     verdict: VerdictName
@@ -104,6 +122,9 @@ class Verdict(_Model):
     metrics: list[MetricResult]
     release_status: ReleaseStatus | None = None
     judged_at: datetime | None = None
+    module: str | None = None
+    image: str | None = None
+    steps: list[StepRecord] | None = None
 
     @property
     def exit_code(self) -> int:
