@@ -234,6 +234,7 @@ def test_clock_mapping_places_the_exporter_in_simulated_time(catalog: Catalog) -
     assert demand["end"] > 2 * demand["mid"]
 
 
+@pytest.mark.slow  # the one test on the real wall clock: it measures a rate over 1.5 s
 def test_real_time_rates_match_demand(catalog: Catalog) -> None:
     fixed = {"nexus-user-management": 4, "nexus-agendamento": 1, "nexus-crm": 3}
     exporter = SimExporter(
