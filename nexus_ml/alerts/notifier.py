@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from nexus_ml.alerts.alert import Alert
 from nexus_ml.errors import NexusError
+from nexus_ml.logs import get_logger
 
 if TYPE_CHECKING:
     from nexus_ml.alerts.grouping import AlertGrouper
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["Alert", "AlertDeliveryError", "LogNotifier", "Notifier"]
 
@@ -47,12 +47,13 @@ class LogNotifier:
             return False
         self.sent.append(alert)
         log.warning(
-            "ALERT %s %s: %s | action=%s | next=%s%s",
-            alert.severity,
-            alert.module,
-            problem_title(alert.problem, self.language),
-            alert.action_taken or "-",
-            alert.next_action or "-",
-            f" (+{repeats} grouped)" if repeats else "",
+            "alert.logged",
+            severity=alert.severity,
+            module=alert.module,
+            problem=alert.problem,
+            title=problem_title(alert.problem, self.language),
+            action=alert.action_taken or None,
+            next_action=alert.next_action or None,
+            grouped=repeats,
         )
         return True

@@ -17,8 +17,9 @@ import httpx
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import Alert, AlertDeliveryError
 from nexus_ml.alerts.render import Language, render_alert
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _HTTP_LOGGERS = ("httpx", "httpcore")
 
@@ -103,7 +104,9 @@ class TelegramNotifier:
         """
         repeats = self._grouper.admit(alert) if self._grouper else 0
         if repeats is None:
-            log.info("alert %s/%s grouped (not sent)", alert.module, alert.problem)
+            log.info(
+                "alert.grouped", module=alert.module, problem=alert.problem, channel="telegram"
+            )
             return False
         text = render_alert(alert, self.language, suppressed=repeats)
         payload = {
@@ -118,7 +121,7 @@ class TelegramNotifier:
             if self._grouper:
                 self._grouper.forget(alert)
             raise
-        log.info("alert %s/%s sent to Telegram", alert.module, alert.problem)
+        log.info("alert.sent", module=alert.module, problem=alert.problem, channel="telegram")
         return True
 
     def _post(self, payload: dict[str, Any]) -> None:
@@ -138,13 +141,18 @@ class TelegramNotifier:
                     if wait is not None and attempt < self._retries:
                         if wait > self._max_retry_after_s:
                             break
-                        log.warning("Telegram rate limit: retrying after %.0f s", wait)
+                        log.warning("telegram.rate_limited", retry_after_s=wait)
                         self._sleep(wait)
                         continue
                 elif response.status_code < 500:
                     break  # a 4xx other than 429 will not get better by retrying
             if attempt < self._retries:
-                log.warning("Telegram attempt %d failed (%s); retrying", attempt + 1, problem)
+                log.warning(
+                    "telegram.attempt_failed",
+                    attempt=attempt + 1,
+                    problem=problem,
+                    retry_in_s=delay,
+                )
                 self._sleep(delay)
                 delay *= 2
         raise AlertDeliveryError(f"Telegram sendMessage failed: {problem}")

@@ -8,7 +8,6 @@ and closes it with the full report once the module is healthy.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -18,11 +17,12 @@ from nexus_ml.crisis.records import IncidentRecord, RecordStore
 from nexus_ml.crisis.rules import CrisisRules, Severity, load_rules
 from nexus_ml.crisis.triggers import CrisisEvent, alert_event
 from nexus_ml.errors import NexusError
+from nexus_ml.logs import get_logger
 
 if TYPE_CHECKING:
     from nexus_ml.settings import Settings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class AlertIncidentSink:
@@ -91,9 +91,15 @@ class AlertIncidentSink:
                 )
             )
         except NexusError as exc:
-            log.error("incident for alert on %s not opened: %s", module, exc)
+            log.error("incident.open_failed", module=module, source=source, error=str(exc))
             return None
-        log.warning("incident %s opened by %s: %s", record.id, source, record.trigger)
+        log.warning(
+            "incident.opened",
+            incident=record.id,
+            module=module,
+            source=source,
+            trigger=record.trigger,
+        )
         return record.id
 
 

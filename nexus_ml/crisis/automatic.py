@@ -13,7 +13,6 @@ report says the cause is unknown; without a Docker client there are no logs or t
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +38,9 @@ from nexus_ml.crisis.triggers import CrisisEvent
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.audit import AuditEntry, AuditTrail, Redactor
 from nexus_ml.ingest.source import MetricSource
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 _SAFE = re.compile(r"[^a-z0-9]+")
 #: How often a healthy module's events look for an incident opened elsewhere (Alertmanager).
 ADOPT_EVERY = timedelta(minutes=1)
@@ -132,7 +132,7 @@ class AutoIncidents:
         try:
             found = self.store.open_for(module)
         except NexusError as exc:
-            log.warning("crisis store unavailable: %s", exc)
+            log.warning("incident.store_unavailable", module=module, error=str(exc))
             return None
         if found is None:
             return None
@@ -158,7 +158,9 @@ class AutoIncidents:
                 opened_at=event.at,
             )
         )
-        log.warning("incident %s opened: %s", record.id, record.trigger)
+        log.warning(
+            "incident.opened", incident=record.id, module=event.module, trigger=record.trigger
+        )
         self._open[event.module] = _Open(record)
         self._note_release(record, event)
         self._snapshot_swarm(record, since=event.at - self.config.logs_before, now=event.at)
@@ -171,7 +173,7 @@ class AutoIncidents:
             self.audit.write(AuditEntry(at=at, event=event, module=module, executor="incidents",
                                         data=data))  # fmt: skip
         except Exception:  # the trail being down must not stop collection
-            log.warning("could not audit %s of %s", event, module, exc_info=True)
+            log.warning("incident.audit_failed", audit_event=event, module=module, exc_info=True)
 
     def _image_change(self, event: CrisisEvent) -> dict[str, Any] | None:
         """The image change seen since the module's last event, audited: a rollback the
@@ -203,7 +205,12 @@ class AutoIncidents:
             try:
                 swarm = read_release(self.docker_client, self.service_prefix + record.module)
             except Exception as exc:
-                log.warning("release of %s unknown: %s", record.module, exc)
+                log.warning(
+                    "incident.release_unknown",
+                    incident=record.id,
+                    module=record.module,
+                    error=str(exc),
+                )
                 swarm = {}
             if swarm.get("image") == event.image or not event.image:
                 release = swarm
@@ -256,7 +263,12 @@ class AutoIncidents:
         if current is None:
             return None
         record = self.store.close_incident(current.record.id, at)
-        log.info("incident %s closed after %s", record.id, at - record.opened_at)
+        log.info(
+            "incident.closed",
+            incident=record.id,
+            module=record.module,
+            open_s=(at - record.opened_at).total_seconds(),
+        )
         self._snapshot_swarm(record, since=record.opened_at - self.config.logs_before, now=at)
         collected = self._collect_metrics(record)
         stored = StoreResult()
@@ -283,7 +295,7 @@ class AutoIncidents:
                 audit=self.audit, redactor=self.redactor, incident_id_=record.id,
             )  # fmt: skip
         except NexusError as exc:
-            log.warning("incident %s: metric window not collected: %s", record.id, exc)
+            log.warning("incident.metrics_not_collected", incident=record.id, error=str(exc))
             return None
 
     def _write_report(

@@ -7,7 +7,6 @@ is built from. Secrets never enter it: every piece of evidence passes through a
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ from nexus_ml.domain.crisis import ErrorType
 from nexus_ml.errors import DataQualityError, NexusError
 from nexus_ml.execute.audit import AuditEntry, AuditTrail, Redactor
 from nexus_ml.ingest.source import MetricSource
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _ID_SAFE = re.compile(r"[^a-z0-9]+")
 _USERINFO = re.compile(r"//[^/@\s]+@")
@@ -205,7 +205,7 @@ def collect_incident(
         try:
             entries = audit.since(window.start)
         except NexusError as exc:  # the metrics are worth keeping even without the trail
-            log.warning("audit trail unavailable for incident evidence: %s", exc)
+            log.warning("incident.audit_unavailable", module=name, error=str(exc))
             evidence["audit_unavailable"] = str(exc)
             entries = []
         audit_rows = audit_evidence(entries, [name], window.start, window.end)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -33,8 +32,9 @@ from nexus_ml.crisis.records import RecordStore, Row
 from nexus_ml.crisis.rules import CrisisRules
 from nexus_ml.crisis.sampling import is_failed, row_key, sample
 from nexus_ml.crisis.swarm_evidence import LogLine, stack_traces
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _PAIR = re.compile(r"\b([a-z_]+)=(\"[^\"]*\"|\S+)")
 #: Natural keys: a row with the same key is stored once per incident.
@@ -181,9 +181,9 @@ def store_rows(
         result.stored[category] = store.add(incident_id, category, kept)
     if result.dropped:
         log.warning(
-            "incident %s: storage limit %.3g MB reached, dropped %s",
-            incident_id,
-            rule.storage_limit_mb,
-            result.dropped,
+            "incident.storage_limit_reached",
+            incident=incident_id,
+            limit_mb=rule.storage_limit_mb,
+            dropped=",".join(f"{kind}:{n}" for kind, n in sorted(result.dropped.items())),
         )
     return result

@@ -15,7 +15,6 @@ has ended, and never an open one.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import shutil
 import uuid
@@ -28,8 +27,9 @@ from pydantic import ValidationError
 
 from nexus_ml.crisis.collect import CollectedIncident, IncidentManifest
 from nexus_ml.errors import InputError, NexusError, NotFoundError
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
@@ -92,7 +92,7 @@ class IncidentStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        log.info("incident %s stored under %s", manifest.id, self.root)
+        log.info("incident.stored", incident=manifest.id, root=self.root)
         return manifest
 
     def manifest(self, incident_id: str) -> IncidentManifest:
@@ -153,7 +153,7 @@ class IncidentStore:
             try:
                 found.append(self.manifest(folder.name))
             except NexusError as exc:
-                log.warning("skipping %s: %s", folder, exc)
+                log.warning("incident.unreadable_skipped", folder=folder, error=str(exc))
         return sorted(found, key=lambda m: (m.started_at, m.id))
 
     def close(self, incident_id: str, ended_at: datetime) -> IncidentManifest:
@@ -186,7 +186,7 @@ class IncidentStore:
         removed = []
         for manifest in self.expired(now):  # manifest.id is its folder's name (see manifest)
             shutil.rmtree(self._folder(manifest.id))
-            log.info("incident %s purged (expired %s)", manifest.id, manifest.expires_at)
+            log.info("incident.purged", incident=manifest.id, expired_at=manifest.expires_at)
             removed.append(manifest.id)
         return removed
 

@@ -10,16 +10,16 @@ module prints never reaches the crisis store. Stack traces are cut out of the lo
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from nexus_ml.logs import get_logger
 from nexus_ml.redact import redact
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _TS = re.compile(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\s(?P<rest>.*)$")
 _TRACE_START = re.compile(r"^Traceback \(most recent call last\):|^\S+(?:Exception|Error)\b.*:")
@@ -158,7 +158,7 @@ def collect_swarm(
         evidence.tasks = read_tasks(client, service)
     except (docker.errors.DockerException, OSError) as exc:
         evidence.error = redact(str(exc), secrets)
-        log.warning("swarm evidence of %s unavailable: %s", service, evidence.error)
+        log.warning("incident.swarm_evidence_unavailable", service=service, error=evidence.error)
     return evidence
 
 
