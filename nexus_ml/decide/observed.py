@@ -30,12 +30,38 @@ class RecentAction:
 
 @dataclass(frozen=True)
 class ModuleObservation:
-    """What the executor observed of one module's service: replicas running (the spec's
-    count), the actions it applied lately, and the time of the last image change."""
+    """What the executor observed of one module's service.
+
+    ``replicas`` is the spec's count and ``recent_actions`` what it applied lately. Of the
+    release: the ``image`` running, the spec ``version``, ``updated_at`` (Swarm's UpdatedAt),
+    ``previous_image`` (the image the current release replaced), ``released_at`` (when the
+    current image was released, kept across the executor's own changes), ``update_state``
+    (Swarm's UpdateStatus) and ``rolled_back`` (the spec is the executor's rollback).
+    ``deployed_at`` is an explicit deploy time that overrides what the release says.
+    """
 
     replicas: int | None = None
     recent_actions: tuple[RecentAction, ...] = ()
     deployed_at: datetime | None = None
+    image: str = ""
+    version: int | None = None
+    updated_at: datetime | None = None
+    previous_image: str = ""
+    released_at: datetime | None = None
+    update_state: str = ""
+    rolled_back: bool = False
+
+    def release_at(self) -> datetime | None:
+        """When the running release was deployed, for the post-deploy check (None: unknown,
+        or the spec is a rollback to a known version)."""
+        if self.deployed_at is not None:
+            return self.deployed_at
+        if self.rolled_back:
+            return None
+        if self.released_at is not None:
+            return self.released_at
+        changed = self.previous_image and self.previous_image != self.image
+        return self.updated_at if changed else None
 
 
 def replicas_changed_at(window: MetricWindow) -> datetime | None:

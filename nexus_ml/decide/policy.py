@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from nexus_ml.catalog import Catalog, ModuleProfile
@@ -62,6 +62,7 @@ class PolicyConfig:
     scale_down_cooldown_s: float = 300.0
     scale_up_cooldown_s: float = 0.0
     slow_link_ms: float = 500.0
+    release_watch_s: float = 1800.0  # a release older than this is no longer judged
     health: HealthThresholds = field(default_factory=HealthThresholds)
     canary: canary_judge.CanaryConfig = field(default_factory=canary_judge.CanaryConfig)
 
@@ -87,6 +88,11 @@ class DecisionInputs:
     deployed_at: datetime | None = None  # a recent deploy: judge it against the minutes before
     catalog: Catalog | None = None  # for the rollback scope of a failed deploy
     recent_actions: Sequence[RecentAction] = ()
+    current_version: str = ""  # the release running (the image), for the rollback analysis
+    last_stable_version: str = ""  # the release it replaced: where a rollback returns
+    # the other modules' windows: a failed release that also breaks its neighbours widens
+    # the rollback to them (judged like the module itself, at the module's deploy time)
+    other_windows: Mapping[str, MetricWindow] = field(default_factory=dict)
 
 
 def observed_replicas(inputs: DecisionInputs) -> int:
@@ -123,27 +129,89 @@ def _guard(
     return clamped.target, notes
 
 
+def _judge_release(
+    window: MetricWindow, deployed: datetime, cfg: PolicyConfig
+) -> canary_judge.CanaryReport:
+    """The window's minutes after ``deployed`` against the minutes before it."""
+    split = sum(1 for ts in window.timestamps if ts < deployed)
+    metrics = ("error_rate", "response_time")
+    return canary_judge.judge_canary(
+        {m: window.field(m)[:split] for m in metrics},
+        {m: window.field(m)[split:] for m in metrics},
+        config=cfg.canary,
+    )
+
+
 def _canary(
     inputs: DecisionInputs, cfg: PolicyConfig
 ) -> tuple[RollbackDecision | None, list[Evidence]]:
-    if inputs.deployed_at is None or inputs.catalog is None:
+    age = _release_age_s(inputs)
+    if inputs.deployed_at is None or inputs.catalog is None or age is None:
         return None, []
-    w = inputs.window
-    deployed = inputs.deployed_at
-    if deployed.tzinfo is None:  # a naive time is read as UTC, like every time in nexus-ml
-        deployed = deployed.replace(tzinfo=UTC)
-    split = sum(1 for ts in w.timestamps if ts < deployed)
-    metrics = ("error_rate", "response_time")
-    report = canary_judge.judge_canary(
-        {m: w.field(m)[:split] for m in metrics},
-        {m: w.field(m)[split:] for m in metrics},
-        config=cfg.canary,
-    )
+    if age > cfg.release_watch_s:  # an old release: what goes wrong now is something else
+        return None, []
+    deployed = inputs.now - timedelta(seconds=age)
+    report = _judge_release(inputs.window, deployed, cfg)
     evidence = [Evidence(kind="canary", detail=report.summary(), value=report.score)]
     if not report.regression or report.error_type is None:
         return None, evidence
-    _, decision = analyse_rollback(inputs.catalog, inputs.profile.name, report.error_type)
-    return decision, evidence
+    catalog, name = inputs.catalog, inputs.profile.name
+    neighbours = set(catalog.get(name).depends_on) | set(catalog.dependents_of(name))
+    health: dict[str, bool] = {}
+    for other in sorted(neighbours & set(inputs.other_windows)):
+        theirs = _judge_release(inputs.other_windows[other], deployed, cfg)
+        health[other] = not theirs.regression
+        if theirs.regression:
+            evidence.append(
+                Evidence(
+                    kind="canary",
+                    detail=f"{other} since the release of {name}: {theirs.summary()}",
+                    value=theirs.score,
+                )
+            )
+    _, decision = analyse_rollback(
+        catalog,
+        name,
+        report.error_type,
+        current_version=inputs.current_version,
+        last_stable_version=inputs.last_stable_version,
+        integration_health=health,
+        integrations_judged=True,
+    )
+    scope = Evidence(
+        kind="canary",
+        detail=f"rollback {decision.scope.value} ({', '.join(decision.modules)}): "
+        f"{decision.reason}",
+        value=decision.confidence,
+    )
+    return decision, [*evidence, scope]
+
+
+def _release_age_s(inputs: DecisionInputs) -> float | None:
+    """Seconds since the module's observed release (None: no release known)."""
+    if inputs.deployed_at is None:
+        return None
+    deployed = inputs.deployed_at
+    if deployed.tzinfo is None:
+        deployed = deployed.replace(tzinfo=UTC)
+    return (inputs.now - deployed).total_seconds()
+
+
+def _hold_restart_for_canary(
+    health: HealthAssessment, inputs: DecisionInputs, config: PolicyConfig
+) -> HealthAssessment:
+    """A restart while a release is younger than the canary's minimum samples is held (an
+    alert instead): the symptoms may be the release's, which the canary check rolls back once
+    it has its samples, and a restart cures nothing there. On simulated incidents every wrong
+    seed-rule restart was one of these (see :mod:`nexus_ml.decide.health`)."""
+    age = _release_age_s(inputs)
+    if not health.restart or age is None or not 0 <= age < 60.0 * config.canary.min_samples:
+        return health
+    note = (
+        f"released {age / 60:.0f} min ago: restart held until the canary check has "
+        f"{config.canary.min_samples} minutes of the release"
+    )
+    return replace(health, restart=False, alert=True, reasons=(*health.reasons, note))
 
 
 def _at_max_overload(
@@ -351,7 +419,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         max_age_s=config.max_age_s,
     )
     condition = _condition(inputs, current, config)
-    health = condition.health
+    health = _hold_restart_for_canary(condition.health, inputs, config)
     scaling = _size_for_overload(
         _scale_target(inputs, current, since_change_s),
         condition,

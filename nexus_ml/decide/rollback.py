@@ -82,6 +82,7 @@ def analyse_rollback(
     current_version: str = "",
     last_stable_version: str = "",
     integration_health: Mapping[str, bool] | None = None,
+    integrations_judged: bool = False,
     costs: RollbackCosts = RollbackCosts(),
 ) -> tuple[RollbackAnalysis, RollbackDecision]:
     """The analysis and the decision for a failed release of ``failed_module``.
@@ -99,6 +100,12 @@ def analyse_rollback(
     integration_health
         Health of the failed module's integrations, keyed by the module on the other end
         (``False`` = broken). Broken integrations widen the scope.
+    integrations_judged
+        The integration health comes from the same post-deploy test as the failure itself
+        (each neighbour's metrics judged before and after the deploy, see
+        :mod:`nexus_ml.decide.canary`): widening on it costs no confidence. Otherwise (a probe,
+        a link latency) it is a noisier signal than the error type and an escalated scope
+        loses 0.15.
 
     Raises
     ------
@@ -138,7 +145,7 @@ def analyse_rollback(
     risk = _BASE_RISK[scope] + 0.1 * len(unhealthy) + (0.1 if not last_stable_version else 0.0)
 
     confidence = 0.9
-    if scope is not minimum:
+    if scope is not minimum and not integrations_judged:
         confidence -= 0.15  # escalated on integration health, a noisier signal than the type
     if not last_stable_version:
         confidence -= 0.2

@@ -233,11 +233,17 @@ class DecisionEngine:
         link_latencies: Sequence[LinkLatency] | None = None,
         deployed_at: datetime | None = None,
         recent_actions: Sequence[RecentAction] = (),
+        current_version: str = "",
+        last_stable_version: str = "",
+        other_windows: Mapping[str, MetricWindow] | None = None,
     ) -> Decision:
         """The decision for ``module`` (its window read from the source when not given).
 
         ``current_replicas`` and ``recent_actions`` are what the executor observed in the
         cluster and applied lately; without them the window's replica count is used.
+        ``deployed_at``, ``current_version`` and ``last_stable_version`` describe the release
+        running (the post-deploy check judges it); ``other_windows`` are the other modules'
+        windows, for the rollback's scope.
         """
         profile = self.catalog.get(module)
         if window is None:
@@ -263,6 +269,9 @@ class DecisionEngine:
             deployed_at=deployed_at,
             catalog=self.catalog,
             recent_actions=recent_actions,
+            current_version=current_version,
+            last_stable_version=last_stable_version,
+            other_windows={k: v for k, v in (other_windows or {}).items() if k != profile.name},
         )
         decision = decide(inputs, self.config)
         if model_note:
@@ -280,14 +289,19 @@ class DecisionEngine:
         seen = observed or {}
         decisions = []
         for module in self.catalog.names:
-            obs = seen.get(module)
+            obs = seen.get(module) or ModuleObservation()
+            released = obs.release_at()
             decisions.append(
                 self.decide(
                     module,
                     windows[module],
-                    current_replicas=None if obs is None else obs.replicas,
-                    recent_actions=() if obs is None else obs.recent_actions,
-                    deployed_at=None if obs is None else obs.deployed_at,
+                    current_replicas=obs.replicas,
+                    recent_actions=obs.recent_actions,
+                    deployed_at=released,
+                    current_version=obs.image,
+                    # the image the release replaced is the last one that ran well
+                    last_stable_version=obs.previous_image if released is not None else "",
+                    other_windows=windows,
                 )
             )
         return tuple(decisions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 # Labels nexus-ml writes on every service spec it changes. A spec whose replicas or image no
@@ -10,6 +11,13 @@ from typing import Protocol
 # executor leaves such a service alone for a while.
 LABEL_REPLICAS = "io.nexus-ml.replicas"
 LABEL_IMAGE = "io.nexus-ml.image"
+# The release the service runs, kept across the executor's own changes (a scale after a deploy
+# replaces Swarm's PreviousSpec, and the deploy would be forgotten): when its image was
+# released and the image it replaced. A rollback by nexus-ml writes the image it left.
+LABEL_RELEASED_AT = "io.nexus-ml.released-at"
+LABEL_RELEASE_IMAGE = "io.nexus-ml.release-image"
+LABEL_PREVIOUS_IMAGE = "io.nexus-ml.previous-image"
+LABEL_ROLLED_BACK_FROM = "io.nexus-ml.rolled-back-from"
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,11 @@ class ServiceState:
     image: str
     version: int  # the spec version (Swarm's optimistic-lock index)
     updated_by_hand: bool = False  # last spec change not made by nexus-ml
+    updated_at: datetime | None = None  # when the spec last changed (Swarm's UpdatedAt)
+    previous_image: str = ""  # the image the current release replaced ("" unknown)
+    released_at: datetime | None = None  # when the current image was released (None unknown)
+    update_state: str = ""  # Swarm's UpdateStatus.State ("" no update yet)
+    rolled_back: bool = False  # the current spec is nexus-ml's rollback, not a release
 
 
 class ClusterBackend(Protocol):

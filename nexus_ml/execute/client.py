@@ -71,8 +71,18 @@ def observation_body(observed: Mapping[str, ModuleObservation]) -> dict[str, Any
                 {"action": a.action.value, "at": a.at.isoformat()} for a in obs.recent_actions
             ],
         }
-        if obs.deployed_at is not None:
-            entry["deployed_at"] = obs.deployed_at.isoformat()
+        for key in ("deployed_at", "updated_at", "released_at"):
+            stamp = getattr(obs, key)
+            if stamp is not None:
+                entry[key] = stamp.isoformat()
+        if obs.image:
+            entry.update(
+                image=obs.image,
+                version=obs.version,
+                previous_image=obs.previous_image,
+                update_state=obs.update_state,
+                rolled_back=obs.rolled_back,
+            )
         modules[name] = entry
     return {"modules": modules}
 

@@ -192,6 +192,12 @@ class Guardrails:
         while self._applied and (now - self._applied[0][2]).total_seconds() >= 3600:
             self._applied.popleft()
 
+    def recently(self, module: str, action: Action, now: datetime) -> bool:
+        """Whether ``action`` was applied to ``module`` within its cooldown."""
+        return self._last.get((module, action)) is not None and (
+            self._cooldown_left(module, action, now) > 0
+        )
+
     def applied(self, module: str, now: datetime) -> tuple[RecentAction, ...]:
         """The actions applied to ``module`` in the hour before ``now``, oldest first."""
         return tuple(

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from nexus_ml.execute.guardrails import Guardrails, Verdict
 from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, SoloLock
 from nexus_ml.execute.recorder import EXECUTOR_MODULE, Recorder
+from nexus_ml.execute.rollback_run import RollbackRun, RollbackSetup, run_rollback
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class Executor:
         Key metrics for alerts (requests/min against normal, memory, error rate).
     incidents
         Opens, grows and closes incidents from each handled decision (in the background).
+    rollback
+        What a release rollback may use besides the cluster: the database (FULL_SYSTEM), the
+        smoke requests, the release window (see :mod:`nexus_ml.execute.rollback_run`).
     """
 
     def __init__(
@@ -104,8 +109,12 @@ class Executor:
         clock: Callable[[], datetime] = utcnow,
         context: MetricContext | None = None,
         incidents: IncidentHook | None = None,
+        rollback: RollbackSetup | None = None,
     ) -> None:
         self.source = source
+        self.rollback_setup = rollback or RollbackSetup()
+        self.rollback_runs: list[RollbackRun] = []  # the last few, newest last
+        self._fetch_s: float | None = None
         self.context = context
         self.incidents = incidents  # crisis data collection, off the loop's thread
         self.backend = backend
@@ -182,7 +191,9 @@ class Executor:
             self.recorder.alert_holding(now, "cluster_error", "critical", probable_cause=str(exc))
             states = None
         try:
+            asked = time.monotonic()
             batch = self.source.fetch(self._observed(states, now))
+            self._fetch_s = time.monotonic() - asked  # the service's analysis, as seen here
         except NexusError as exc:
             self._on_service_down(now, exc)
             return report
@@ -194,7 +205,7 @@ class Executor:
             self.recorder.alert_holding(now, "resumed", "info")
         for rejected in batch.rejected:
             self._on_rejected(now, rejected)
-        for decision in batch.decisions:
+        for decision in _rollbacks_first(batch.decisions, self.catalog):
             outcome = self._handle(now, batch, decision, states)
             report.outcomes.append(outcome)
             if self.incidents is not None:  # queues an event; never blocks the loop
@@ -206,13 +217,25 @@ class Executor:
     ) -> dict[str, ModuleObservation]:
         """Per catalog module: the replicas its service runs and what was applied lately."""
         seen = states or {}
-        return {
-            m.name: ModuleObservation(
-                replicas=seen[m.name].replicas if m.name in seen else None,
-                recent_actions=self.guardrails.applied(m.name, now),
+        observed: dict[str, ModuleObservation] = {}
+        for m in self.catalog:
+            applied = self.guardrails.applied(m.name, now)
+            state = seen.get(m.name)
+            if state is None:
+                observed[m.name] = ModuleObservation(recent_actions=applied)
+                continue
+            observed[m.name] = ModuleObservation(
+                replicas=state.replicas,
+                recent_actions=applied,
+                image=state.image,
+                version=state.version,
+                updated_at=state.updated_at,
+                previous_image=state.previous_image,
+                released_at=state.released_at,
+                update_state=state.update_state,
+                rolled_back=state.rolled_back,
             )
-            for m in self.catalog
-        }
+        return observed
 
     # -- one decision ----------------------------------------------------------------------
     def _handle(
@@ -263,11 +286,79 @@ class Executor:
                 Verdict(False, decision.action, decision.module, "not_leader", "leader lock lost"),
                 alert=False,
             )
-        return self._apply(now, decision, verdict, states[decision.module])
+        return self._apply(now, decision, verdict, states[decision.module], states)
+
+    def _apply_rollback(
+        self, now: datetime, decision: Decision, states: dict[str, ServiceState]
+    ) -> Outcome:
+        """Roll back the decision's scope in order, then validate; every stage timed."""
+        lang = self.config.language
+        started = time.monotonic()
+        try:
+            run = run_rollback(
+                self.backend,
+                self.catalog,
+                decision,
+                states,
+                self.rollback_setup,
+                timeout_s=self.config.action_timeout_s,
+                recently_rolled_back=lambda m: self.guardrails.recently(m, Action.ROLLBACK, now),
+                on_step=lambda module: self._rolled_back(now, decision, module),
+            )
+        except NexusError as exc:
+            log.error("rollback of %s failed: %s", decision.module, exc)
+            self.guardrails.record(decision.module, decision.action, now)  # no hammering
+            self.recorder.audit(
+                now, "action_failed", decision, reason="cluster_error", detail=str(exc)
+            )
+            self.recorder.alert_decision(
+                now, decision, "cluster_error", phrase("failed", lang, reason=str(exc))
+            )
+            return Outcome(decision.module, decision.action, "cluster_error", False, str(exc))
+        released = states.get(decision.module)
+        if released is not None and released.released_at is not None and decision.decided_at:
+            detect = (decision.decided_at - released.released_at).total_seconds()
+            run.time("detect", detect, clock="executor")
+        else:
+            run.time("detect", None)
+        run.time("analyse", self._fetch_s)
+        taken = phrase("rollback", lang, modules=", ".join(run.rolled_back))
+        notified = time.monotonic()
+        self.recorder.alert_applied(now, decision, taken)
+        run.time("notify", time.monotonic() - notified)
+        log.info(
+            "rolled back %s in %.1f s: %s",
+            decision.module,
+            time.monotonic() - started,
+            run.summary(),
+        )
+        self.recorder.audit(
+            now,
+            "action_taken",
+            decision,
+            reason="ok",
+            detail=run.summary(),
+            data={"modules": run.rolled_back, "rollback": run.as_data()},
+        )
+        self.rollback_runs = [*self.rollback_runs[-9:], run]
+        return Outcome(decision.module, decision.action, "ok", True, run.summary())
+
+    def _rolled_back(self, now: datetime, decision: Decision, module: str) -> None:
+        # every module of the chain is in its rollback cooldown: a rollback decision of its
+        # own in this pass would return it to the failed spec
+        self.guardrails.record(module, Action.ROLLBACK, now)
+        self.recorder.audit(now, "rollback_step", decision, reason="ok", detail=module)
 
     def _apply(
-        self, now: datetime, decision: Decision, verdict: Verdict, state: ServiceState
+        self,
+        now: datetime,
+        decision: Decision,
+        verdict: Verdict,
+        state: ServiceState,
+        states: dict[str, ServiceState] | None = None,
     ) -> Outcome:
+        if decision.action is Action.ROLLBACK and verdict.target is None:
+            return self._apply_rollback(now, decision, states or {decision.module: state})
         lang = self.config.language
         try:
             applied = apply_verdict(
@@ -388,3 +479,19 @@ class Executor:
             return self.catalog.get(module)
         except NexusError:
             return None
+
+
+def _rollbacks_first(decisions: list[Decision], catalog: Catalog) -> list[Decision]:
+    """Rollbacks before everything else, the widest first: a chain that includes a module
+    rolls it back before that module's own, narrower rollback is looked at (then skipped on
+    its cooldown). The other decisions keep their order."""
+
+    def width(d: Decision) -> int:
+        if d.action is not Action.ROLLBACK:
+            return 0
+        try:
+            return len(rollback_plan(catalog, d.module, d.rollback_scope))
+        except NexusError:
+            return 1
+
+    return sorted(decisions, key=lambda d: -width(d))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from nexus_ml.errors import ClusterError
 from nexus_ml.execute.backend import ServiceState
@@ -21,6 +22,9 @@ class _Spec:
     image: str
     force_update: int = 0
     stamped: tuple[int, str] | None = None  # (replicas, image) as nexus-ml last wrote them
+    released_at: datetime | None = None  # when this image was deployed (None: never seen)
+    previous_image: str = ""  # the image it replaced
+    rolled_back: bool = False  # written by a rollback
 
 
 class InMemoryCluster:
@@ -44,11 +48,19 @@ class InMemoryCluster:
         self.calls: list[tuple[str, str, int | None]] = []  # (operation, module, replicas)
 
     # -- helpers for tests and the demo ----------------------------------------------------
-    def deploy(self, module: str, image: str) -> None:
-        """Change the image like a release would (by nexus-ml's CI, so not "by hand")."""
+    def deploy(self, module: str, image: str, at: datetime | None = None) -> None:
+        """Change the image like a release would (by nexus-ml's CI, so not "by hand"), at
+        ``at`` (default: now)."""
         with self._lock:
             spec = self._get(module)
-            self._write(module, replace(spec, image=image), stamp=True)
+            release = replace(
+                spec,
+                image=image,
+                released_at=at or datetime.now(UTC),
+                previous_image=spec.image,
+                rolled_back=False,
+            )
+            self._write(module, release, stamp=True)
 
     def scale_by_hand(self, module: str, replicas: int) -> None:
         """What ``docker service scale`` by an operator does: a change nexus-ml did not make."""
@@ -89,7 +101,7 @@ class InMemoryCluster:
             if previous is None:
                 raise ClusterError(f"service {module!r} has no previous spec to roll back to")
             self.calls.append(("rollback", module, None))
-            self._write(module, previous, stamp=True)
+            self._write(module, replace(previous, released_at=None, rolled_back=True), stamp=True)
             return self._state(module)
 
     # -- internals -------------------------------------------------------------------------
@@ -121,4 +133,7 @@ class InMemoryCluster:
             image=spec.image,
             version=self._versions[module],
             updated_by_hand=by_hand,
+            previous_image=spec.previous_image if spec.released_at else "",
+            released_at=spec.released_at,
+            rolled_back=spec.rolled_back,
         )

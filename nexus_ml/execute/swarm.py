@@ -4,8 +4,12 @@ Every change is one ``APIClient.update_service`` of the full spec with the versi
 (Swarm's optimistic lock), so a concurrent change by someone else fails instead of being
 overwritten. The SDK does not wrap the Engine's ``rollback=previous``; a rollback posts the
 service's ``PreviousSpec`` the same way (Swarm then keeps the bad spec as the new previous one,
-as its own rollback does). Each call then waits until the service has converged (update
-finished, the desired number of tasks running) or the deadline passes.
+as its own rollback does), with the replicas running now (capacity is the executor's, not the
+release's). When the executor changed the spec since the release (a scale replaces Swarm's
+``PreviousSpec``), the previous spec no longer is the last release: the rollback then posts the
+current spec with the image the release replaced (kept in our labels). Each call then waits
+until the service has converged (update finished, the desired number of tasks running) or the
+deadline passes.
 
 A lost optimistic-lock race is recognised by status, not by message text: HTTP 409, or — as
 Engine 20.10 answers it, ``500 ... update out of sequence`` — a 5xx while the service's version
@@ -16,12 +20,23 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nexus_ml.errors import ClusterError
-from nexus_ml.execute.backend import LABEL_IMAGE, LABEL_REPLICAS, ServiceState
+from nexus_ml.execute.backend import (
+    LABEL_IMAGE,
+    LABEL_PREVIOUS_IMAGE,
+    LABEL_RELEASE_IMAGE,
+    LABEL_RELEASED_AT,
+    LABEL_REPLICAS,
+    LABEL_ROLLED_BACK_FROM,
+    ServiceState,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -49,6 +64,59 @@ def _same_template(task: dict[str, Any], template: dict[str, Any]) -> bool:
     image = str((spec.get("ContainerSpec") or {}).get("Image", ""))
     wanted = str((template.get("ContainerSpec") or {}).get("Image", ""))
     return image.split("@", 1)[0] == wanted.split("@", 1)[0]
+
+
+def engine_time(text: str | None) -> datetime | None:
+    """An Engine timestamp (RFC 3339 with nanoseconds) as an aware UTC time (None: absent)."""
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if m is None:
+        return None
+    micro = (m.group(2) or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}.{micro}{zone}").astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _Release:
+    """The release a service runs, as its spec, previous spec and our labels tell."""
+
+    released_at: datetime | None
+    previous_image: str
+    rolled_back: bool
+
+
+def _release(svc: dict[str, Any]) -> _Release:
+    spec, image = svc["Spec"], _image(svc["Spec"])
+    labels = spec.get("Labels") or {}
+    previous = _image(svc["PreviousSpec"]) if svc.get("PreviousSpec") else ""
+    ours = labels.get(LABEL_IMAGE) == image
+    if previous and ours and labels.get(LABEL_ROLLED_BACK_FROM) == previous:
+        return _Release(None, "", True)  # our rollback: a known version, not a release
+    if previous and previous.split("@", 1)[0] != image.split("@", 1)[0]:
+        return _Release(engine_time(svc.get("UpdatedAt")), previous, False)
+    if labels.get(LABEL_RELEASE_IMAGE) == image:  # a release we changed since (a scale)
+        return _Release(
+            engine_time(labels.get(LABEL_RELEASED_AT)), labels.get(LABEL_PREVIOUS_IMAGE, ""), False
+        )
+    return _Release(None, "", False)
+
+
+def _rollback_spec(name: str, svc: dict[str, Any]) -> dict[str, Any]:
+    """The spec of the release before the current one (see the module doc)."""
+    current, previous = svc["Spec"], svc.get("PreviousSpec")
+    release = _release(svc)
+    spec: dict[str, Any]
+    if previous and _image(previous) != _image(current):
+        spec = copy.deepcopy(previous)
+        spec["Mode"] = copy.deepcopy(current.get("Mode", spec.get("Mode")))
+        return spec
+    if release.previous_image:
+        spec = copy.deepcopy(current)
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = release.previous_image
+        return spec
+    raise ClusterError(f"service {name!r} has no previous release to roll back to")
 
 
 def _by_hand(spec: dict[str, Any]) -> bool:
@@ -137,6 +205,7 @@ class SwarmBackend:
 
     def _state(self, module: str, svc: dict[str, Any]) -> ServiceState:
         spec = svc["Spec"]
+        release = _release(svc)
         return ServiceState(
             module=module,
             replicas=_replicas(spec),
@@ -144,6 +213,11 @@ class SwarmBackend:
             image=_image(spec),
             version=int(svc["Version"]["Index"]),
             updated_by_hand=_by_hand(spec),
+            updated_at=engine_time(svc.get("UpdatedAt")),
+            previous_image=release.previous_image,
+            released_at=release.released_at,
+            update_state=str((svc.get("UpdateStatus") or {}).get("State", "")),
+            rolled_back=release.rolled_back,
         )
 
     # -- changing --------------------------------------------------------------------------
@@ -187,14 +261,22 @@ class SwarmBackend:
         name = self._prefix + module
         for attempt in range(attempts):
             svc = self._inspect(module)
-            if rollback and not svc.get("PreviousSpec"):
-                raise ClusterError(f"service {name!r} has no previous spec to roll back to")
-            spec = copy.deepcopy(svc["PreviousSpec"] if rollback else svc["Spec"])
+            spec = _rollback_spec(name, svc) if rollback else copy.deepcopy(svc["Spec"])
             if mutate is not None:
                 mutate(spec)
             labels = dict(spec.get("Labels") or {})
             labels[LABEL_REPLICAS] = str(_replicas(spec))
             labels[LABEL_IMAGE] = _image(spec)
+            for key in (LABEL_RELEASED_AT, LABEL_RELEASE_IMAGE, LABEL_PREVIOUS_IMAGE):
+                labels.pop(key, None)
+            if rollback:
+                labels[LABEL_ROLLED_BACK_FROM] = _image(svc["Spec"])
+            else:
+                release = _release(svc)  # kept: our change replaces Swarm's PreviousSpec
+                if release.released_at is not None:
+                    labels[LABEL_RELEASED_AT] = release.released_at.isoformat()
+                    labels[LABEL_RELEASE_IMAGE] = _image(spec)
+                    labels[LABEL_PREVIOUS_IMAGE] = release.previous_image
             spec["Labels"] = labels
             version = int(svc["Version"]["Index"])
             what = f"{'roll back' if rollback else 'update'} service {name!r}"

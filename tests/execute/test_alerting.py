@@ -208,9 +208,12 @@ def test_decision_alert_without_context_keeps_the_evidence_metrics() -> None:
     assert alert.severity == "critical" and np.isclose(alert.key_metrics["error_rate"], 0.08)
 
 
-def test_a_seed_rule_restart_under_the_bar_is_alerted_not_silent(make_executor, clock) -> None:
-    """Rules mode, production bars: the seed rule's restart (measured confidence 0.23) does
-    not run by itself, but the operators get the degradation alert with the values."""
+def test_a_seed_rule_restart_acts_on_production_bars_but_not_on_a_young_release(
+    make_executor, clock
+) -> None:
+    """Rules mode, production bars: the seed rule's restart (measured confidence 0.80, see
+    decide/health.py) runs by itself; while a release is younger than the canary's samples
+    it is held and the operators get the degradation alert with the values."""
     from nexus_ml.catalog import load_catalog
     from nexus_ml.decide.policy import DecisionInputs, decide
     from tests.decide.windows import make_window
@@ -222,8 +225,16 @@ def test_a_seed_rule_restart_under_the_bar_is_alerted_not_silent(make_executor, 
         error_rate=[0.01] * 57 + [0.09] * 3,
         requests_per_min=80.0,  # well within one replica (200/min): not load
     )
-    restart = decide(DecisionInputs(profile=load_catalog().get(CRM), window=window, now=T0))
+    profile = load_catalog().get(CRM)
+    restart = decide(DecisionInputs(profile=profile, window=window, now=T0))
     assert restart.action is Action.RESTART and restart.policy == "rules"
+    young = decide(
+        DecisionInputs(
+            profile=profile, window=window, now=T0, deployed_at=T0 - timedelta(minutes=2)
+        )
+    )
+    assert young.action is Action.ALERT and not young.restart
+    assert "restart held until the canary check" in young.reason
     data = frame(
         CRM,
         range(-59, 1),
@@ -236,13 +247,16 @@ def test_a_seed_rule_restart_under_the_bar_is_alerted_not_silent(make_executor, 
     ex = make_executor(source=source, notifier=notifier, context=context_of(data, clock))
     source.next = [restart]
     (outcome,) = ex.tick().outcomes
-    assert outcome.reason == "low_confidence" and not outcome.acted
-    (alert,) = notifier.sent
-    assert alert.problem == "degradation" and alert.action_taken == "Nenhuma (executor em espera)"
-    assert alert.problem_detail.startswith(
+    assert outcome.reason == "ok" and outcome.acted
+    sent = len(notifier.sent)
+    source.next = [young]
+    (outcome,) = ex.tick().outcomes
+    assert not outcome.acted
+    held = notifier.sent[sent:]
+    assert held and held[0].problem == "degradation", held
+    assert held[0].problem_detail.startswith(
         "Tempo de resposta 450 ms (4,5× o normal) e erros em 9,0%"
     )
-    assert alert.next_action == "Verificação manual por um operador em até 15min"
 
 
 def test_a_module_at_its_maximum_and_still_overloaded_is_one_alert_that_says_so(

@@ -105,21 +105,133 @@ def test_dependency_chain_rollback_runs_in_order(make_executor, clock) -> None:
     assert {m: s.image for m, s in cluster.services().items()}[AG] == "nexus-module:1"
 
 
+class FailingRollback(InMemoryCluster):
+    """A cluster whose rollback of one module fails."""
+
+    def __init__(self, fail: str, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fail = fail
+
+    def rollback(self, module: str, *, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
+        if module == self.fail:
+            raise ClusterError(f"service {module!r} update paused: task failed")
+        return super().rollback(module, timeout_s=timeout_s)
+
+
 def test_a_failing_rollback_step_stops_the_chain_and_reports(make_executor, clock) -> None:
-    cluster = InMemoryCluster({UM: 2, AG: 1, CRM: 1})
-    for module in (UM, CRM):  # AG has no previous spec: its step fails
-        cluster.deploy(module, "nexus-module:2")
+    cluster = FailingRollback(AG, {UM: 2, AG: 1, CRM: 1})
+    for module in (UM, CRM, AG):
+        cluster.deploy(module, "nexus-module:2", at=clock.now)
     source, notifier, audit = ScriptedSource(clock), LogNotifier(), MemoryAudit()
     ex = make_executor(source=source, backend=cluster, notifier=notifier, audit=audit)
     source.next = [
-        decision(action="rollback", confidence=0.95, rollback_scope=RollbackScope.FULL_SYSTEM)
+        decision(
+            module=UM,
+            action="rollback",
+            confidence=0.95,
+            rollback_scope=RollbackScope.FULL_SYSTEM,
+        )
     ]
     (outcome,) = ex.tick().outcomes
     assert outcome.reason == "cluster_error" and not outcome.acted
-    assert "stopped at 'nexus-agendamento'" in outcome.detail
+    assert "stopped in FULL_SYSTEM of 'nexus-user-management'" in outcome.detail
+    assert "after ['nexus-user-management', 'nexus-crm']" in outcome.detail
     assert [c[1] for c in cluster.calls] == [UM, CRM]
     assert [e.detail for e in audit.entries if e.event == "rollback_step"] == [UM, CRM]
     assert [a.problem for a in notifier.sent] == ["cluster_error"]
+
+
+def test_a_chain_leaves_modules_outside_the_release_and_skips_one_just_rolled_back(
+    make_executor, clock
+) -> None:
+    """Release of CRM and Agendamento together; Agendamento's own (narrower) rollback comes
+    first in the batch but the chain runs first, and User Management (not released, not in
+    the chain) is untouched."""
+    from datetime import timedelta
+
+    cluster = InMemoryCluster({UM: 2, AG: 1, CRM: 1})
+    cluster.deploy(UM, "nexus-module:2", at=clock.now - timedelta(days=3))  # an old release
+    for module in (CRM, AG):
+        cluster.deploy(module, "nexus-module:2", at=clock.now - timedelta(minutes=8))
+    clock.advance(1)
+    source, audit = ScriptedSource(clock), MemoryAudit()
+    ex = make_executor(source=source, backend=cluster, audit=audit)
+    source.next = [
+        decision(module=AG, action="rollback", confidence=0.95, decided_at=clock.now),
+        decision(
+            module=CRM,
+            action="rollback",
+            confidence=0.95,
+            rollback_scope=RollbackScope.DEPENDENCY_CHAIN,
+            decided_at=clock.now,
+        ),
+    ]
+    report = ex.tick()
+    assert [(o.module, o.reason) for o in report.outcomes] == [(CRM, "ok"), (AG, "cooldown")]
+    assert [c[1] for c in cluster.calls if c[0] == "rollback"] == [CRM, AG]
+    run = ex.rollback_runs[-1]
+    assert run.rolled_back == [CRM, AG] and run.unchanged == []
+    assert {m: s.image for m, s in cluster.services().items()} == {
+        UM: "nexus-module:2",
+        CRM: "nexus-module:1",
+        AG: "nexus-module:1",
+    }
+    assert run.stage("detect").seconds == 8 * 60 + 1  # release to decision
+    assert run.stage("execute").within and run.stage("validate").within
+    taken = next(e for e in audit.entries if e.event == "action_taken")
+    assert taken.data["rollback"]["stages"]["execute"]["budget_s"] == 420
+    table = run.table()
+    for stage in ("detect", "analyse", "notify", "execute", "validate"):
+        assert stage in table
+    assert "OVER" in table  # 481 s to detect against the seed's 30 s
+
+
+class FakeDatabase:
+    def __init__(self) -> None:
+        self.since: list[object] = []
+
+    def rollback_since(self, released_at):  # type: ignore[no-untyped-def]
+        self.since.append(released_at)
+        return "release r7 undone to r6"
+
+    def verify(self) -> list[str]:
+        return ["integrity ok"]
+
+
+def test_full_system_rolls_back_every_released_module_then_the_database_and_validates(
+    make_executor, clock
+) -> None:
+    from datetime import timedelta
+
+    from nexus_ml.execute.rollback_run import RollbackSetup
+
+    cluster = InMemoryCluster({UM: 2, AG: 1, CRM: 1})
+    for module in (UM, CRM):
+        cluster.deploy(module, "nexus-module:2", at=clock.now)
+    db, smoked = FakeDatabase(), []
+
+    def smoke() -> list[str]:
+        smoked.append(1)
+        return ["smoke ok"]
+
+    ex = make_executor(
+        source=(source := ScriptedSource(clock)),
+        backend=cluster,
+        rollback=RollbackSetup(database=db, smoke=smoke, release_window_s=600),
+    )
+    source.next = [
+        decision(
+            module=UM, action="rollback", confidence=0.95, rollback_scope=RollbackScope.FULL_SYSTEM
+        )
+    ]
+    (outcome,) = ex.tick().outcomes
+    assert outcome.acted, outcome.detail
+    run = ex.rollback_runs[-1]
+    assert (run.rolled_back, run.unchanged) == ([UM, CRM], [AG])
+    assert db.since == [clock.now - timedelta(seconds=600)]
+    assert run.database == "release r7 undone to r6"
+    assert run.validation == ["3 service(s) healthy", "integrity ok", "smoke ok"]
+    assert smoked == [1]
 
 
 def test_service_down_holds_alerts_once_and_resumes(make_executor, cluster, clock) -> None:

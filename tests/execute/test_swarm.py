@@ -154,3 +154,21 @@ def test_an_update_refused_without_a_race_is_not_retried(swarm) -> None:
     with pytest.raises(ClusterError, match="cannot update service"):
         backend.scale(CRM, 2, timeout_s=10)
     assert len(calls) == 1
+
+
+def test_the_release_is_observed_and_kept_across_our_own_changes(swarm) -> None:
+    """A deploy is seen (UpdatedAt, previous image), survives a scale by the executor (which
+    replaces Swarm's PreviousSpec), and a rollback is not mistaken for a release."""
+    backend, client = swarm
+    assert backend.services()[CRM].released_at is None  # created, never released
+    client.services.get(backend._prefix + CRM).update(image="nexus-module:2")
+    raw = client.api.inspect_service(backend._prefix + CRM)
+    deployed = backend.services()[CRM]
+    assert deployed.previous_image == "nexus-module:1" and deployed.image == "nexus-module:2"
+    assert deployed.released_at is not None and deployed.released_at == deployed.updated_at
+    assert deployed.released_at.isoformat()[:19] == raw["UpdatedAt"][:19]
+    scaled = backend.scale(CRM, 2, timeout_s=30)
+    assert scaled.updated_at > deployed.released_at  # the spec changed ...
+    assert (scaled.released_at, scaled.previous_image) == (deployed.released_at, "nexus-module:1")
+    back = backend.rollback(CRM, timeout_s=30)
+    assert back.image == "nexus-module:1" and back.rolled_back and back.released_at is None

@@ -34,6 +34,17 @@ class ObservedModule(BaseModel):
         default_factory=list, max_length=500, description="Actions applied in the last hour"
     )
     deployed_at: AwareDatetime | None = Field(None, description="When the image last changed")
+    image: str = Field("", max_length=512, description="The image the service runs")
+    version: int | None = Field(None, ge=0, description="The service spec's version index")
+    updated_at: AwareDatetime | None = Field(None, description="Swarm's UpdatedAt of the spec")
+    previous_image: str = Field(
+        "", max_length=512, description="The image the running release replaced"
+    )
+    released_at: AwareDatetime | None = Field(
+        None, description="When the running image was released"
+    )
+    update_state: str = Field("", max_length=64, description="Swarm's UpdateStatus.State")
+    rolled_back: bool = Field(False, description="The spec is the executor's rollback")
 
 
 class ObservedRequest(BaseModel):
@@ -92,6 +103,13 @@ async def observed_decisions(body: ObservedRequest, engine: EngineDep) -> Respon
             replicas=m.replicas,
             recent_actions=tuple(RecentAction(a.action, a.at) for a in m.recent_actions),
             deployed_at=m.deployed_at,
+            image=m.image,
+            version=m.version,
+            updated_at=m.updated_at,
+            previous_image=m.previous_image,
+            released_at=m.released_at,
+            update_state=m.update_state,
+            rolled_back=m.rolled_back,
         )
         for name, m in body.modules.items()
     }

@@ -1,0 +1,133 @@
+"""A release observed by the executor is judged and, when it regresses, rolled back at the
+scope its spread calls for, with a confidence at the executor's rollback bar."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from nexus_ml.catalog import load_catalog
+from nexus_ml.decide.observed import ModuleObservation
+from nexus_ml.decide.policy import DecisionInputs, decide
+from nexus_ml.domain import Action, RollbackScope
+from nexus_ml.execute.guardrails import GuardrailConfig
+from tests.decide.windows import NOW, make_window
+
+CATALOG = load_catalog()
+UM, CRM, AG = "nexus-user-management", "nexus-crm", "nexus-agendamento"
+DEPLOYED = NOW - timedelta(minutes=10)
+BAR = GuardrailConfig().min_confidence[Action.ROLLBACK]
+
+
+def errors(bad: bool) -> list[float]:
+    # 50 calm minutes, then 10 after the deploy: 12 % errors when the release breaks it
+    after = [0.12 + 0.01 * (i % 3) for i in range(10)] if bad else [0.01] * 10
+    return [0.01 + 0.001 * (i % 3) for i in range(50)] + after
+
+
+def window(module: str, bad: bool):  # type: ignore[no-untyped-def]
+    return make_window(module, error_rate=errors(bad))
+
+
+def release(module: str, broken: set[str], **kw):  # type: ignore[no-untyped-def]
+    others = {m: window(m, m in broken) for m in CATALOG.names if m != module}
+    return decide(
+        DecisionInputs(
+            profile=CATALOG.get(module),
+            window=window(module, True),
+            now=NOW,
+            current_replicas=2,
+            deployed_at=DEPLOYED,
+            catalog=CATALOG,
+            current_version="nexus-module:2",
+            last_stable_version=kw.pop("last_stable", "nexus-module:1"),
+            other_windows=others,
+        )
+    )
+
+
+def test_the_release_time_comes_from_the_observed_spec() -> None:
+    changed = ModuleObservation(
+        image="nexus-module:2", previous_image="nexus-module:1", updated_at=DEPLOYED
+    )
+    assert changed.release_at() == DEPLOYED
+    scaled = ModuleObservation(image="nexus-module:1", previous_image="nexus-module:1")
+    assert scaled.release_at() is None  # a scale changes the spec, not the release
+    kept = ModuleObservation(
+        image="nexus-module:2",
+        previous_image="nexus-module:1",
+        updated_at=NOW,
+        released_at=DEPLOYED,
+    )
+    assert kept.release_at() == DEPLOYED  # the release survives a later change of the spec
+    back = ModuleObservation(
+        image="nexus-module:1", previous_image="nexus-module:2", updated_at=NOW, rolled_back=True
+    )
+    assert back.release_at() is None  # a rollback returns to a known version
+
+
+def test_a_regressing_release_alone_is_rolled_back_alone_at_the_bar() -> None:
+    d = release(CRM, broken=set())
+    assert d.action is Action.ROLLBACK and d.rollback_scope is RollbackScope.MODULE_ONLY
+    assert d.confidence >= BAR
+
+
+def test_an_unknown_last_stable_version_stays_under_the_bar() -> None:
+    d = release(CRM, broken=set(), last_stable="")
+    assert d.action is Action.ROLLBACK and d.confidence < BAR
+
+
+@pytest.mark.parametrize(
+    ("module", "broken", "scope", "modules"),
+    [
+        # CRM's release breaks Agendamento (its user) but not User Management (its dependency)
+        (CRM, {AG}, RollbackScope.DEPENDENCY_CHAIN, (CRM, AG)),
+        # User Management's release breaks both modules that call it
+        (UM, {CRM, AG}, RollbackScope.FULL_SYSTEM, (UM, CRM, AG)),
+    ],
+)
+def test_a_release_that_breaks_its_neighbours_widens_the_scope_at_the_bar(
+    module: str, broken: set[str], scope: RollbackScope, modules: tuple[str, ...]
+) -> None:
+    d = release(module, broken)
+    assert d.action is Action.ROLLBACK and d.rollback_scope is scope
+    assert d.confidence >= BAR  # the neighbours were judged like the module itself
+    assert f"rollback {scope.value} ({', '.join(modules)})" in d.reason
+    for other in broken:
+        assert f"{other} since the release of {module}" in d.reason
+
+
+def test_a_release_older_than_the_watch_is_not_judged() -> None:
+    old = decide(
+        DecisionInputs(
+            profile=CATALOG.get(CRM),
+            window=make_window(CRM, error_rate=[0.01] * 20 + [0.12] * 40),
+            now=NOW,
+            current_replicas=2,
+            deployed_at=NOW - timedelta(minutes=40),
+            catalog=CATALOG,
+        )
+    )
+    assert old.action is not Action.ROLLBACK
+
+
+def test_a_seed_restart_is_held_while_the_release_is_young() -> None:
+    rt = [120.0] * 57 + [600.0] * 3
+    err = [0.01] * 57 + [0.12] * 3
+
+    def at(deployed):  # type: ignore[no-untyped-def]
+        return decide(
+            DecisionInputs(
+                profile=CATALOG.get(CRM),
+                window=make_window(CRM, response_time=rt, error_rate=err, requests_per_min=80.0),
+                now=NOW,
+                current_replicas=1,
+                deployed_at=deployed,
+                catalog=CATALOG,
+            )
+        )
+
+    assert at(None).action is Action.RESTART
+    young = at(NOW - timedelta(minutes=3))
+    assert young.action is Action.ALERT and "restart held" in young.reason
