@@ -273,6 +273,7 @@ def release(prod: Production, case: str, image: str, migrations: Path) -> Run:
     verdict = json.loads(proc.stdout)
     timings = {s["name"]: s["seconds"] for s in verdict["steps"] if s["status"] != "skipped"}
     print(f"release {case}: exit {proc.returncode} in {seconds:.1f} s; steps {timings}")
+    print(proc.stderr[-3000:])
     # staging is gone whatever happened: its services and its database copy
     assert not h.docker("service", "ls", "-q", "--filter", f"name={staging}_").strip()
     with psycopg.connect(prod.dsn, autocommit=True) as conn:
