@@ -482,16 +482,19 @@ class Executor:
 
 
 def _rollbacks_first(decisions: list[Decision], catalog: Catalog) -> list[Decision]:
-    """Rollbacks before everything else, the widest first: a chain that includes a module
-    rolls it back before that module's own, narrower rollback is looked at (then skipped on
-    its cooldown). The other decisions keep their order."""
+    """Rollbacks before everything else, the widest first and, between equally wide ones, the
+    module others depend on first: a chain that includes a module rolls it back before that
+    module's own rollback is looked at (then skipped on its cooldown). The other decisions
+    keep their order."""
+    order = {m: i for i, m in enumerate(catalog.dependency_order())}
 
-    def width(d: Decision) -> int:
+    def rank(d: Decision) -> tuple[int, int]:
         if d.action is not Action.ROLLBACK:
-            return 0
+            return (0, 0)
         try:
-            return len(rollback_plan(catalog, d.module, d.rollback_scope))
+            width = len(rollback_plan(catalog, d.module, d.rollback_scope))
         except NexusError:
-            return 1
+            width = 1
+        return (-width, order.get(d.module, len(order)))
 
-    return sorted(decisions, key=lambda d: -width(d))
+    return sorted(decisions, key=rank)

@@ -120,12 +120,13 @@ def _rollback_spec(name: str, svc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _by_hand(spec: dict[str, Any]) -> bool:
+    """Whether the replicas were changed by someone else since nexus-ml last wrote them. A new
+    image is a release, not a change by hand: the post-deploy check judges it (holding the
+    module for half an hour would hold its rollback too)."""
     labels = spec.get("Labels") or {}
     if LABEL_REPLICAS not in labels:  # never touched by nexus-ml: nothing to compare with
         return False
-    return labels.get(LABEL_REPLICAS) != str(_replicas(spec)) or labels.get(LABEL_IMAGE) != _image(
-        spec
-    )
+    return labels.get(LABEL_REPLICAS) != str(_replicas(spec))
 
 
 class SwarmBackend:

@@ -28,11 +28,13 @@ from nexus_ml.alerts.telegram import TelegramNotifier
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Action
 from nexus_ml.execute.audit import AuditEntry, PostgresAudit
+from nexus_ml.execute.backend import ClusterBackend
 from nexus_ml.execute.client import DecisionBatch, DecisionClient
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.execute.leader import PgLeaderLock
 from nexus_ml.execute.loop import Executor, ExecutorConfig
+from nexus_ml.execute.rollback_run import RollbackSetup
 from nexus_ml.execute.swarm import SwarmBackend
 from nexus_ml.ingest.prometheus_source import PrometheusSource
 from nexus_ml.models.registry.store import ModelStore
@@ -173,13 +175,18 @@ def closed_loop(
     guardrails: GuardrailConfig,
     area: str = "exec_loop",
     services: int = 1,
+    rollback: RollbackSetup | None = None,
+    backend_view: Callable[[SwarmBackend, CompressedClock], ClusterBackend] | None = None,
 ) -> Iterator[Loop]:
     """Start the whole loop at :data:`SIM_START`; everything is stopped and removed on exit.
 
     ``model_store`` is what the decision service serves (``NoModelStore()``: the seed's
     rules); it is read once when the service starts. With ``services`` > 1, that many
     decision services run side by side, each its own app with its own engine (its own
-    strategies, detectors and caches), behind a :class:`MirroredClient`.
+    strategies, detectors and caches), behind a :class:`MirroredClient`. ``rollback`` is
+    what the executor's release rollbacks may use (database, smoke requests);
+    ``backend_view`` wraps the Swarm backend the executor sees (e.g. Swarm's wall-clock
+    times on the compressed clock).
     """
     from service.app import create_app
     from service.core.config import ServiceSettings
@@ -239,7 +246,7 @@ def closed_loop(
         audit = PostgresAudit(db)
         executor = Executor(
             mirror or clients[0],
-            backend,
+            backend_view(backend, clock) if backend_view is not None else backend,
             catalog,
             Guardrails(guardrails),
             audit,
@@ -254,6 +261,7 @@ def closed_loop(
             config=ExecutorConfig(interval_s=60 / SPEED, action_timeout_s=20, executor_id="loop"),
             clock=clock.now,
             context=MetricContext(source, clock.now, window=timedelta(minutes=40)),
+            rollback=rollback,
         )
         stop = threading.Event()
         runner = threading.Thread(target=executor.run, args=(stop,), daemon=True)
