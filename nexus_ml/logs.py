@@ -60,6 +60,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _masked(key: str, value: Any, secrets: Iterable[str] = ()) -> Any:
+    if value is not None and _SECRET_NAME.search(key):
+        return MASK
+    value = _plain(value)
+    return redact(value, secrets) if isinstance(value, str) else value
+
+
 def render_text(event: str, fields: Mapping[str, Any]) -> str:
     """``event k=v k=v``: text values with spaces, quotes or ``=`` are JSON-quoted."""
     parts = [event]
@@ -102,6 +109,9 @@ class EventLogger:
     def _emit(self, level: int, event: str, exc_info: bool, fields: dict[str, Any]) -> None:
         if not self.logger.isEnabledFor(level):
             return
+        # masked here already, so that a handler without our formatter (pytest's capture, a
+        # host application's) never sees a credential a pattern can recognise either
+        fields = {key: _masked(key, value) for key, value in fields.items()}
         self.logger.log(
             level,
             render_text(event, fields),
@@ -171,12 +181,6 @@ class StructuredFormatter(RedactingFormatter):
         super().__init__(secrets=secrets)
         self.kind: LogFormat = kind
 
-    def _field(self, key: str, value: Any) -> Any:
-        if value is not None and _SECRET_NAME.search(key):
-            return MASK
-        value = _plain(value)
-        return redact(value, self.secrets) if isinstance(value, str) else value
-
     def format(self, record: logging.LogRecord) -> str:
         event, fields = _event_and_fields(record)
         line: dict[str, Any] = {
@@ -186,7 +190,7 @@ class StructuredFormatter(RedactingFormatter):
             "event": redact(event, self.secrets),
         }
         for key, value in fields.items():
-            line[f"{key}_" if key in _RESERVED else key] = self._field(key, value)
+            line[f"{key}_" if key in _RESERVED else key] = _masked(key, value, self.secrets)
         if record.exc_info:
             record.exc_text = record.exc_text or self.formatException(record.exc_info)
         if record.exc_text:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from nexus_ml.crisis.alert_sink import alert_incident_sink_for
 from nexus_ml.decide.policy import PolicyConfig
 from nexus_ml.engine import Clock, DecisionEngine
 from nexus_ml.ingest.source import MetricSource
+from nexus_ml.logs import get_logger
 from nexus_ml.models.registry.store import ModelStore
 from nexus_ml.redact import install_log_redaction
 from service.api.deps import require_token
@@ -26,7 +26,7 @@ from service.core.http import BodySizeLimit, CatchAll, RequestTiming, install_er
 from service.core.security import resolve_token
 from service.core.telemetry import ServiceMetrics
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DESCRIPTION = """\
 Decisions for the Nexus ERP modules — scale, restart, roll back, alert — each with a calibrated
@@ -73,7 +73,7 @@ def default_model_store(settings: ServiceSettings) -> ModelStore:
 
         return LocalModelStore(settings.models_dir)
     except ImportError as exc:  # a store not built in this checkout: rules only
-        log.warning("no model store available (%s): serving the rules policy", exc)
+        log.warning("service.no_model_store", error=str(exc), policy="rules")
         return NoModelStore()
 
 

@@ -210,3 +210,13 @@ def test_cli_log_format_option_and_setting(tmp_path: Path) -> None:
 
     bad = _run_cli(["--log-format", "xml", "probe"], tmp_path)
     assert bad.returncode == 2 and "--log-format must be 'json' or 'text', got 'xml'" in bad.stderr
+
+
+def test_fields_are_masked_before_any_handler(caplog: pytest.LogCaptureFixture) -> None:
+    # pytest's capture (or a host application's handler) never sees a recognisable credential
+    with caplog.at_level(logging.INFO, logger="tests.logs.plain"):
+        get_logger("tests.logs.plain").info(
+            "probe", url="http://ops:hunter22@prom:9090", password="pw-9876"
+        )
+    assert "probe url=" in caplog.text
+    assert "hunter22" not in caplog.text and "pw-9876" not in caplog.text

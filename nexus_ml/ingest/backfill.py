@@ -9,7 +9,6 @@ NaN cells are missing observations and are not written.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 import tempfile
@@ -25,8 +24,9 @@ import pandas as pd
 from nexus_ml.domain.frame import KEY_COLUMNS, validate_metric_frame
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import IngestError, InputError
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Prefix of the per-module series (recording-rule level ``nexus:`` namespace).
 SERIES_PREFIX = "nexus:"
@@ -123,7 +123,7 @@ def promtool_block_seconds(max_block_duration: timedelta) -> int:
 
 
 def _run_promtool(cmd: list[str], timeout_s: float) -> None:
-    log.info("backfill: running %s", " ".join(cmd))
+    log.info("backfill.running", command=" ".join(cmd))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -204,5 +204,5 @@ def backfill(
         sorted(p.name for p in tsdb_dir.iterdir() if p.is_dir() and p.name not in before)
     )
     kept = tuple(written) if keep_openmetrics else ()
-    log.info("backfill: %d samples in %d block(s) into %s", samples, len(blocks), tsdb_dir)
+    log.info("backfill.done", samples=samples, blocks=len(blocks), tsdb_dir=tsdb_dir)
     return BackfillResult(samples=samples, blocks=blocks, openmetrics=kept)

@@ -8,7 +8,6 @@ queries run on a small thread pool since each one mostly waits on the server.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -36,8 +35,9 @@ from nexus_ml.ingest.timegrid import (
     plan_chunks,
     stitch,
 )
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: ``progress(done, total)`` after each finished query.
 ProgressCallback = Callable[[int, int], None]
@@ -207,7 +207,9 @@ class PrometheusSource:
                     for labels, seconds, values in fut.result():
                         module = labels.get("module")
                         if module not in wanted:
-                            log.warning("ignoring series without a wanted module: %s", labels)
+                            log.warning(
+                                "ingest.series_ignored", reason="no wanted module", labels=labels
+                            )
                             continue
                         nan_values[module] += int(np.isnan(values).sum())
                         pieces.setdefault((module, futures[fut]), []).append((seconds, values))
@@ -232,12 +234,12 @@ class PrometheusSource:
             counter_resets=self.counter_resets(modules, grid),
         )
         log.info(
-            "fetched %d modules x %d fields, %d steps, %d queries from %s",
-            len(modules),
-            len(METRIC_FIELDS),
-            grid.points,
-            len(jobs),
-            self.url,
+            "ingest.fetched",
+            modules=len(modules),
+            fields=len(METRIC_FIELDS),
+            steps=grid.points,
+            queries=len(jobs),
+            url=self.url,
         )
         return MetricFetch(frame=frame, quality=quality)
 

@@ -7,7 +7,6 @@ It is started and stopped by its own PID; nothing else is touched.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import socket
 import subprocess
@@ -18,8 +17,9 @@ from types import TracebackType
 import httpx
 
 from nexus_ml.errors import IngestError
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def free_port() -> int:
@@ -117,7 +117,7 @@ class LocalPrometheus:
                 break
             try:
                 if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    log.info("local prometheus ready on %s (pid %d)", self.url, self._proc.pid)
+                    log.info("promserver.ready", url=self.url, pid=self._proc.pid)
                     return self
             except httpx.HTTPError:
                 pass

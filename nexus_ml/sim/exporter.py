@@ -20,7 +20,6 @@ tests, a function reading the real Swarm service.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -40,11 +39,12 @@ from prometheus_client.core import (
 )
 
 from nexus_ml.catalog import ModuleProfile
+from nexus_ml.logs import get_logger
 from nexus_ml.sim.incidents import Incident, as_utc
 from nexus_ml.sim.queueing import erlang2_cdf
 from nexus_ml.sim.simulator import ErpSimulator, ModuleSnapshot
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SERVICE_LABEL = "container_label_com_docker_swarm_service_name"
 #: Histogram buckets in seconds (Prometheus client defaults: 5 ms … 10 s).
@@ -204,7 +204,7 @@ class SimExporter:
         ticker = threading.Thread(target=self._tick, name="sim-exporter-tick", daemon=True)
         ticker.start()
         self._threads = [thread, ticker]
-        log.info("sim exporter listening on %s", self.url)
+        log.info("sim_exporter.listening", url=self.url)
         return self
 
     def stop(self) -> None:
@@ -243,7 +243,7 @@ class SimExporter:
             try:
                 self.advance()
             except Exception:  # a failing replicas_of must not kill the exporter
-                log.exception("sim exporter tick failed")
+                log.exception("sim_exporter.tick_failed")
 
     # --- incidents and time ----------------------------------------------------------------
     def now(self) -> datetime:

@@ -8,15 +8,15 @@ never leaves a half-updated view.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from nexus_ml.logs import get_logger
 from nexus_ml.models.registry.store import ModelBundle, ModelStore
 from service.core.telemetry import ServiceMetrics
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class NoModelStore:
@@ -81,7 +81,7 @@ class ChampionRegistry:
                         continue
                     bundle = None if version is None else self.store.load_champion(module)
                 except Exception as exc:  # any store failure: keep serving what we have
-                    log.warning("champion poll failed module=%s error=%s", module, exc)
+                    log.warning("champion.poll_failed", module=module, error=str(exc))
                     self.metrics.model_errors.labels(module, "load").inc()
                     continue
                 if bundle is None and loaded is None:
@@ -96,7 +96,12 @@ class ChampionRegistry:
                 self.metrics.record_model(module, new_version)
                 if bundle is not None:
                     self.metrics.model_reloads.labels(module).inc()
-                log.info("champion module=%s version=%s", module, new_version or "none (rules)")
+                log.info(
+                    "champion.loaded",
+                    module=module,
+                    version=new_version,
+                    policy="model" if bundle else "rules",
+                )
             self.last_refresh = datetime.now(UTC)
         return changed
 
@@ -108,4 +113,4 @@ async def poll_champions(registry: ChampionRegistry, interval_s: float) -> None:
         try:
             await asyncio.to_thread(registry.refresh)
         except Exception:  # keep polling: the next round may succeed
-            log.exception("champion poll round failed")
+            log.exception("champion.poll_round_failed")

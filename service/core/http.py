@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 import time
 from collections.abc import Iterable
@@ -23,10 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nexus_ml.errors import NexusError
+from nexus_ml.logs import get_logger
 from nexus_ml.redact import redact
 from service.core.telemetry import ServiceMetrics
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _ECHO_MAX = 200  # characters of a bad value quoted back in a 422
@@ -143,7 +143,7 @@ class CatchAll:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unhandled error path=%s", redact(scope.get("path", "")))
+            log.exception("http.unhandled_error", path=scope.get("path", ""))
             if started:
                 raise
             body = b'{"detail":"internal server error","error":"InternalError"}'
@@ -252,7 +252,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, NexusError)
         message = redact(exc.message)
         if exc.http_status >= 500:
-            log.warning("request failed path=%s error=%s", request.url.path, message)
+            log.warning(
+                "http.request_failed", path=request.url.path, error=message, status=exc.http_status
+            )
         return JSONResponse({"detail": message, "error": type(exc).__name__}, exc.http_status)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import secrets
 from pathlib import Path
@@ -11,9 +10,10 @@ from pathlib import Path
 from fastapi import HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
 
+from nexus_ml.logs import get_logger
 from service.core.config import ServiceSettings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def resolve_token(settings: ServiceSettings) -> str:
@@ -40,7 +40,9 @@ def resolve_token(settings: ServiceSettings) -> str:
             with os.fdopen(fd, "w") as out:
                 out.write(token)
             os.link(tmp, path)  # atomic, and fails when another worker was first
-            log.warning("NEXUS_API_TOKEN is not set: generated a token in %s", path)
+            log.warning(
+                "service.api_token_generated", reason="NEXUS_API_TOKEN is not set", file=path
+            )
             return token
         except FileExistsError:
             existing = _read_token(path)
@@ -50,7 +52,12 @@ def resolve_token(settings: ServiceSettings) -> str:
         finally:
             tmp.unlink(missing_ok=True)
     except OSError as exc:
-        log.warning("NEXUS_API_TOKEN is not set and %s is not usable (%s)", path, exc.strerror)
+        log.warning(
+            "service.api_token_ephemeral",
+            reason="NEXUS_API_TOKEN is not set and the token file is not usable",
+            file=path,
+            error=exc.strerror,
+        )
         return secrets.token_urlsafe(32)
 
 
@@ -58,7 +65,9 @@ def _read_token(path: Path) -> str | None:
     # a file someone else could read or that is not a plausible token is not reused
     try:
         if path.stat().st_mode & 0o077:
-            log.warning("%s is readable by others: not used, remove it", path)
+            log.warning(
+                "service.api_token_file_refused", reason="readable by others: remove it", file=path
+            )
             raise PermissionError(1, "token file readable by others")
         token = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:

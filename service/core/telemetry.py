@@ -5,14 +5,14 @@ A registry per app keeps tests independent and lets two apps live in one process
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from nexus_ml.domain import Decision
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DecisionListener = Callable[[Decision], None]
 
@@ -72,7 +72,7 @@ class ServiceMetrics:
             try:
                 listener(decision)
             except Exception:  # an observer must never cost a decision
-                log.exception("decision listener failed for %s", decision.module)
+                log.exception("service.decision_listener_failed", module=decision.module)
 
     def model_error(self, module: str, kind: str) -> None:
         """Count a model failure of ``kind`` (forecast, anomaly, scaling) for ``module``."""

@@ -9,7 +9,6 @@ entries (action taken, skipped or failed; alerts) onto the decision markers.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,9 +21,10 @@ from nexus_ml.alerts.render import problem_title
 from nexus_ml.engine import DecisionEngine
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.audit import AuditTrail
+from nexus_ml.logs import get_logger
 from service.core.history import AlertNote, DashboardHistory, epoch
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FORECAST_METRIC = "nexus_forecast_requests_per_min"
 QUANTILES = (("0.1", "lo-80"), ("0.5", "mean"), ("0.9", "hi-80"))  # the 80 % band and centre
@@ -109,14 +109,14 @@ class DashboardSampler:
         try:
             windows = self.engine.read_windows(names)
         except NexusError as exc:
-            log.warning("dashboard sample: no windows (%s)", exc)
+            log.warning("dashboard.windows_unavailable", error=str(exc))
             windows = {}
         for name, window in windows.items():
             try:
                 if self._add_minutes(name, window):
                     self._forecast(name, window)
             except NexusError as exc:
-                log.warning("dashboard sample of %s failed: %s", name, exc)
+                log.warning("dashboard.sample_failed", module=name, error=str(exc))
             for key, value in self.history.latest(name).items():
                 if value is not None:
                     self.latest[key].labels(name).set(value)
@@ -125,7 +125,7 @@ class DashboardSampler:
             try:
                 self.history.set_incidents(self.incidents())
             except (NexusError, OSError) as exc:
-                log.warning("dashboard: incidents unavailable (%s)", exc)
+                log.warning("dashboard.incidents_unavailable", error=str(exc))
 
     def _add_minutes(self, name: str, window: Any) -> bool:
         last = self.history.last_time(name)
@@ -169,7 +169,7 @@ class DashboardSampler:
         try:
             entries = self.audit.since(since)
         except (NexusError, OSError, ValueError) as exc:
-            log.warning("dashboard: audit trail unavailable (%s)", exc)
+            log.warning("dashboard.audit_unavailable", error=str(exc))
             return
         for entry in entries:
             if self._audit_since is not None and entry.at <= self._audit_since:

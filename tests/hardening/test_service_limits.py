@@ -77,7 +77,7 @@ def test_prometheus_credentials_never_reach_responses_or_logs(
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.get("/v1/decisions", headers=AUTH)
     assert r.status_code == 503 and SECRET not in r.text and "***@127.0.0.1" in r.text
-    assert "request failed" in caplog.text and SECRET not in caplog.text
+    assert "http.request_failed" in caplog.text and SECRET not in caplog.text
 
 
 def test_a_slow_body_is_408_within_the_timeout(live_server: LiveServer) -> None:

@@ -11,7 +11,6 @@ same code scales out without a scheduler of our own.
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +21,7 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
 from nexus_ml.errors import ConfigError, InputError
+from nexus_ml.logs import get_logger
 from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 from nexus_ml.models.training.backtest import (
     BacktestWindow,
@@ -30,7 +30,7 @@ from nexus_ml.models.training.backtest import (
     score_forecaster,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Builds an unfitted model; must be picklable (a class or ``functools.partial``).
 ModelFactory = Callable[[], Any]
@@ -173,7 +173,7 @@ def fit_modules(
     parallel_kw: dict[str, Any] = {"n_jobs": n_jobs}
     if backend is not None:
         parallel_kw["backend"] = backend
-    log.info("fitting %d task(s) for %d module(s)", len(jobs), len(frames))
+    log.info("training.fanout", tasks=len(jobs), modules=len(frames))
     with parallel_config(**parallel_kw):
         results = Parallel()(jobs)
     for result in results:

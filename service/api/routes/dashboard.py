@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,13 +23,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, StreamingResponse
 
+from nexus_ml.logs import get_logger
 from service.core.history import DashboardHistory
 from service.core.security import check_bearer
 from service.dashboard import session
 from service.dashboard.page import ASSETS, dashboard_html, render_template, state_json
 from service.dashboard.sampler import DashboardSampler, open_incidents
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _STATIC = {
     "dashboard.js": "text/javascript",
@@ -86,7 +86,7 @@ async def _sample_forever(context: DashboardContext) -> None:
         try:
             await asyncio.to_thread(context.sampler.sample)
         except Exception:  # the page must not take the service down
-            log.exception("dashboard sampling failed")
+            log.exception("dashboard.sampling_failed")
 
 
 async def _first_sample(context: DashboardContext) -> None:
@@ -192,7 +192,7 @@ async def login(request: Request) -> Response:
     lang = "en" if "lang=en" in target else _lang(request)
     if not token or not session.token_matches(token, request.app.state.api_token):
         peer = request.client.host if request.client else "?"
-        log.warning("dashboard login refused from %s", peer)
+        log.warning("dashboard.login_refused", peer=peer)
         return _login_page(lang, target, error=True, code=status.HTTP_403_FORBIDDEN)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(response, request)
