@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from nexus_ml.deploy.docker_cli import docker
+from nexus_ml.deploy import docker_cli
 from nexus_ml.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,14 @@ class Proxy(Protocol):
     def start(self, config_text: str) -> None: ...
 
     def stop(self) -> None: ...
+
+
+def docker(*args: str, env: Mapping[str, str] | None = None, timeout: float = 600) -> str:
+    """``docker ARGS`` (:func:`nexus_ml.deploy.docker_cli.docker`); a hung CLI is a ClusterError."""
+    try:
+        return docker_cli.docker(*args, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"docker {args[0]} did not answer within {timeout:g} s") from None
 
 
 def service_image(spec: Mapping[str, Any]) -> str:
@@ -149,7 +157,7 @@ class SwarmCluster:
             if desired.lower() == "running" and state == "running":
                 running += 1
             elif state in DEAD_STATES and error.strip():
-                failures.append(error.strip())
+                failures.append(error.strip().strip('"'))  # `service ps` quotes the error
         return ServiceTasks(running, tuple(failures))
 
     def update_image(self, service: str, image: str) -> None:

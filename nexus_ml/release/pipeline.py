@@ -146,6 +146,9 @@ class _Run:
         except NexusError as exc:
             status, detail = "error", str(exc)
             raise
+        except Exception as exc:  # a bug: recorded, then raised with its traceback
+            status, detail = "error", f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             record = StepRecord(
                 name=name,
@@ -345,8 +348,8 @@ def run_release(request: ReleaseRequest, seams: Seams, listener: Listener | None
 
     Raises
     ------
-    InputError
-        The module is not in the catalog, or production runs no image for a module.
+    NotFoundError
+        The module is not in the catalog (nothing ran).
     """
     request.catalog.get(request.module)  # unknown module: bad input before anything runs
     run = _Run(request, seams, listener or (lambda _name, _record: None))

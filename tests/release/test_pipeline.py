@@ -229,3 +229,17 @@ def test_an_unknown_module_is_bad_input_before_anything_runs(tmp_path: Path) -> 
     with pytest.raises(NotFoundError, match="unknown module 'finance'"):
         world.run(module="finance")
     assert world.cluster.calls == [] and world.database.copies == []
+
+
+def test_a_bug_in_a_step_is_recorded_and_raised_after_teardown(tmp_path: Path) -> None:
+    world = World(tmp_path)
+
+    def broken(*_args: object, **_kwargs: object) -> list[str]:
+        raise KeyError("oops")
+
+    world.database.migrate = broken  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        world.run()
+    assert world.staging_torn_down()
+    migrations = next(r for n, r in world.events if n == "migrations" and r is not None)
+    assert migrations.status == "error" and "KeyError" in migrations.detail

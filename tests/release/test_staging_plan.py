@@ -197,3 +197,39 @@ def test_the_measurement_gives_the_judge_paired_windows() -> None:
         assert len(samples.values("latency_ms")) == 5
     urls = [u for _m, u, _h in erp.requests]
     assert sum("/crm-baseline/" in u for u in urls) == sum("/crm/" in u for u in urls)
+
+
+def test_swarm_task_states_are_read_from_service_ps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus_ml.release import cluster as swarm
+
+    ps = (
+        "Running\tRunning 3 seconds ago\t\n"
+        "Running\tStarting 1 second ago\t\n"
+        'Shutdown\tFailed 5 seconds ago\t"task: non-zero exit (137): unhealthy container"\n'
+        "Shutdown\tShutdown 9 seconds ago\t\n"
+    )
+    calls: list[tuple[str, ...]] = []
+
+    def fake(*args: str, **_kw: object) -> str:
+        calls.append(args)
+        if args[:2] == ("service", "inspect"):
+            raise swarm.ClusterError("docker service failed (1): Error: No such service: x")
+        return ps
+
+    monkeypatch.setattr(swarm.docker_cli, "docker", fake)
+    tasks = swarm.SwarmCluster().tasks("staging_nexus-crm")
+    assert tasks.running == 1
+    assert tasks.failures == ("task: non-zero exit (137): unhealthy container",)
+    assert swarm.SwarmCluster().service_spec("x") is None
+    swarm.SwarmCluster().update_image("p_crm", "reg/crm@sha256:" + "f" * 64)
+    assert calls[-1] == (
+        "service",
+        "update",
+        "--detach",
+        "--image",
+        "reg/crm@sha256:" + "f" * 64,
+        "--update-failure-action",
+        "rollback",
+        "--no-resolve-image",
+        "p_crm",
+    )
