@@ -243,3 +243,26 @@ def test_a_bug_in_a_step_is_recorded_and_raised_after_teardown(tmp_path: Path) -
     assert world.staging_torn_down()
     migrations = next(r for n, r in world.events if n == "migrations" and r is not None)
     assert migrations.status == "error" and "KeyError" in migrations.detail
+
+
+def test_the_pipelines_verdict_is_served_with_its_steps(tmp_path: Path) -> None:
+    from tests.release.test_api import make_client
+    from tests.service.fakes import AUTH
+
+    world = World(tmp_path)
+    world.store = FileReleaseStore(tmp_path / "releases")  # where the service reads them
+    verdict = world.run()
+    with make_client(tmp_path) as client:
+        served = client.get("/v1/releases/crm-2", headers=AUTH)
+    assert served.status_code == 200
+    body = served.json()
+    # what Argo Rollouts' web provider reads, and the pipeline's own report
+    assert body["verdict"] == "Successful" and body["module"] == "crm"
+    assert [s["name"] for s in body["steps"]] == [s.name for s in verdict.steps]
+    assert body["steps"][-1] == {
+        "name": "promote",
+        "status": "passed",
+        "seconds": verdict.steps[-1].seconds,
+        "detail": verdict.steps[-1].detail,
+        "findings": verdict.steps[-1].findings,
+    }
