@@ -11,7 +11,6 @@ Library code: progress and events go to the ``on_event`` callback; the CLI print
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 import time
@@ -36,10 +35,11 @@ from nexus_ml.execute.loop import Executor, ExecutorConfig, TickReport
 from nexus_ml.execute.memory import InMemoryCluster
 from nexus_ml.ingest.frame_source import FrameSource
 from nexus_ml.ingest.source import MetricFetch
+from nexus_ml.logs import get_logger
 from nexus_ml.sim.incidents import DemandSurge, Incident, LatencyDegradation
 from nexus_ml.sim.simulator import ErpSimulator
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Event = Callable[[str], None]
 _RULES_CONFIDENCE = {Action.SCALE_UP: 0.5, Action.SCALE_DOWN: 0.55, Action.RESTART: 0.6,
@@ -185,7 +185,7 @@ def run_loop_demo(
     from service.core.config import ServiceSettings
     from service.dashboard.snapshot import write_snapshot
 
-    emit = on_event or (lambda line: log.info("%s", line))
+    emit = on_event or (lambda line: log.info("loop_demo.step", line=line))
     began = time.perf_counter()
     result = LoopDemoResult()
     config.out_dir.mkdir(parents=True, exist_ok=True)

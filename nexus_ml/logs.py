@@ -142,7 +142,11 @@ def get_logger(name: str) -> EventLogger:
     return EventLogger(logging.getLogger(name))
 
 
-def _event_and_fields(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
+def record_event(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
+    """The event name and fields of ``record`` (tests read these instead of the text).
+
+    A record of another library has its message as the event and no fields.
+    """
     event = getattr(record, _EVENT_ATTR, None)
     if isinstance(event, str):
         return event, dict(getattr(record, _FIELDS_ATTR, None) or {})
@@ -182,7 +186,7 @@ class StructuredFormatter(RedactingFormatter):
         self.kind: LogFormat = kind
 
     def format(self, record: logging.LogRecord) -> str:
-        event, fields = _event_and_fields(record)
+        event, fields = record_event(record)
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),

@@ -7,7 +7,6 @@ skipped or repeated run is harmless. Every run ends with exactly one log line.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -17,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from nexus_ml.errors import InputError, NexusError
+from nexus_ml.logs import get_logger
 from pipelines.locks import RunLock
 from pipelines.train import TrainReport
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -86,14 +86,14 @@ def run_locked(job: Callable[[], TrainReport], lock: RunLock) -> RunResult:
     began = time.perf_counter()
     if not lock.try_acquire():
         result = RunResult("skipped", f"retrain skipped: {lock.describe()} is held by another run")
-        log.info(result.message)
+        log.info("retrain.skipped", lock=lock.describe(), reason="held by another run")
         return result
     try:
         report = job()
     except NexusError as exc:
         elapsed = time.perf_counter() - began
         result = RunResult("failed", f"retrain failed after {elapsed:.1f}s: {exc}", error=exc)
-        log.error(result.message)
+        log.error("retrain.failed", seconds=round(elapsed, 1), error=str(exc))
         return result
     finally:
         lock.release()
@@ -105,7 +105,14 @@ def run_locked(job: Callable[[], TrainReport], lock: RunLock) -> RunResult:
         f"retrain ok window={report.start.isoformat()}..{report.end.isoformat()} "
         f"modules={len(report.outcomes)} {summary} seconds={report.seconds:.1f}"
     )
-    log.info(message)
+    log.info(
+        "retrain.done",
+        window_start=report.start.isoformat(),
+        window_end=report.end.isoformat(),
+        modules=len(report.outcomes),
+        outcomes=",".join(f"{status}:{n}" for status, n in sorted(counts.items())),
+        seconds=round(report.seconds, 1),
+    )
     return RunResult("ok", message, report)
 
 
@@ -131,6 +138,6 @@ def run_schedule(
             return results
         nxt = schedule.next_after(clock())
         wait = max(0.0, (nxt - clock()).total_seconds())
-        log.info("retrain next run at %s", nxt.isoformat())
+        log.info("retrain.scheduled", next_run=nxt.isoformat(), wait_s=round(wait, 1))
         if stop.wait(wait):
             return results

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import math
 import tempfile
 import time
@@ -32,6 +31,7 @@ from nexus_ml.catalog import Catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import DataQualityError, InputError
 from nexus_ml.ingest.source import MetricSource
+from nexus_ml.logs import get_logger
 from nexus_ml.models.registry.store import RegistryStore, TrainedModule
 from nexus_ml.models.training.backtest import SeriesScore, score_forecaster
 from nexus_ml.models.training.fanout import (
@@ -43,7 +43,7 @@ from nexus_ml.models.training.fanout import (
 )
 from nexus_ml.models.training.promotion import GateConfig, Verdict, judge
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,11 @@ def _score_champion(
         except Exception as exc:  # an old or broken champion is judged, not crashed on
             problems.append(f"{name}: {exc}")
             log.warning(
-                "champion %s v%s cannot forecast %s: %s", fit.module, champion.version, name, exc
+                "train.champion_cannot_forecast",
+                module=fit.module,
+                version=champion.version,
+                series=name,
+                error=str(exc),
             )
     return scores, problems
 
@@ -350,15 +354,15 @@ def _metrics(
 
 
 def _log_outcome(o: ModuleOutcome) -> None:
-    champ = "none" if o.champion_mase is None else f"{o.champion_mase:.4f}"
+    champ = None if o.champion_mase is None else round(o.champion_mase, 4)
     log.info(
-        "train module=%s status=%s version=%s mase=%.4f champion_mase=%s reason=%s",
-        o.module,
-        o.status,
-        o.version,
-        o.mase,
-        champ,
-        o.reason,
+        "train.outcome",
+        module=o.module,
+        status=o.status,
+        version=o.version,
+        mase=round(o.mase, 4),
+        champion_mase=champ,
+        reason=o.reason,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nexus_ml.errors import DataQualityError, InputError
+from nexus_ml.logs import record_event
 from pipelines.locks import FileLock, PgAdvisoryLock
 from pipelines.retrain import Cron, Every, run_locked, run_schedule
 from pipelines.train import ModuleOutcome, TrainReport
@@ -50,9 +51,12 @@ def test_one_log_line_per_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
             lambda: report("promoted", "challenger", "unchanged", "unchanged"), lock
         )
     assert result.status == "ok"
-    (line,) = [r.getMessage() for r in caplog.records]
-    assert line.startswith("retrain ok window=2026-11-01T03:00:00+00:00..2026-11-29T03:00:00+00:00")
-    assert "modules=4 challenger=1 promoted=1 unchanged=2 seconds=1.5" in line
+    ((event, fields),) = [record_event(r) for r in caplog.records]
+    assert event == "retrain.done"
+    assert fields["window_start"] == "2026-11-01T03:00:00+00:00"
+    assert fields["window_end"] == "2026-11-29T03:00:00+00:00"
+    assert fields["modules"] == 4 and fields["seconds"] == 1.5
+    assert fields["outcomes"] == "challenger:1,promoted:1,unchanged:2"
     assert lock.try_acquire()  # released after the run
     lock.release()
 

@@ -12,6 +12,7 @@ import pytest
 
 from nexus_ml.errors import DataQualityError, InputError
 from nexus_ml.ingest.frame_source import FrameSource
+from nexus_ml.logs import record_event
 from nexus_ml.models.registry.local_store import LocalModelStore
 from nexus_ml.models.registry.store import CHAMPION, TAG_FINGERPRINT, TAG_PROMOTION, TAG_REASON
 from pipelines.train import train
@@ -62,8 +63,9 @@ def test_pipeline_publishes_a_champion_per_module_and_is_idempotent(
         meta = bundle.metadata
         assert meta["metrics"]["mase.cpu_usage"] > 0
         assert meta["params"]["points"] == 8 * 288
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("train module=")]
-    assert len(lines) == len(MODULES) and all("status=promoted" in line for line in lines)
+    events = [record_event(r) for r in caplog.records]
+    outcomes = [fields for event, fields in events if event == "train.outcome"]
+    assert len(outcomes) == len(MODULES) and all(f["status"] == "promoted" for f in outcomes)
 
     again = _train(source, store, sim_end)
     assert [o.status for o in again.outcomes] == ["unchanged", "unchanged"]
