@@ -33,8 +33,9 @@ from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, SoloLock
 from nexus_ml.execute.recorder import EXECUTOR_MODULE, Recorder
 from nexus_ml.execute.rollback_run import RollbackRun, RollbackSetup, run_rollback
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["DecisionSource", "Executor", "ExecutorConfig", "Outcome", "TickReport", "rollback_plan"]
 
@@ -156,7 +157,7 @@ class Executor:
                     if on_tick is not None:
                         on_tick(report)
                 except Exception:  # the loop must survive anything; the tick logs and audits
-                    log.exception("executor tick failed")
+                    log.exception("executor.tick_failed", executor=self.config.executor_id)
                 ticks += 1
                 if max_ticks is not None and ticks >= max_ticks:
                     break
@@ -171,9 +172,9 @@ class Executor:
         if leader != self._was_leader:
             self.recorder.audit(now, "leader" if leader else "standby", reason="leader_lock")
             log.info(
-                "executor %s is now %s",
-                self.config.executor_id,
-                "the leader" if leader else "a standby",
+                "executor.role",
+                executor=self.config.executor_id,
+                role="leader" if leader else "standby",
             )
             self._was_leader = leader
             if leader:
@@ -186,7 +187,7 @@ class Executor:
         try:
             states: dict[str, ServiceState] | None = self.backend.services()
         except NexusError as exc:
-            log.error("cluster unavailable, holding every decision: %s", exc)
+            log.error("executor.cluster_unavailable", holding="every decision", error=str(exc))
             self.recorder.audit(now, "cluster_error", reason="cluster_unavailable", detail=str(exc))
             self.recorder.alert_holding(now, "cluster_error", "critical", probable_cause=str(exc))
             states = None
@@ -200,7 +201,7 @@ class Executor:
         report.fetched = True
         if self._service_down:
             self._service_down = False
-            log.info("decision service is back: resuming")
+            log.info("executor.service_back", resuming=True)
             self.recorder.audit(now, "fetch_resumed", reason="service_back")
             self.recorder.alert_holding(now, "resumed", "info")
         for rejected in batch.rejected:
@@ -306,7 +307,7 @@ class Executor:
                 on_step=lambda module: self._rolled_back(now, decision, module),
             )
         except NexusError as exc:
-            log.error("rollback of %s failed: %s", decision.module, exc)
+            log.error("executor.rollback_failed", module=decision.module, error=str(exc))
             self.guardrails.record(decision.module, decision.action, now)  # no hammering
             self.recorder.audit(
                 now, "action_failed", decision, reason="cluster_error", detail=str(exc)
@@ -327,10 +328,10 @@ class Executor:
         self.recorder.alert_applied(now, decision, taken)
         run.time("notify", time.monotonic() - notified)
         log.info(
-            "rolled back %s in %.1f s: %s",
-            decision.module,
-            time.monotonic() - started,
-            run.summary(),
+            "executor.rolled_back",
+            module=decision.module,
+            seconds=round(time.monotonic() - started, 1),
+            summary=run.summary(),
         )
         self.recorder.audit(
             now,
@@ -374,7 +375,12 @@ class Executor:
                 ),
             )
         except NexusError as exc:
-            log.error("%s on %s failed: %s", decision.action.value, decision.module, exc)
+            log.error(
+                "executor.action_failed",
+                action=decision.action.value,
+                module=decision.module,
+                error=str(exc),
+            )
             self.guardrails.record(decision.module, decision.action, now)  # no hammering
             self.recorder.audit(
                 now, "action_failed", decision, reason="cluster_error", detail=str(exc)
@@ -384,7 +390,12 @@ class Executor:
             )
             return Outcome(decision.module, decision.action, "cluster_error", False, str(exc))
         self.guardrails.record(decision.module, decision.action, now)
-        log.info("applied %s on %s: %s", decision.action.value, decision.module, verdict.detail)
+        log.info(
+            "executor.action_applied",
+            action=decision.action.value,
+            module=decision.module,
+            detail=verdict.detail,
+        )
         self.recorder.audit(
             now,
             "action_taken",
@@ -398,7 +409,7 @@ class Executor:
 
     # -- failure paths ---------------------------------------------------------------------
     def _on_service_down(self, now: datetime, exc: NexusError) -> None:
-        log.error("decision service unavailable, holding: %s", exc)
+        log.error("executor.service_unavailable", holding=True, error=str(exc))
         self.recorder.audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
         self._service_down = True
         lang = self.config.language
@@ -414,7 +425,7 @@ class Executor:
 
     def _on_rejected(self, now: datetime, rejected: RejectedDecision) -> None:
         module = rejected.module or EXECUTOR_MODULE
-        log.error("rejected a malformed decision for %s: %s", module, rejected.error)
+        log.error("executor.decision_rejected", module=module, error=rejected.error)
         raw = rejected.raw if isinstance(rejected.raw, dict) else {"raw": repr(rejected.raw)}
         self.recorder.audit(
             now,
@@ -443,11 +454,11 @@ class Executor:
             level = logging.DEBUG
         log.log(
             level,
-            "skipped %s on %s: %s (%s)",
-            decision.action.value,
-            decision.module,
-            verdict.reason,
-            verdict.detail,
+            "executor.action_skipped",
+            action=decision.action.value,
+            module=decision.module,
+            reason=verdict.reason,
+            detail=verdict.detail,
         )
         self.recorder.audit(
             now, "action_skipped", decision, reason=verdict.reason, detail=verdict.detail
@@ -467,7 +478,7 @@ class Executor:
         try:
             recent = self.audit.since(now - timedelta(hours=1))
         except Exception:
-            log.warning("could not read the audit trail; cooldowns start empty", exc_info=True)
+            log.warning("executor.audit_unreadable", cooldowns="start empty", exc_info=True)
             return
         for entry in recent:
             if entry.event == "action_taken" and entry.action in Action._value2member_map_:
