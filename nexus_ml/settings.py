@@ -120,6 +120,17 @@ class Settings(BaseSettings):
     crisis_report_url: str = Field(
         "", description="Base URL the Telegram summary links reports under (empty: file path)"
     )
+    rollback_smoke_urls: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="URLs a release rollback GETs to validate the system (below HTTP 400)",
+    )
+    rollback_release_window_s: float = Field(
+        1800.0,
+        gt=0,
+        le=86400,
+        description="Modules released this close to a failed one roll back with it",
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

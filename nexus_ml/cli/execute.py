@@ -63,10 +63,15 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         reports: list[TickReport] = []
+        shown = [len(executor.rollback_runs)]
 
         def show(report: TickReport) -> None:
             reports[:] = [report]
             _print_report(report)
+            # a release rollback's stages against the seed's budget
+            for run in executor.rollback_runs[shown[0] :]:
+                console.print(run.table(), highlight=False)
+            shown[0] = len(executor.rollback_runs)
 
         # Executor.run is the one loop: its guard keeps an unexpected error from stopping it,
         # and it releases the leader lock on the way out.

@@ -2,16 +2,20 @@
 
 PostgreSQL configured → audit in PostgreSQL and a leader lock; otherwise the embedded default:
 a JSON-lines audit file under the state directory and a single executor. Telegram configured →
-Telegram alerts; otherwise alerts as log lines.
+Telegram alerts; otherwise alerts as log lines. A FULL_SYSTEM rollback also returns that
+PostgreSQL database to the migration release before the failed one (when the migrations are
+at hand) and validates with the configured smoke URLs.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import LogNotifier, Notifier
 from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.errors import NexusError
 from nexus_ml.execute.audit import (
     AuditTrail,
     JsonlAudit,
@@ -27,7 +31,10 @@ from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, PgLeaderLock, SoloLock
 from nexus_ml.execute.loop import DecisionSource, Executor, ExecutorConfig
+from nexus_ml.execute.rollback_run import RollbackSetup
 from nexus_ml.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,27 @@ def build_executor(
         ),
         incidents=incidents,
         context=metric_context_for(settings),
+        rollback=rollback_setup_for(settings, catalog),
+    )
+
+
+def rollback_setup_for(settings: Settings, catalog: Catalog) -> RollbackSetup:
+    """The database (PostgreSQL configured and the migrations shipped) and the smoke URLs a
+    release rollback uses."""
+    from nexus_ml.execute.database import HttpSmoke, MigrationRollback
+    from nexus_ml.migrate import commands
+    from nexus_ml.migrate.dbmap import load_map
+
+    dsn = _secret(settings.pg_dsn)
+    database = None
+    if dsn and commands.DEFAULT_MIGRATIONS_DIR.is_dir():
+        try:
+            database = MigrationRollback(dsn, commands.load_graph(None, catalog), load_map())
+        except NexusError as exc:  # the executor still runs; a full rollback leaves the DB
+            log.warning("migrations unusable, FULL_SYSTEM rollbacks leave the database: %s", exc)
+    smoke = HttpSmoke(settings.rollback_smoke_urls) if settings.rollback_smoke_urls else None
+    return RollbackSetup(
+        database=database, smoke=smoke, release_window_s=settings.rollback_release_window_s
     )
 
 
