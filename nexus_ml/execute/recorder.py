@@ -11,7 +11,6 @@ undelivered alert is audited) and the executor carries on.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -29,8 +28,9 @@ from nexus_ml.execute.alerting import (
 )
 from nexus_ml.execute.audit import AuditEntry, AuditTrail
 from nexus_ml.execute.context import MetricContext
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger("nexus_ml.execute.loop")  # the executor's one log stream
+log = get_logger("nexus_ml.execute.loop")  # the executor's one log stream
 
 EXECUTOR_MODULE = "nexus-ml"  # the "module" of alerts about the executor itself
 
@@ -105,14 +105,16 @@ class Recorder:
         try:
             self.trail.write(entry)
         except Exception:  # an audit outage must not stop the loop; it is logged loudly
-            log.exception("audit write failed for %s %s", event, entry.module)
+            log.exception("executor.audit_write_failed", audit_event=event, module=entry.module)
 
     def alert(self, alert: Alert, now: datetime) -> bool:
         """Send ``alert`` and audit whether it went out, was grouped, or failed; True if sent."""
         try:
             sent = self.notifier.send(alert)
         except NexusError as exc:
-            log.error("alert %s/%s not delivered: %s", alert.module, alert.problem, exc)
+            log.error(
+                "alert.not_delivered", module=alert.module, problem=alert.problem, error=str(exc)
+            )
             self.audit(
                 now, "alert_failed", module=alert.module, reason=alert.problem, detail=str(exc)
             )

@@ -133,4 +133,4 @@ def test_an_audit_outage_is_logged_not_raised(caplog: pytest.LogCaptureFixture) 
 
     recorder, _ = _recorder(_Notifier(True), Broken())
     recorder.audit(NOW, "action_taken", decision(action="scale_up", target=2), reason="ok")
-    assert "audit write failed for action_taken nexus-crm" in caplog.text
+    assert "executor.audit_write_failed audit_event=action_taken module=nexus-crm" in caplog.text
