@@ -7,7 +7,6 @@ every decision on its own: a malformed or out-of-range decision is returned as a
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 from nexus_ml.decide.observed import ModuleObservation
 from nexus_ml.domain.decision import Decision
 from nexus_ml.errors import NexusError
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class DecisionServiceError(NexusError):
@@ -167,11 +167,11 @@ class DecisionClient:
                 )
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}"
-                log.warning("decision service attempt %d failed: %s", attempt + 1, problem)
+                log.warning("executor.service_attempt_failed", attempt=attempt + 1, problem=problem)
                 continue
             if response.status_code >= 500:
                 problem = f"HTTP {response.status_code}"
-                log.warning("decision service attempt %d failed: %s", attempt + 1, problem)
+                log.warning("executor.service_attempt_failed", attempt=attempt + 1, problem=problem)
                 continue
             if response.status_code >= 400:
                 raise DecisionServiceError(
