@@ -19,7 +19,6 @@ has moved past the one we posted with.
 from __future__ import annotations
 
 import copy
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -37,11 +36,12 @@ from nexus_ml.execute.backend import (
     LABEL_ROLLED_BACK_FROM,
     ServiceState,
 )
+from nexus_ml.logs import get_logger
 
 if TYPE_CHECKING:
     import docker
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _BUSY = {"updating", "rollback_started"}
 _FAILED = {"paused", "rollback_paused"}
@@ -287,7 +287,7 @@ class SwarmBackend:
             except ClusterError as exc:
                 if not self._lost_race(module, version, exc) or attempt == attempts - 1:
                     raise
-                log.info("service %s changed while updating it; retrying", name)
+                log.info("swarm.update_conflict", service=name, retrying=True)
                 self._sleep(self._poll_s)
 
     def _update(self, service_id: str, version: int, spec: dict[str, Any]) -> None:
