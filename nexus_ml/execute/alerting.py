@@ -10,7 +10,6 @@ ones at the time and the normal values (the executor sends it as a follow-up).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.execute.context import MetricContext
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -77,7 +77,7 @@ def recent_series(context: MetricContext | None, module: str) -> dict[str, list[
     try:
         frame = context.source.fetch([module], now - context.window, now).frame
     except Exception as exc:  # an alert without a duration beats no alert
-        log.warning("no metric history for %s: %s", module, exc)
+        log.warning("alert.no_metric_history", module=module, error=str(exc))
         return {}
     rows = frame[frame["module"] == module].sort_values("timestamp")
     return {f: [float(v) for v in rows[f]] for f in METRIC_KINDS if f in rows.columns}
