@@ -9,10 +9,11 @@ connection is still alive, so a leader that lost its connection stops acting at 
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from nexus_ml.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def lock_key(name: str) -> int:
@@ -74,9 +75,11 @@ class PgLeaderLock:
                 row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
                 self._held = bool(row and row[0])
                 if self._held:
-                    log.info("leader lock acquired (key %d)", self.key)
+                    log.info("leader.acquired", key=self.key)
         except psycopg.Error as exc:
-            log.warning("leader lock lost: database connection failed (%s)", type(exc).__name__)
+            log.warning(
+                "leader.lost", reason="database connection failed", error=type(exc).__name__
+            )
             self._drop()
         return self._held
 
@@ -92,7 +95,7 @@ class PgLeaderLock:
             try:
                 self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
             except Exception:  # closing the connection below releases it anyway
-                log.debug("advisory unlock failed", exc_info=True)
+                log.debug("leader.unlock_failed", exc_info=True)
         self._drop()
 
     def _drop(self) -> None:
@@ -101,5 +104,5 @@ class PgLeaderLock:
             try:
                 self._conn.close()
             except Exception:
-                log.debug("closing the lock connection failed", exc_info=True)
+                log.debug("leader.close_failed", exc_info=True)
         self._conn = None
