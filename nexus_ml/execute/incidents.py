@@ -10,7 +10,6 @@ grows and closes incidents and writes their reports.
 from __future__ import annotations
 
 import atexit
-import logging
 import queue
 import threading
 from datetime import datetime
@@ -18,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nexus_ml.crisis.triggers import CrisisEvent, outcome_event
 from nexus_ml.domain.decision import Decision
+from nexus_ml.logs import get_logger
 
 if TYPE_CHECKING:
     from nexus_ml.execute.backend import ServiceState
     from nexus_ml.execute.loop import Outcome
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class Handler(Protocol):
@@ -88,10 +88,10 @@ class IncidentHook:
             if self.dropped & (self.dropped - 1):  # log the 1st, 2nd, 4th, 8th… drop only
                 return False
             log.warning(
-                "incident queue full: dropped %s event of %s (%d dropped so far)",
-                "a crisis" if event.is_crisis else "an",
-                event.module,
-                self.dropped,
+                "incident.queue_full",
+                module=event.module,
+                crisis=event.is_crisis,
+                dropped_so_far=self.dropped,
             )
             return False
         return True
@@ -106,7 +106,7 @@ class IncidentHook:
                 self.handled += 1
             except Exception:  # one bad event must not end collection for the others
                 self.failed += 1
-                log.exception("incident collection failed for %s", event.module if event else "")
+                log.exception("incident.collection_failed", module=event.module if event else None)
             finally:
                 self._queue.task_done()
 
