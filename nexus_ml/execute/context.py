@@ -8,15 +8,15 @@ A failing source never blocks an alert: the alert goes out without metrics.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from statistics import median
 
 from nexus_ml.ingest.source import MetricSource
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 KEY_FIELDS = ("requests_per_min", "memory_usage", "error_rate", "response_time")
 
@@ -52,7 +52,7 @@ class MetricContext:
         try:
             frame = self.source.fetch([module], now - self.window, now).frame
         except Exception as exc:  # an alert without metrics beats no alert
-            log.warning("no metric context for %s: %s", module, exc)
+            log.warning("executor.no_metric_context", module=module, error=str(exc))
             return {}, {}
         rows = frame[frame["module"] == module].sort_values("timestamp")
         current: dict[str, float] = {}
