@@ -9,7 +9,6 @@ at hand) and validates with the configured smoke URLs.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from nexus_ml.alerts.grouping import AlertGrouper
@@ -32,9 +31,10 @@ from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, PgLeaderLock, SoloLock
 from nexus_ml.execute.loop import DecisionSource, Executor, ExecutorConfig
 from nexus_ml.execute.rollback_run import RollbackSetup
+from nexus_ml.logs import get_logger
 from nexus_ml.settings import Settings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,12 @@ def rollback_setup_for(settings: Settings, catalog: Catalog) -> RollbackSetup:
     if dsn and commands.DEFAULT_MIGRATIONS_DIR.is_dir():
         try:
             database = MigrationRollback(dsn, commands.load_graph(None, catalog), load_map())
-        except NexusError as exc:  # the executor still runs; a full rollback leaves the DB
-            log.warning("migrations unusable, FULL_SYSTEM rollbacks leave the database: %s", exc)
+        except NexusError as exc:
+            log.warning(
+                "executor.migrations_unusable",
+                consequence="FULL_SYSTEM rollbacks leave the database",
+                error=str(exc),
+            )
     smoke = HttpSmoke(settings.rollback_smoke_urls) if settings.rollback_smoke_urls else None
     return RollbackSetup(
         database=database, smoke=smoke, release_window_s=settings.rollback_release_window_s
