@@ -14,7 +14,6 @@ The bench (``bench/bench_forecast.py``) and the CLI (``nexus-ml forecast backtes
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -27,8 +26,9 @@ import pandas as pd
 
 from nexus_ml.errors import InputError
 from nexus_ml.evaluate.forecast_references import BacktestModel, make_models
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_MODELS: tuple[str, ...] = ("nexus", "seasonal_naive", "statsforecast_mstl")
 REFERENCE_MODEL = "seasonal_naive"
@@ -183,7 +183,12 @@ def backtest_series(
             covered[model.name].append((actual >= forecast.lo) & (actual <= forecast.hi))
             widths[model.name].append((forecast.hi - forecast.lo) / scale)
     if skipped:
-        log.warning("trace %s: %d origin(s) skipped, seasonal naive scale 0", series.name, skipped)
+        log.warning(
+            "backtest.origins_skipped",
+            trace=series.name,
+            skipped=skipped,
+            reason="seasonal naive scale 0",
+        )
     scores = {}
     for model in models:
         name = model.name
@@ -259,7 +264,7 @@ def run_backtest(
     report = BacktestReport()
     for name, series in series_by_name.items():
         report.traces[name] = backtest_series(series, models, protocol)
-        log.info("backtest trace=%s done", name)
+        log.info("backtest.trace_done", trace=name)
         if on_trace is not None:
             on_trace(name)
     report.aggregate = aggregate_scores(report.traces)
