@@ -7,7 +7,6 @@ the rest, scoring every row from the rows before it. Files run in parallel with 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from joblib import Parallel, delayed
 from nexus_ml.errors import InputError
 from nexus_ml.evaluate.nab.corpus import data_files, read_series, write_result
 from nexus_ml.evaluate.nab.scoring import probationary_length
+from nexus_ml.logs import get_logger
 
-logger = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -91,7 +91,7 @@ def run_file(data_dir: Path, out_dir: Path, relative_path: str, detector: str) -
         raise InputError(f"detector {detector!r} returned scores outside [0, 1]")
     write_result(Path(out_dir) / relative_path, frame, scores)
     seconds = time.perf_counter() - started
-    logger.info("nab-run file=%s rows=%d seconds=%.2f", relative_path, len(values), seconds)
+    log.info("nab.file_done", file=relative_path, rows=len(values), seconds=round(seconds, 2))
     return FileRun(relative_path, len(values), seconds)
 
 
