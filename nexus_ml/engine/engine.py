@@ -11,7 +11,6 @@ with the request.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -35,9 +34,10 @@ from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
 from nexus_ml.engine.strategies import LockedStrategy, StrategyBook
 from nexus_ml.errors import DataQualityError, ModelError, NotFoundError
 from nexus_ml.ingest.source import MetricSource
+from nexus_ml.logs import get_logger
 from nexus_ml.models.registry.store import ModelBundle
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -255,7 +255,9 @@ class DecisionEngine:
                 strategy = self._strategy(bundle, profile, window)
                 anomaly = self._anomaly_scores(bundle, window)
             except (ModelError, NotFoundError, DataQualityError) as exc:
-                log.warning("model failed module=%s error=%s", profile.name, exc)
+                log.warning(
+                    "engine.model_failed", module=profile.name, error=str(exc), policy="rules"
+                )
                 strategy, anomaly, model_note = None, None, f"{exc}; the seed's rules decided"
         inputs = DecisionInputs(
             profile=profile,
