@@ -6,7 +6,6 @@ writes here. Ids are short, path-safe names (a commit SHA, ``crm-2.1-rc1``).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import tempfile
@@ -16,9 +15,10 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from nexus_ml.errors import InputError, NexusError, NotFoundError
+from nexus_ml.logs import get_logger
 from nexus_ml.release.verdict import Verdict
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RELEASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _VALID_ID = re.compile(RELEASE_ID_PATTERN)
@@ -67,7 +67,7 @@ class FileReleaseStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        log.info("release verdict stored id=%s verdict=%s", verdict.id, verdict.verdict)
+        log.info("release.verdict_stored", release=verdict.id, verdict=verdict.verdict)
 
     def get(self, release_id: str) -> Verdict:
         path = self.root / f"{check_release_id(release_id)}.json"
@@ -139,7 +139,7 @@ class PostgresReleaseStore:
                     Jsonb(verdict.model_dump(mode="json")),
                 ),
             )
-        log.info("release verdict stored id=%s verdict=%s", verdict.id, verdict.verdict)
+        log.info("release.verdict_stored", release=verdict.id, verdict=verdict.verdict)
 
     def get(self, release_id: str) -> Verdict:
         check_release_id(release_id)
