@@ -9,7 +9,6 @@ notice a killed client even while a statement (say a long ``ALTER``) is running.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -18,11 +17,12 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from nexus_ml.errors import InputError, MigrationError
+from nexus_ml.logs import get_logger
 from nexus_ml.migrate.errors import LockTimeout
 from nexus_ml.redact import dsn_password
 from nexus_ml.redact import redact as mask
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Fixed key of the migration lock: every coordinator of every version agrees on it.
 MIGRATION_LOCK_KEY = 0x6E6D_6967_7261_7465  # "nmigrate"
@@ -120,7 +120,7 @@ class AdvisoryLock:
             time.sleep(self.poll_s)
         self._acquired_at = time.monotonic()
         self.waited_s = self._acquired_at - start
-        log.info("migration lock acquired after %.3f s", self.waited_s)
+        log.info("migrate.lock_acquired", waited_s=round(self.waited_s, 3))
         return self
 
     def __exit__(
@@ -138,8 +138,10 @@ class AdvisoryLock:
         except psycopg.Error as unlock_error:
             # A broken session: the server frees its locks when it ends. Do not hide the
             # error that brought us here.
-            log.warning("could not unlock explicitly (%s); the session end frees it", unlock_error)
-        log.info("migration lock released after %.3f s", self.held_s)
+            log.warning(
+                "migrate.unlock_failed", error=str(unlock_error), note="the session end frees it"
+            )
+        log.info("migrate.lock_released", held_s=round(self.held_s, 3))
 
     def _database(self) -> str:
         return str(self.conn.info.dbname)
