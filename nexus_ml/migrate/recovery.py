@@ -13,17 +13,17 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from psycopg import sql
 
+from nexus_ml.logs import get_logger
 from nexus_ml.migrate.history import SCHEMA, Conn
 from nexus_ml.migrate.parser import Migration
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _CREATE_INDEX = re.compile(
     r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
@@ -118,6 +118,10 @@ def drop_invalid_indexes(conn: Conn, migrations: Sequence[Migration]) -> list[st
                         sql.Identifier(nsp), sql.Identifier(rel)
                     )
                 )
-                log.warning("dropped invalid index %s.%s left by an interrupted build", nsp, rel)
+                log.warning(
+                    "migrate.invalid_index_dropped",
+                    index=f"{nsp}.{rel}",
+                    reason="left by an interrupted build",
+                )
                 dropped.append(f"{nsp}.{rel}")
     return dropped
