@@ -11,12 +11,12 @@ transaction, so the database again looks as before the run.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from nexus_ml.errors import MigrationError
+from nexus_ml.logs import get_logger
 from nexus_ml.migrate import history, recovery
 from nexus_ml.migrate.dbmap import DatabaseMap
 from nexus_ml.migrate.errors import StepFailed
@@ -25,7 +25,7 @@ from nexus_ml.migrate.integrity import Conn, check_integrity, run_part, run_veri
 from nexus_ml.migrate.parser import Migration
 from nexus_ml.migrate.pg import AdvisoryLock, SessionSettings, open_session, redact
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -76,7 +76,7 @@ class Coordinator:
         self.conninfo = conninfo
         self.dbmap = dbmap
         self.settings = settings or SessionSettings()
-        self.progress = progress or (lambda line: log.info("%s", line))
+        self.progress = progress or (lambda line: log.info("migrate.progress", line=line))
 
     @property
     def database(self) -> str:
@@ -214,7 +214,7 @@ class Coordinator:
     ) -> None:
         # Undo what already committed so that a failed run leaves no trace: non-transactional
         # downs first (newest first), then the transactional part in one transaction.
-        log.warning("non-transactional step failed; undoing the committed part of this run")
+        log.warning("migrate.non_transactional_failed", undoing="the committed part of this run")
         try:
             for m in reversed(deferred):
                 run_part(conn, m, "down")
