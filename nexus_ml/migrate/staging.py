@@ -14,7 +14,6 @@ rehearsal drops them.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -29,9 +28,10 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from nexus_ml.errors import MigrationError
+from nexus_ml.logs import get_logger
 from nexus_ml.migrate.pg import connect, database_of, with_dbname
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Conn = psycopg.Connection[tuple[object, ...]]
 _LOCK_PREFIX = "nexus-ml staging copy "
@@ -100,7 +100,11 @@ def staging_copy(conninfo: str, maintenance_db: str = "postgres") -> Iterator[st
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(stale))
             )
-            log.warning("dropped staging copy %s abandoned by an interrupted rehearsal", stale)
+            log.warning(
+                "migrate.staging_stale_dropped",
+                copy=stale,
+                reason="abandoned by an interrupted rehearsal",
+            )
         # PostgreSQL waits 5 s before refusing a template others are connected to: look first.
         busy = admin.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (source,)
@@ -113,11 +117,16 @@ def staging_copy(conninfo: str, maintenance_db: str = "postgres") -> Iterator[st
                     sql.Identifier(copy), sql.Identifier(source)
                 )
             )
-            log.info("staging copy %s made from template %s", copy, source)
+            log.info("migrate.staging_copy_made", copy=copy, source=source, method="template")
         except errors.ObjectInUse:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(copy)))
             _dump_restore(conninfo, with_dbname(conninfo, copy))
-            log.info("staging copy %s made with pg_dump (source in use)", copy)
+            log.info(
+                "migrate.staging_copy_made",
+                copy=copy,
+                source=source,
+                method="pg_dump (source in use)",
+            )
         yield with_dbname(conninfo, copy)
     finally:
         admin.execute(

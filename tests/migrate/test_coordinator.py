@@ -236,7 +236,7 @@ def test_staging_rehearsal_gates_production(
     with open_session(fresh_db, FAST), pytest.raises(StepFailed) as err:
         commands.all_modules(fresh_db, graph_of(broken), load_map(), staging=True, settings=FAST)
     assert err.value.migration == "user_management:0002"
-    assert "made with pg_dump (source in use)" in caplog.text
+    assert 'method="pg_dump (source in use)"' in caplog.text
     assert snapshot(fresh_db) == before, "production changed although staging failed"
     result = commands.all_modules(
         fresh_db, graph_of(migrations_copy), load_map(), staging=True, settings=FAST, release="v2"
