@@ -11,7 +11,6 @@ nginx —, ``NEXUS_RELEASE_MODULE``, ``NEXUS_RELEASE_IMAGE``, ``NEXUS_RELEASE_PR
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import subprocess
@@ -19,10 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nexus_ml.errors import InputError
+from nexus_ml.logs import get_logger
 from nexus_ml.release.http import Answer, Http
 from nexus_ml.release.staging import StagingPlan
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 CheckFn = Callable[[StagingPlan, Http], list[str]]
 OUTPUT_TAIL = 400
@@ -136,6 +136,6 @@ def run_checks(checks: Sequence[Check], plan: StagingPlan, http: Http) -> list[s
     findings: list[str] = []
     for check in checks:
         found = check.run(plan, http)
-        log.info("compatibility check name=%s findings=%d", check.name, len(found))
+        log.info("release.check_done", check=check.name, findings=len(found))
         findings += [f if f.startswith(check.name + ":") else f"{check.name}: {f}" for f in found]
     return findings

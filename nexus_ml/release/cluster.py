@@ -8,7 +8,6 @@ roll an image out); :class:`Proxy` is staging's nginx. :class:`SwarmCluster` and
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import tempfile
@@ -20,8 +19,9 @@ from typing import Any, Protocol
 
 from nexus_ml.deploy import docker_cli
 from nexus_ml.errors import ClusterError
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Swarm task states after which a task will not run again (it failed or was refused).
 DEAD_STATES = frozenset({"failed", "rejected", "orphaned"})
@@ -124,7 +124,7 @@ class SwarmCluster:
             )
         finally:
             Path(path).unlink(missing_ok=True)
-        log.info("stack deployed name=%s", name)
+        log.info("release.stack_deployed", stack=name)
 
     def remove_stack(self, name: str) -> None:
         """Remove the stack and wait until none of its containers runs (they hold its ports).
@@ -139,7 +139,7 @@ class SwarmCluster:
             if time.monotonic() > deadline:
                 raise ClusterError(f"stack {name}: containers still running after removal")
             time.sleep(0.3)
-        log.info("stack removed name=%s", name)
+        log.info("release.stack_removed", stack=name)
 
     def tasks(self, service: str) -> ServiceTasks:
         out = docker(
@@ -166,7 +166,7 @@ class SwarmCluster:
         if "@sha256:" in image or self.resolve_image == "never":
             args.append("--no-resolve-image")
         docker(*args, service, timeout=120)
-        log.info("rolling update started service=%s image=%s", service, image)
+        log.info("release.update_started", service=service, image=image)
 
 
 @dataclass
@@ -196,7 +196,7 @@ class NginxProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
             )
-        log.info("staging nginx started pid=%d", self._proc.pid)
+        log.info("release.proxy_started", pid=self._proc.pid)
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -20,7 +20,6 @@ and the verdict — with every step, its time and its findings — is stored und
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -30,6 +29,7 @@ from datetime import UTC, datetime
 from nexus_ml.catalog import Catalog
 from nexus_ml.deploy.options import DeployOptions
 from nexus_ml.errors import NexusError
+from nexus_ml.logs import get_logger
 from nexus_ml.migrate.errors import StepFailed
 from nexus_ml.release.checks import Check, run_checks
 from nexus_ml.release.cluster import Cluster, Proxy, service_image
@@ -44,7 +44,7 @@ from nexus_ml.release.staging import StagingPlan, plan_staging
 from nexus_ml.release.store import ReleaseStore
 from nexus_ml.release.verdict import ReleaseStatus, StepRecord, Verdict
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 STEPS = (
     "database",
@@ -159,7 +159,7 @@ class _Run:
             )
             self.steps.append(record)
             self.listener(name, record)
-            log.info("release step name=%s status=%s seconds=%.2f", name, status, record.seconds)
+            log.info("release.step_done", step=name, status=status, seconds=record.seconds)
 
 
 def _production_images(request: ReleaseRequest, cluster: Cluster) -> dict[str, str]:
@@ -176,7 +176,7 @@ def _quietly(action: Callable[..., object], *args: object) -> None:
     try:
         action(*args)
     except NexusError as exc:
-        log.warning("staging teardown failed action=%s error=%s", action.__name__, exc)
+        log.warning("release.teardown_failed", action=action.__name__, error=str(exc))
 
 
 def _teardown(run: _Run, stack: ExitStack) -> None:
@@ -184,7 +184,7 @@ def _teardown(run: _Run, stack: ExitStack) -> None:
     stack.close()
     seconds = round(run.seams.monotonic() - start, 3)
     run.steps.append(StepRecord(name="teardown", status="passed", seconds=seconds))
-    log.info("release step name=teardown seconds=%.2f", seconds)
+    log.info("release.step_done", step="teardown", status="passed", seconds=seconds)
 
 
 def _wait_ready(run: _Run, plan: StagingPlan, findings: list[str]) -> None:
