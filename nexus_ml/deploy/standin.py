@@ -125,8 +125,11 @@ def main() -> None:
     version = os.environ.get("MODULE_VERSION", "1")
     fail = os.environ.get("MODULE_FAIL_HEALTH", "") == "1"
     server = ReusePortServer((bind, port), make_handler(module, version, fail, Stats()))
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("nexus-module").info("%s %s on %s:%d", module, version, bind, port)
+    # standard library only (this file is the whole image): the key=value line by hand
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("nexus-module").info(
+        "module.listening module=%s version=%s bind=%s port=%d", module, version, bind, port
+    )
     server.serve_forever()
 
 
