@@ -11,7 +11,6 @@ server-sent events out to the open pages; decisions are recorded in the threads 
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import re
 import threading
@@ -24,10 +23,11 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from nexus_ml.domain import Action, Decision
+from nexus_ml.logs import get_logger
 from service.core.broadcast import Broadcaster
 from service.core.history_views import forecast_quality, packed
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TOP_REASONS = 3
 _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
