@@ -14,7 +14,6 @@ name and renamed, so a reader polling ``aliases.json`` never sees half a file.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any
 import joblib
 
 from nexus_ml.errors import ModelError, NotFoundError
+from nexus_ml.logs import get_logger
 from nexus_ml.models.registry.store import (
     CHALLENGER,
     CHAMPION,
@@ -37,7 +37,7 @@ from nexus_ml.models.registry.store import (
     bundle_from_payload,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BUNDLE_FILE = "bundle.joblib"
 
