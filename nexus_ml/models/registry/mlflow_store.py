@@ -12,7 +12,6 @@ fast.
 
 from __future__ import annotations
 
-import logging
 import math
 import tempfile
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 
 from nexus_ml.errors import ModelError, NotFoundError
+from nexus_ml.logs import get_logger
 from nexus_ml.models.registry.store import (
     CHALLENGER,
     CHAMPION,
@@ -38,7 +38,7 @@ from nexus_ml.models.registry.store import (
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BUNDLE_DIR = "bundle"
 BUNDLE_FILE = "bundle.joblib"
