@@ -8,7 +8,6 @@ secrets (bot token, API token, DSN password) never reach the trail.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -18,11 +17,12 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from nexus_ml.domain.base import Frozen
+from nexus_ml.logs import get_logger
 from nexus_ml.redact import MASK as MASK
 from nexus_ml.redact import dsn_password as _dsn_password
 from nexus_ml.redact import redact
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class AuditEntry(Frozen):
