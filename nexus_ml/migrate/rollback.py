@@ -9,10 +9,10 @@ again so the database is back where it was.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from nexus_ml.errors import MigrationError
+from nexus_ml.logs import get_logger
 from nexus_ml.migrate import history
 from nexus_ml.migrate.errors import StepFailed
 from nexus_ml.migrate.graph import MigrationGraph, module_units
@@ -21,7 +21,7 @@ from nexus_ml.migrate.parser import Migration
 from nexus_ml.migrate.pg import AdvisoryLock, open_session
 from nexus_ml.migrate.runner import Coordinator, RunReport
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def rollback_to(coordinator: Coordinator, graph: MigrationGraph, target: str) -> RunReport:
