@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import urllib.request
@@ -11,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from nexus_ml.errors import ClusterError
+from nexus_ml.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def docker(*args: str, env: Mapping[str, str] | None = None, timeout: float = 600) -> str:
