@@ -40,12 +40,32 @@ class LeadTimeRisk(BaseEstimator):  # type: ignore[misc]
         Quantile level of :meth:`predict_upper` (the provisioning bound shown to operators).
     season : int
         Steps per day for the seasonal part of the forecasters.
+    calib_window : int
+        Past errors the conformal quantiles are taken over.
+    vol_window : int
+        One-step changes that set the spread's scale.
+
+    Notes
+    -----
+    ``calib_window`` and ``vol_window`` are chosen leave-one-trace-out on the Crane traces by
+    the pinball loss at the quantiles the decision core reads (``bench/bench_lead_time.py``,
+    ``docs/model-selection.md``); the defaults are the choice made with every trace.
     """
 
-    def __init__(self, *, lead_time: int = 2, level: float = 0.95, season: int = 1440) -> None:
+    def __init__(
+        self,
+        *,
+        lead_time: int = 2,
+        level: float = 0.95,
+        season: int = 1440,
+        calib_window: int = 1440,
+        vol_window: int = 30,
+    ) -> None:
         self.lead_time = lead_time
         self.level = level
         self.season = season
+        self.calib_window = calib_window
+        self.vol_window = vol_window
 
     def fit(self, y: Iterable[float] | pd.Series) -> Self:
         """Learn from a history, oldest first. A series with a DatetimeIndex also records the
@@ -56,17 +76,20 @@ class LeadTimeRisk(BaseEstimator):  # type: ignore[misc]
         self.observed_until_: datetime | None = None
         if isinstance(y, pd.Series) and isinstance(y.index, pd.DatetimeIndex) and len(y):
             self.observed_until_ = pd.Timestamp(y.index[-1]).to_pydatetime()
-        self.window_model_ = LeadTimeQuantileForecaster(
-            lead_time=self.lead_time, level=self.level, season=self.season
-        ).fit(values)
-        self.ready_model_ = LeadTimeQuantileForecaster(
+        self.window_model_ = self._forecaster(first_step=1).fit(values)
+        self.ready_model_ = self._forecaster(first_step=self.lead_time + 1).fit(values)
+        self.n_observed_ = int(values.size)
+        return self
+
+    def _forecaster(self, first_step: int) -> LeadTimeQuantileForecaster:
+        return LeadTimeQuantileForecaster(
             lead_time=self.lead_time,
             level=self.level,
             season=self.season,
-            first_step=self.lead_time + 1,
-        ).fit(values)
-        self.n_observed_ = int(values.size)
-        return self
+            calib_window=self.calib_window,
+            vol_window=self.vol_window,
+            first_step=first_step,
+        )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "window_model_"):
