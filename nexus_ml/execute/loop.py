@@ -32,7 +32,8 @@ from nexus_ml.execute.guardrails import Guardrails, Verdict
 from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, SoloLock
 from nexus_ml.execute.recorder import EXECUTOR_MODULE, Recorder
-from nexus_ml.execute.rollback_run import RollbackRun, RollbackSetup, run_rollback
+from nexus_ml.execute.rollback_run import RollbackRun, RollbackSetup
+from nexus_ml.execute.rollbacks import ReleaseRollbacks, rollbacks_first
 from nexus_ml.logs import get_logger
 
 log = get_logger(__name__)
@@ -113,8 +114,6 @@ class Executor:
         rollback: RollbackSetup | None = None,
     ) -> None:
         self.source = source
-        self.rollback_setup = rollback or RollbackSetup()
-        self.rollback_runs: list[RollbackRun] = []  # the last few, newest last
         self._fetch_s: float | None = None
         self.context = context
         self.incidents = incidents  # crisis data collection, off the loop's thread
@@ -135,8 +134,31 @@ class Executor:
             context=context,
             catalog=catalog,
         )
+        self.rollbacks = ReleaseRollbacks(
+            backend,
+            catalog,
+            guardrails,
+            self.recorder,
+            rollback or RollbackSetup(),
+            timeout_s=self.config.action_timeout_s,
+            language=self.config.language,
+        )
         self._was_leader: bool | None = None  # unknown until the first tick
         self._service_down = False
+
+    @property
+    def rollback_setup(self) -> RollbackSetup:
+        """What release rollbacks use besides the cluster (database, smoke requests)."""
+        return self.rollbacks.setup
+
+    @rollback_setup.setter
+    def rollback_setup(self, setup: RollbackSetup) -> None:
+        self.rollbacks.setup = setup
+
+    @property
+    def rollback_runs(self) -> list[RollbackRun]:
+        """The last release rollbacks, newest last."""
+        return self.rollbacks.runs
 
     # -- the loop --------------------------------------------------------------------------
     def run(
@@ -206,7 +228,7 @@ class Executor:
             self.recorder.alert_holding(now, "resumed", "info")
         for rejected in batch.rejected:
             self._on_rejected(now, rejected)
-        for decision in _rollbacks_first(batch.decisions, self.catalog):
+        for decision in rollbacks_first(batch.decisions, self.catalog):
             outcome = self._handle(now, batch, decision, states)
             report.outcomes.append(outcome)
             if self.incidents is not None:  # queues an event; never blocks the loop
@@ -289,67 +311,6 @@ class Executor:
             )
         return self._apply(now, decision, verdict, states[decision.module], states)
 
-    def _apply_rollback(
-        self, now: datetime, decision: Decision, states: dict[str, ServiceState]
-    ) -> Outcome:
-        """Roll back the decision's scope in order, then validate; every stage timed."""
-        lang = self.config.language
-        started = time.monotonic()
-        try:
-            run = run_rollback(
-                self.backend,
-                self.catalog,
-                decision,
-                states,
-                self.rollback_setup,
-                timeout_s=self.config.action_timeout_s,
-                recently_rolled_back=lambda m: self.guardrails.recently(m, Action.ROLLBACK, now),
-                on_step=lambda module: self._rolled_back(now, decision, module),
-            )
-        except NexusError as exc:
-            log.error("executor.rollback_failed", module=decision.module, error=str(exc))
-            self.guardrails.record(decision.module, decision.action, now)  # no hammering
-            self.recorder.audit(
-                now, "action_failed", decision, reason="cluster_error", detail=str(exc)
-            )
-            self.recorder.alert_decision(
-                now, decision, "cluster_error", phrase("failed", lang, reason=str(exc))
-            )
-            return Outcome(decision.module, decision.action, "cluster_error", False, str(exc))
-        released = states.get(decision.module)
-        if released is not None and released.released_at is not None and decision.decided_at:
-            detect = (decision.decided_at - released.released_at).total_seconds()
-            run.time("detect", detect, clock="executor")
-        else:
-            run.time("detect", None)
-        run.time("analyse", self._fetch_s)
-        taken = phrase("rollback", lang, modules=", ".join(run.rolled_back))
-        notified = time.monotonic()
-        self.recorder.alert_applied(now, decision, taken)
-        run.time("notify", time.monotonic() - notified)
-        log.info(
-            "executor.rolled_back",
-            module=decision.module,
-            seconds=round(time.monotonic() - started, 1),
-            summary=run.summary(),
-        )
-        self.recorder.audit(
-            now,
-            "action_taken",
-            decision,
-            reason="ok",
-            detail=run.summary(),
-            data={"modules": run.rolled_back, "rollback": run.as_data()},
-        )
-        self.rollback_runs = [*self.rollback_runs[-9:], run]
-        return Outcome(decision.module, decision.action, "ok", True, run.summary())
-
-    def _rolled_back(self, now: datetime, decision: Decision, module: str) -> None:
-        # every module of the chain is in its rollback cooldown: a rollback decision of its
-        # own in this pass would return it to the failed spec
-        self.guardrails.record(module, Action.ROLLBACK, now)
-        self.recorder.audit(now, "rollback_step", decision, reason="ok", detail=module)
-
     def _apply(
         self,
         now: datetime,
@@ -359,7 +320,10 @@ class Executor:
         states: dict[str, ServiceState] | None = None,
     ) -> Outcome:
         if decision.action is Action.ROLLBACK and verdict.target is None:
-            return self._apply_rollback(now, decision, states or {decision.module: state})
+            acted, reason, detail = self.rollbacks.apply(
+                now, decision, states or {decision.module: state}, fetch_s=self._fetch_s
+            )
+            return Outcome(decision.module, decision.action, reason, acted, detail)
         lang = self.config.language
         try:
             applied = apply_verdict(
@@ -490,22 +454,3 @@ class Executor:
             return self.catalog.get(module)
         except NexusError:
             return None
-
-
-def _rollbacks_first(decisions: list[Decision], catalog: Catalog) -> list[Decision]:
-    """Rollbacks before everything else, the widest first and, between equally wide ones, the
-    module others depend on first: a chain that includes a module rolls it back before that
-    module's own rollback is looked at (then skipped on its cooldown). The other decisions
-    keep their order."""
-    order = {m: i for i, m in enumerate(catalog.dependency_order())}
-
-    def rank(d: Decision) -> tuple[int, int]:
-        if d.action is not Action.ROLLBACK:
-            return (0, 0)
-        try:
-            width = len(rollback_plan(catalog, d.module, d.rollback_scope))
-        except NexusError:
-            width = 1
-        return (-width, order.get(d.module, len(order)))
-
-    return sorted(decisions, key=rank)
