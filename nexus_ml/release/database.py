@@ -17,7 +17,7 @@ from typing import Protocol
 
 from nexus_ml.migrate.dbmap import DatabaseMap
 from nexus_ml.migrate.graph import MigrationGraph
-from nexus_ml.migrate.pg import redact
+from nexus_ml.migrate.pg import database_of, redact
 from nexus_ml.migrate.runner import Coordinator
 from nexus_ml.migrate.staging import staging_copy
 
@@ -38,6 +38,9 @@ class Database(Protocol):
 
     def describe(self, dsn: str) -> str:
         """``user@host:port/db`` (never the password)."""
+
+    def name_of(self, dsn: str) -> str:
+        """The database name of ``dsn``."""
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,6 @@ class PostgresDatabase:
 
     def describe(self, dsn: str) -> str:
         return redact(dsn)
+
+    def name_of(self, dsn: str) -> str:
+        return database_of(dsn)

@@ -233,6 +233,7 @@ def _staging(run: _Run, stack: ExitStack) -> None:
             _production_images(request, seams.cluster),
             request.staging,
             port_offset=request.port_offset,
+            database=seams.database.name_of(run.staging_dsn),
         )
         run.plan = plan
         stack.callback(_quietly, seams.cluster.remove_stack, plan.options.stack_name)

@@ -44,6 +44,9 @@ class StagingPlan:
         The staging rendering options (stack name, nginx listen address).
     images
         Staging module name → image reference deployed.
+    database
+        Name of staging's copy of production's database, given to every staging module as
+        ``NEXUS_DATABASE`` (the name only: credentials stay with the platform's secrets).
     """
 
     module: str
@@ -52,6 +55,7 @@ class StagingPlan:
     catalog: Catalog
     options: DeployOptions
     images: Mapping[str, str]
+    database: str | None = None
 
     @property
     def baseline(self) -> str:
@@ -77,6 +81,8 @@ class StagingPlan:
         doc: dict[str, Any] = stack_document(self.catalog, self.options)
         for name, image in self.images.items():
             doc["services"][name]["image"] = image
+            if self.database:
+                doc["services"][name]["environment"]["NEXUS_DATABASE"] = self.database
         body = yaml.dump(doc, Dumper=DUMPER, sort_keys=False, default_flow_style=False, width=4096)
         return HEADER.replace("stack render", "release (staging)") + body
 
@@ -102,6 +108,7 @@ def plan_staging(
     options: DeployOptions,
     *,
     port_offset: int,
+    database: str | None = None,
 ) -> StagingPlan:
     """Build the staging plan of a release of ``module``.
 
@@ -119,6 +126,8 @@ def plan_staging(
         Staging rendering options; ``stack_name`` must differ from production's.
     port_offset
         Added to every module's port (staging binds beside production).
+    database
+        Staging's database copy (its name), passed to the staging modules.
 
     Raises
     ------
@@ -155,4 +164,5 @@ def plan_staging(
         # staging mirrors the ERP modules; nexus-ml's own services stay in production
         options=options.model_copy(update={"include_nexus_ml": False}),
         images=images,
+        database=database,
     )

@@ -42,6 +42,7 @@ class FakeCluster:
     outcome: str = "completed"  # or rollback_completed, paused
     deploy_error: str | None = None
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    stacks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _clock: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def service_spec(self, service: str) -> Mapping[str, Any] | None:
@@ -52,6 +53,7 @@ class FakeCluster:
         if self.deploy_error:
             raise ClusterError(self.deploy_error)
         doc = yaml.safe_load(stack_text)
+        self.stacks[name] = doc
         for svc, body in doc["services"].items():
             self.services[f"{name}_{svc}"] = spec_of(f"{name}_{svc}", body["image"])
 
@@ -118,6 +120,9 @@ class FakeDatabase:
 
     def describe(self, dsn: str) -> str:
         return f"db/{dsn}"
+
+    def name_of(self, dsn: str) -> str:
+        return f"nexus_{dsn}"
 
 
 @dataclass

@@ -105,6 +105,8 @@ def test_a_good_candidate_passes_every_step_and_is_promoted(tmp_path: Path) -> N
     # staging deployed with production's images, the candidate and the baseline beside it
     assert world.cluster.calls[0] == ("deploy", "staging")
     assert "location /crm-baseline/" in (world.proxy.config or "")
+    services = world.cluster.stacks["staging"]["services"]
+    assert {s["environment"]["NEXUS_DATABASE"] for s in services.values()} == {"nexus_copy0"}
     assert world.staging_torn_down()
     # the migrations rehearsed on the copy are the only ones production gets, after staging
     assert world.database.runs == [
