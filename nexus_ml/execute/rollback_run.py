@@ -110,7 +110,16 @@ class RollbackRun:
         self.stages.sort(key=lambda s: order.index(s.stage))
 
     def summary(self) -> str:
+        """One line: what was rolled back, the stages against the budget, the rest (the
+        incident report keeps the first 500 characters)."""
         parts = [f"{self.scope.value}: rolled back {', '.join(self.rolled_back) or 'none'}"]
+        timed = [
+            f"{s.stage} {s.seconds:.1f}/{s.budget_s:.0f} s{'' if s.within else ' OVER'}"
+            for s in self.stages
+            if s.seconds is not None
+        ]
+        if timed:
+            parts.append("stages " + ", ".join(timed))
         if self.unchanged:
             parts.append(f"unchanged and healthy {', '.join(self.unchanged)}")
         if self.skipped:

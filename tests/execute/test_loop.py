@@ -184,6 +184,8 @@ def test_a_chain_leaves_modules_outside_the_release_and_skips_one_just_rolled_ba
     for stage in ("detect", "analyse", "notify", "execute", "validate"):
         assert stage in table
     assert "OVER" in table  # 481 s to detect against the seed's 30 s
+    # the outcome (what the incident report keeps) carries the stages too
+    assert "stages detect 481.0/30 s OVER, analyse" in report.outcomes[0].detail
 
 
 class FakeDatabase:
