@@ -12,7 +12,7 @@ from rich.table import Table
 
 from nexus_ml.cli.common import console, exits_cleanly, settings
 from nexus_ml.cli.train_options import TrainOptions, with_train_options
-from nexus_ml.errors import ConfigError, InputError
+from nexus_ml.errors import InputError
 
 if TYPE_CHECKING:
     from nexus_ml.ingest.source import MetricSource
@@ -62,42 +62,26 @@ def build_job(opts: TrainOptions) -> tuple[Callable[[], TrainReport], RegistrySt
 
 
 def _source(opts: TrainOptions) -> tuple[MetricSource, datetime | None]:
-    cfg = settings()
-    if opts.data is not None:
-        from nexus_ml.ingest.frame_source import FrameSource, read_metric_frame
+    from nexus_ml.ingest.factory import metric_source
+    from nexus_ml.ingest.frame_source import FrameSource
 
-        if not opts.data.is_file():
-            raise InputError(f"--from: no such file {str(opts.data)!r}")
-        frame = read_metric_frame(opts.data)
-        if frame.empty:
-            raise InputError(f"--from: {opts.data} holds no rows")
-        last = frame["timestamp"].max() + timedelta(seconds=opts.step_s)
-        return FrameSource(frame, name=str(opts.data)), last.to_pydatetime()
-    if not cfg.prometheus_url:
-        raise ConfigError(
-            "no metric source: pass --from FILE or set NEXUS_PROMETHEUS_URL", field="prometheus_url"
-        )
-    from nexus_ml.ingest.prometheus_source import PrometheusSource
-
-    return PrometheusSource(cfg.prometheus_url, timeout_s=cfg.prometheus_timeout_s), None
+    source = metric_source(
+        settings(),
+        path=opts.data,
+        simulate=False,
+        label="--from",
+        missing="pass --from FILE or set NEXUS_PROMETHEUS_URL",
+    )
+    last = source.last_timestamp if isinstance(source, FrameSource) else None
+    return source, None if last is None else last + timedelta(seconds=opts.step_s)
 
 
 def _store(opts: TrainOptions) -> RegistryStore:
-    cfg = settings()
-    if opts.store == "local":
-        from nexus_ml.models.registry.local_store import LocalModelStore
+    from nexus_ml.models.registry.factory import model_store
 
-        return LocalModelStore(cfg.models_dir)
-    if opts.store == "mlflow":
-        from nexus_ml.models.registry.mlflow_store import MlflowModelStore
-
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)  # the embedded sqlite lives there
-        return MlflowModelStore(
-            cfg.effective_mlflow_uri,
-            experiment=opts.experiment or cfg.mlflow_experiment,
-            model_prefix=cfg.mlflow_model_prefix,
-        )
-    raise InputError(f"--store must be mlflow or local, got {opts.store!r}")
+    if opts.store not in ("local", "mlflow"):  # "auto" is the service's choice, not a flag
+        raise InputError(f"--store must be mlflow or local, got {opts.store!r}")
+    return model_store(settings(), opts.store, experiment=opts.experiment)
 
 
 @contextmanager

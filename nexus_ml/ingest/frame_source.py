@@ -99,6 +99,14 @@ class FrameSource:
     def modules(self) -> tuple[str, ...]:
         return tuple(self._by_module)
 
+    @property
+    def last_timestamp(self) -> datetime | None:
+        """The latest timestamp of the frame (``None`` when it is empty)."""
+        if self._frame.empty:
+            return None
+        last: datetime = pd.Timestamp(self._frame["timestamp"].max()).to_pydatetime()
+        return last
+
     def fetch(
         self,
         modules: Sequence[str],
