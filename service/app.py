@@ -14,8 +14,10 @@ from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.crisis.alert_sink import alert_incident_sink_for
 from nexus_ml.decide.policy import PolicyConfig
 from nexus_ml.engine import Clock, DecisionEngine
+from nexus_ml.ingest.factory import metric_source as choose_metric_source
 from nexus_ml.ingest.source import MetricSource
 from nexus_ml.logs import get_logger
+from nexus_ml.models.registry.factory import model_store
 from nexus_ml.models.registry.store import ModelStore
 from nexus_ml.redact import install_log_redaction
 from service.api.deps import require_token
@@ -41,37 +43,24 @@ def _utc_now() -> datetime:
 
 
 def default_metric_source(settings: ServiceSettings, catalog: Catalog) -> MetricSource:
-    """Prometheus when configured, else a metric frame file, else the simulator."""
-    stale = timedelta(seconds=settings.staleness_s)
-    if settings.prometheus_url:
-        from nexus_ml.ingest.prometheus_source import PrometheusSource
-
-        return PrometheusSource(
-            settings.prometheus_url, timeout_s=settings.prometheus_timeout_s, stale_after=stale
-        )
-    if settings.metrics_path:
-        from nexus_ml.ingest.frame_source import FrameSource
-
-        return FrameSource.from_path(Path(settings.metrics_path), stale_after=stale)
+    """A metric frame file (``NEXUS_METRICS_PATH``), else Prometheus, else the live simulator
+    (:func:`nexus_ml.ingest.factory.metric_source` chooses)."""
     from service.core.sim_source import SimulatorSource
 
-    return SimulatorSource(catalog, seed=settings.sim_seed)
+    return choose_metric_source(
+        settings,
+        path=Path(settings.metrics_path) if settings.metrics_path else None,
+        stale_after=timedelta(seconds=settings.staleness_s),
+        fallback=lambda: SimulatorSource(catalog, seed=settings.sim_seed),
+        label="NEXUS_METRICS_PATH",
+    )
 
 
 def default_model_store(settings: ServiceSettings) -> ModelStore:
-    """MLflow when a tracking URI is configured, else the local folder store."""
+    """MLflow when a tracking URI is configured, else the local folder store
+    (:func:`nexus_ml.models.registry.factory.model_store` chooses)."""
     try:
-        if settings.mlflow_tracking_uri:
-            from nexus_ml.models.registry.mlflow_store import MlflowModelStore
-
-            return MlflowModelStore(
-                settings.mlflow_tracking_uri,
-                experiment=settings.mlflow_experiment,
-                model_prefix=settings.mlflow_model_prefix,
-            )
-        from nexus_ml.models.registry.local_store import LocalModelStore
-
-        return LocalModelStore(settings.models_dir)
+        return model_store(settings)
     except ImportError as exc:  # a store not built in this checkout: rules only
         log.warning("service.no_model_store", error=str(exc), policy="rules")
         return NoModelStore()
