@@ -4,8 +4,8 @@ This is the one scaling method of nexus-ml: the decision service, the demo loop 
 benchmark all size replicas through :class:`LeadTimeStrategy` (via
 :func:`nexus_ml.decide.policy.decide`). It is pure computation — no I/O — over a risk model
 (:class:`RiskModel`, the champion's
-:class:`~nexus_ml.models.forecast.lead_time_risk.LeadTimeRisk`) and a calibrator that
-learns how often past scale-ups were really needed at the ready minute.
+:class:`~nexus_ml.models.forecast.lead_time_risk.LeadTimeRisk`) and calibrators that
+learn how often past scale-ups were really needed (at the ready minute, over the window).
 
 The count k of least expected cost minimises ``k + under_cost · risk(k)``, where an
 under-provisioned minute is worth ``under_cost`` replica-minutes (the operator's one setting):
@@ -78,6 +78,8 @@ class RiskModel(Protocol):
 class Calibrator(Protocol):
     def record(self, raw: float, outcome: bool) -> None: ...
 
+    def calibrate(self, raw: float) -> float: ...
+
     def calibrate_many(self, raw: np.ndarray) -> np.ndarray: ...
 
 
@@ -124,9 +126,13 @@ class LeadTimeStrategy:
         The module's bounds and per-replica capacity at target utilisation.
     ready_calibrator
         Learns P(demand at the ready minute > capacity | raw risk) from the outcomes of past
-        scale-ups (the cost of growing). The confidence of a scale-up is the raw window risk:
-        on simulated ERP traces (two seeds, three modules) its ECE was 0.047 raw against
-        0.054 recalibrated the same way, so the recalibration was dropped there.
+        scale-ups (the cost of growing).
+    confidence_calibrator
+        Learns P(peak demand over the lead-time window > capacity | raw window risk) from the
+        same scale-ups; the confidence of a scale-up is the raw window risk mapped through it
+        (None: the raw risk). The engine passes an :class:`OnlinePlattCalibrator`: on
+        simulated ERP traces (seeds 123 and 321, three modules, 14 days each) the ECE of the
+        scale-up confidence was 0.024 with it, 0.033 raw and 0.043 with an isotonic map.
     observed_until
         The time of the last observation the risk model has seen (None: unknown).
     under_cost, scale_down_window
@@ -139,6 +145,7 @@ class LeadTimeStrategy:
         sizing: Sizing,
         *,
         ready_calibrator: Calibrator,
+        confidence_calibrator: Calibrator | None = None,
         observed_until: datetime | None = None,
         under_cost: float = UNDER_COST,
         scale_down_window: int = SCALE_DOWN_WINDOW,
@@ -150,6 +157,7 @@ class LeadTimeStrategy:
         self.risk = risk
         self.sizing = sizing
         self.ready_calibrator = ready_calibrator
+        self.confidence_calibrator = confidence_calibrator
         self.observed_until = observed_until
         self.under_cost = under_cost
         self.lead = int(risk.lead_time)
@@ -201,10 +209,12 @@ class LeadTimeStrategy:
         """Record the outcome of scale-ups whose lead-time window has now been observed."""
         lead = self.lead
         while self._pending and self._pending[0][0] + lead + 1 <= self._minute:
-            minute, _, ready_raw, capacity = self._pending.popleft()
+            minute, window_raw, ready_raw, capacity = self._pending.popleft()
             back = self._minute - minute  # the window is the last `lead + 1` minutes
             window = list(self._demand)[-back:][: lead + 1]
             self.ready_calibrator.record(ready_raw, window[-1] > capacity)
+            if self.confidence_calibrator is not None:
+                self.confidence_calibrator.record(window_raw, max(window) > capacity)
 
     # -- the proposal ---------------------------------------------------------------------
     def _least_cost(self, current: int) -> tuple[int, float, float]:
@@ -282,7 +292,11 @@ class LeadTimeStrategy:
                 )
             target = stabilised
         if target > current:
-            confidence = window_raw
+            confidence = (
+                self.confidence_calibrator.calibrate(window_raw)
+                if self.confidence_calibrator is not None
+                else window_raw
+            )
             evidence.append(
                 Evidence(
                     kind="scaling",

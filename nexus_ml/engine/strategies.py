@@ -23,7 +23,7 @@ from nexus_ml.decide.strategy import UNDER_COST, LeadTimeStrategy, ScaleProposal
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.errors import ModelError
 from nexus_ml.ingest.source import MetricSource
-from nexus_ml.models.calibration import OnlineIsotonicCalibrator
+from nexus_ml.models.calibration import OnlineIsotonicCalibrator, OnlinePlattCalibrator
 from nexus_ml.models.registry.store import ModelBundle
 
 MINUTE = timedelta(minutes=1)
@@ -136,6 +136,7 @@ class StrategyBook:
                 copy.deepcopy(risk),
                 Sizing.of(profile),
                 ready_calibrator=OnlineIsotonicCalibrator(),
+                confidence_calibrator=OnlinePlattCalibrator(),
                 observed_until=getattr(risk, "observed_until_", None),
                 under_cost=self.under_cost,
             )

@@ -35,13 +35,15 @@ def _default_cooldowns() -> dict[Action, float]:
 
 
 def _default_confidence() -> dict[Action, float]:
-    # Asymmetric on purpose: a needless scale-up costs a replica for a while, a missed one
-    # costs the users. The scale-up bar is the scaling strategy's own break-even probability
-    # (the operator's cost of a short minute), so that the bar never vetoes a scale-up the
-    # strategy found worth its cost.
+    # The scale bars are the scaling strategy's own acceptance limits, so that a bar never
+    # vetoes a change the strategy found worth its cost: a scale-up pays above the break-even
+    # probability (the operator's cost of a short minute); a scale-down's confidence is the
+    # probability that the smaller count suffices, and the strategy never provisions below the
+    # median peak, so it never proposes one below 0.5. The bars stop other sources (rules mode
+    # scale-downs carry 0.88) only when they are less sure than that.
     return {
         Action.SCALE_UP: break_even_confidence(),
-        Action.SCALE_DOWN: 0.7,
+        Action.SCALE_DOWN: 0.5,
         Action.RESTART: 0.8,
         Action.ROLLBACK: 0.9,
     }
@@ -53,7 +55,9 @@ class GuardrailConfig:
 
     ``cooldown_s[action]`` is the minimum time between two such actions on one module (a
     scale-down also waits that long after any change of the module, to avoid flapping).
-    ``max_scale_down_step`` makes replicas fall slowly whatever the policy says.
+    ``max_scale_down_step`` makes replicas fall slowly whatever the policy says; None (the
+    default, as Kubernetes' HPA, whose default scale-down policy removes up to 100 % of the
+    replicas per period after its 5-minute stabilisation) lets a scale-down reach its target.
     """
 
     interval_s: float = 60.0
@@ -61,7 +65,7 @@ class GuardrailConfig:
     cooldown_s: dict[Action, float] = field(default_factory=_default_cooldowns)
     min_confidence: dict[Action, float] = field(default_factory=_default_confidence)
     max_changes_per_hour: int = 20
-    max_scale_down_step: int = 1
+    max_scale_down_step: int | None = None
     manual_change_hold_s: float = 1800.0
     preview: bool = False
 
@@ -155,7 +159,8 @@ class Guardrails:
             if decision.action is Action.SCALE_DOWN:
                 if target >= state.replicas:
                     return skip("at_target", f"already {state.replicas} replicas (target {target})")
-                target = max(target, state.replicas - cfg.max_scale_down_step)
+                if cfg.max_scale_down_step is not None:
+                    target = max(target, state.replicas - cfg.max_scale_down_step)
         wait = self._cooldown_left(decision.module, decision.action, now)
         if wait > 0:
             return skip("cooldown", f"{decision.action.value} cooldown: {wait:.0f} s left")

@@ -1,9 +1,10 @@
-"""Online recalibration of decision confidences (isotonic regression on past outcomes).
+"""Online recalibration of decision confidences on the outcomes of past decisions.
 
 A model's raw probability can be biased exactly where decisions are taken (a scale-up follows
-a spike, and spikes revert), so the confidence we report is the raw probability mapped through
-an isotonic fit of the outcomes of past decisions. Until enough outcomes are known the raw
-probability is reported unchanged.
+a spike, and spikes revert), so a confidence can be the raw probability mapped through a fit of
+the outcomes of past decisions: :class:`OnlineIsotonicCalibrator` (a monotone step map, many
+outcomes needed) or :class:`OnlinePlattCalibrator` (a two-parameter logistic map of the logit,
+Platt scaling). Until enough outcomes are known the raw probability is reported unchanged.
 """
 
 from __future__ import annotations
@@ -66,3 +67,90 @@ class OnlineIsotonicCalibrator:
         if self._iso is None or raw.size == 0:
             return raw.copy()
         return np.asarray(self._iso.predict(raw), dtype=float)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-4, 1.0 - 1e-4)
+    return np.log(p / (1.0 - p))
+
+
+class OnlinePlattCalibrator:
+    """Maps raw probabilities through a logistic fit of past outcomes on their logit.
+
+    ``P(outcome) = sigmoid(a · logit(raw) + b)``, two parameters fitted by Newton's method
+    (Platt scaling). It bends a whole range of raw probabilities at once, so it needs far fewer
+    outcomes than an isotonic map to stop overfitting, and it keeps the order of the raw
+    probabilities. Until ``min_samples`` outcomes are known (or while every outcome is the same)
+    the raw probability is reported unchanged.
+
+    Parameters
+    ----------
+    min_samples : int
+        Outcomes needed before the map is used.
+    window : int
+        Most recent outcomes the map is fitted on.
+    refit_every : int
+        Outcomes between two refits.
+    """
+
+    def __init__(
+        self, *, min_samples: int = 100, window: int = 5000, refit_every: int = 25
+    ) -> None:
+        if min_samples < 2 or window < min_samples or refit_every < 1:
+            raise InputError(
+                "need 2 <= min_samples <= window and refit_every >= 1, got "
+                f"min_samples={min_samples}, window={window}, refit_every={refit_every}"
+            )
+        self.min_samples = min_samples
+        self.refit_every = refit_every
+        self._raw: deque[float] = deque(maxlen=window)
+        self._outcome: deque[float] = deque(maxlen=window)
+        self._since_fit = 0
+        self.coef: tuple[float, float] | None = None  # (a, b) once fitted
+
+    def record(self, raw: float, outcome: bool) -> None:
+        """Add the outcome of a past decision taken with raw probability ``raw``."""
+        self._raw.append(float(raw))
+        self._outcome.append(float(outcome))
+        self._since_fit += 1
+        if len(self._raw) >= self.min_samples and (
+            self.coef is None or self._since_fit >= self.refit_every
+        ):
+            self.coef = _fit_logistic(_logit(np.asarray(self._raw)), np.asarray(self._outcome))
+            self._since_fit = 0
+
+    def calibrate(self, raw: float) -> float:
+        """The fitted probability of an outcome at raw probability ``raw``."""
+        return float(self.calibrate_many(np.asarray([raw]))[0])
+
+    def calibrate_many(self, raw: np.ndarray) -> np.ndarray:
+        """:meth:`calibrate` of every element of ``raw``."""
+        raw = np.asarray(raw, dtype=float)
+        if self.coef is None or raw.size == 0:
+            return raw.copy()
+        a, b = self.coef
+        return np.asarray(1.0 / (1.0 + np.exp(-(a * _logit(raw) + b))), dtype=float)
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 25) -> tuple[float, float] | None:
+    """Maximum-likelihood (a, b) of ``sigmoid(a·x + b)`` for 0/1 outcomes ``y`` (Newton).
+
+    Platt's target smoothing (``(n₊ + 1)/(n₊ + 2)`` and ``1/(n₋ + 2)`` instead of 1 and 0) keeps
+    the fit finite when the outcomes separate perfectly. None when every outcome is the same.
+    """
+    positives = float(y.sum())
+    if positives == 0.0 or positives == y.size:
+        return None
+    t = np.where(y > 0.5, (positives + 1) / (positives + 2), 1 / (y.size - positives + 2))
+    a, b = 1.0, 0.0
+    design = np.column_stack([x, np.ones_like(x)])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(a * x + b)))
+        w = np.maximum(p * (1.0 - p), 1e-9)
+        gradient = design.T @ (p - t)
+        hessian = design.T @ (design * w[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        a, b = a - float(step[0]), b - float(step[1])
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return a, b

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from nexus_ml.catalog import load_catalog
+from nexus_ml.decide.strategy import break_even_confidence
 from nexus_ml.domain.decision import Action
 from nexus_ml.execute.backend import ServiceState
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
@@ -74,7 +75,7 @@ def test_cooldown_per_action_then_allowed_again() -> None:
     assert check(guard, d, at=later, decided_at=later).act
 
 
-def test_scale_down_waits_after_any_change_and_steps_one_replica() -> None:
+def test_scale_down_waits_after_any_change_then_reaches_its_target() -> None:
     guard = Guardrails(GuardrailConfig(cooldown_s={Action.SCALE_DOWN: 300}))
     guard.record(CRM, Action.SCALE_UP, T0)
     d = decision(action="scale_down", current=4, target=1)
@@ -82,7 +83,22 @@ def test_scale_down_waits_after_any_change_and_steps_one_replica() -> None:
     assert check(guard, d, state(4), at=soon, decided_at=soon).reason == "cooldown"
     later = T0 + timedelta(seconds=301)
     v = check(guard, d, state(4), at=later, decided_at=later)
-    assert (v.act, v.target) == (True, 3)  # one step at a time: replicas fall slowly
+    assert (v.act, v.target) == (True, 1)  # no step limit by default, as the HPA
+
+
+def test_a_scale_down_step_limit_makes_replicas_fall_slowly() -> None:
+    guard = Guardrails(GuardrailConfig(cooldown_s={}, max_scale_down_step=1))
+    v = check(guard, decision(action="scale_down", current=4, target=1), state(4))
+    assert (v.act, v.target) == (True, 3)
+
+
+def test_default_scale_bars_are_the_strategy_acceptance_limits() -> None:
+    bars = GuardrailConfig().min_confidence
+    assert bars[Action.SCALE_UP] == pytest.approx(break_even_confidence())
+    assert bars[Action.SCALE_DOWN] == 0.5
+    guard = Guardrails()
+    held = check(guard, decision(action="scale_down", current=4, target=3, confidence=0.49))
+    assert (held.act, held.reason) == (False, "low_confidence")
 
 
 def test_hourly_cap_on_changes() -> None:

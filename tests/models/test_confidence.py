@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from nexus_ml.errors import InputError
-from nexus_ml.models.calibration import OnlineIsotonicCalibrator
+from nexus_ml.models.calibration import OnlineIsotonicCalibrator, OnlinePlattCalibrator
 
 
-def feed(cal: OnlineIsotonicCalibrator, raw: np.ndarray, outcome: np.ndarray) -> None:
+def feed(
+    cal: OnlineIsotonicCalibrator | OnlinePlattCalibrator, raw: np.ndarray, outcome: np.ndarray
+) -> None:
     for p, hit in zip(raw, outcome, strict=True):
         cal.record(float(p), bool(hit))
 
@@ -53,3 +55,45 @@ def test_window_forgets_old_outcomes() -> None:
 def test_bad_parameters_are_rejected_with_the_values(kw: dict[str, int]) -> None:
     with pytest.raises(InputError, match="got"):
         OnlineIsotonicCalibrator(**kw)
+
+
+# -- Platt scaling ----------------------------------------------------------------------------
+
+
+def test_platt_recovers_a_known_logistic_distortion() -> None:
+    # outcomes drawn from sigmoid(0.5 · logit(raw) - 0.3): the raw probabilities are too extreme
+    rng = np.random.default_rng(2)
+    raw = rng.uniform(0.02, 0.98, 4000)
+    logit = np.log(raw / (1 - raw))
+    truth = 1 / (1 + np.exp(-(0.5 * logit - 0.3)))
+    cal = OnlinePlattCalibrator(window=4000)
+    feed(cal, raw, rng.uniform(0, 1, raw.size) < truth)
+    assert cal.coef is not None
+    a, b = cal.coef
+    assert a == pytest.approx(0.5, abs=0.08) and b == pytest.approx(-0.3, abs=0.1)
+    for p in (0.05, 0.5, 0.95):
+        expected = 1 / (1 + np.exp(-(0.5 * np.log(p / (1 - p)) - 0.3)))
+        assert cal.calibrate(p) == pytest.approx(expected, abs=0.03)
+    mapped = cal.calibrate_many(np.linspace(0.01, 0.99, 25))
+    assert np.all(np.diff(mapped) > 0)  # the order of raw probabilities is kept
+
+
+def test_platt_reports_raw_until_enough_and_survives_one_sided_outcomes() -> None:
+    cal = OnlinePlattCalibrator(min_samples=40)
+    feed(cal, np.full(39, 0.3), np.ones(39))
+    assert cal.calibrate(0.3) == pytest.approx(0.3)
+    feed(cal, np.full(10, 0.3), np.ones(10))  # every outcome positive: nothing to fit
+    assert cal.coef is None and cal.calibrate(0.3) == pytest.approx(0.3)
+    # perfectly separated outcomes: Platt's smoothed targets keep the fit finite
+    feed(cal, np.full(40, 0.1), np.zeros(40))
+    assert cal.coef is not None and all(np.isfinite(cal.coef))
+    assert 0.0 < cal.calibrate(0.1) < cal.calibrate(0.3) < 1.0
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"min_samples": 1}, {"min_samples": 10, "window": 5}, {"refit_every": 0}],
+)
+def test_platt_bad_parameters_are_rejected_with_the_values(kw: dict[str, int]) -> None:
+    with pytest.raises(InputError, match="got"):
+        OnlinePlattCalibrator(**kw)
