@@ -51,7 +51,6 @@ def register(app: typer.Typer) -> None:
         from nexus_ml.crisis.store import IncidentStore
         from nexus_ml.durations import parse_duration
         from nexus_ml.execute.factory import audit_for, redactor_for
-        from nexus_ml.ingest.source import MetricSource
 
         cfg = settings()
         kind = parse_error_type(error_type)
@@ -60,18 +59,16 @@ def register(app: typer.Typer) -> None:
         now = datetime.now(UTC)
         started = _parse_time(start, "--start") if start else now - parse_duration(since)
         ended = _parse_time(end, "--end") if end else None
-        metric_source: MetricSource
-        if source is not None:
-            from nexus_ml.ingest.frame_source import FrameSource
+        from nexus_ml.ingest.factory import metric_source as choose_metric_source
 
-            metric_source, name = FrameSource.from_path(source), str(source)
-        elif cfg.prometheus_url:
-            from nexus_ml.ingest.prometheus_source import PrometheusSource
-
-            metric_source = PrometheusSource(cfg.prometheus_url, timeout_s=cfg.prometheus_timeout_s)
-            name = cfg.prometheus_url
-        else:
-            raise InputError("no metric source: pass --source FILE or set NEXUS_PROMETHEUS_URL")
+        metric_source = choose_metric_source(
+            cfg,
+            path=source,
+            simulate=False,
+            label="--source",
+            missing="pass --source FILE or set NEXUS_PROMETHEUS_URL",
+        )
+        name = str(source) if source is not None else str(cfg.prometheus_url)
         with console.status(f"collecting {kind.value} data for {module}"):
             try:
                 incident = collect_incident(
