@@ -38,10 +38,10 @@ def auto_incidents_for(
 ) -> AutoIncidents:
     """The worker-side collection of ``settings``."""
     secrets = settings.secret_values()
-    if source is None and settings.prometheus_url:
-        from nexus_ml.ingest.prometheus_source import PrometheusSource
+    if source is None:
+        from nexus_ml.ingest.factory import prometheus_source
 
-        source = PrometheusSource(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
+        source = prometheus_source(settings)
     return AutoIncidents(
         store=record_store_for(settings),
         rules=load_rules(settings.crisis_rules_path),
