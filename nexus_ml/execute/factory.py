@@ -177,9 +177,7 @@ def rollback_setup_for(settings: Settings, catalog: Catalog) -> RollbackSetup:
 def metric_context_for(settings: Settings) -> MetricContext | None:
     """Alert metrics (values, normals, durations, measured outcomes) from Prometheus when it
     is configured; None otherwise (alerts then carry only what the decision says)."""
-    if not settings.prometheus_url:
-        return None
-    from nexus_ml.ingest.prometheus_source import PrometheusSource
+    from nexus_ml.ingest.factory import prometheus_source
 
-    source = PrometheusSource(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
-    return MetricContext(source, utcnow)
+    source = prometheus_source(settings)
+    return None if source is None else MetricContext(source, utcnow)
