@@ -51,7 +51,13 @@ def register(app: typer.Typer) -> None:
         grid_step = parse_duration(step)
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise InputError(f"--out must end in .parquet or .csv, got {out.name!r}")
-        url = prometheus_url or cfg.prometheus_url
+        from nexus_ml.ingest.factory import prometheus_source
+        from nexus_ml.ingest.queries import load_query_catalog
+        from nexus_ml.redact import redact
+
+        source = prometheus_source(
+            cfg, url=prometheus_url, query_catalog=load_query_catalog(queries)
+        )
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -60,14 +66,8 @@ def register(app: typer.Typer) -> None:
             console=console,
             transient=True,
         ) as bar:
-            if url:
-                from nexus_ml.ingest.prometheus_source import PrometheusSource
-                from nexus_ml.ingest.queries import load_query_catalog
-
-                task = bar.add_task(f"querying {url}", total=None)
-                source = PrometheusSource(
-                    url, timeout_s=cfg.prometheus_timeout_s, catalog=load_query_catalog(queries)
-                )
+            if source is not None:
+                task = bar.add_task(f"querying {redact(source.url)}", total=None)
                 result = source.fetch(
                     modules,
                     t_start,
