@@ -18,6 +18,7 @@ from nexus_ml.evaluate.replay import (
     Observation,
     Policy,
     ReplayParams,
+    ReplayResult,
     load_trace,
     make_policy,
     prepare_trace,
@@ -145,26 +146,37 @@ def nexus(**kw: float) -> Policy:
     return NexusPolicy(risk_only_champion, **kw)  # type: ignore[arg-type]
 
 
-def test_nexus_is_causal_prefix_of_a_longer_trace_gives_the_same_targets() -> None:
-    series = _daily_trace(days=8, seed=3)
-    short = replay(prepare_trace(series.iloc[: HISTORY + 300]), nexus())
-    full = replay(prepare_trace(series), nexus())
-    assert (short.targets == full.targets[:300]).all()
+SEASONAL = _daily_trace(days=8, seed=5)
 
 
-def test_nexus_beats_hpa_on_a_seasonal_trace() -> None:
-    trace = prepare_trace(_daily_trace(days=8, seed=5))
-    ours = score_replay(replay(trace, nexus()))
+@pytest.fixture(scope="module")
+def seasonal_nexus() -> ReplayResult:
+    """Nexus over the seasonal trace's scored day: replayed once, read by three tests."""
+    return replay(prepare_trace(SEASONAL), nexus())
+
+
+def test_nexus_is_causal_prefix_of_a_longer_trace_gives_the_same_targets(
+    seasonal_nexus: ReplayResult,
+) -> None:
+    short = replay(prepare_trace(SEASONAL.iloc[: HISTORY + 300]), nexus())
+    assert (short.targets == seasonal_nexus.targets[:300]).all()
+
+
+def test_nexus_beats_hpa_on_a_seasonal_trace(seasonal_nexus: ReplayResult) -> None:
+    trace = prepare_trace(SEASONAL)
+    ours = score_replay(seasonal_nexus)
     hpa = score_replay(replay(trace, make_policy("hpa")))
     oracle = score_replay(replay(trace, make_policy("oracle")))
     assert ours.tau_u < hpa.tau_u / 2
     assert ours.replica_hours < 1.25 * oracle.replica_hours
 
 
-def test_nexus_never_flaps_a_scale_down_follows_no_change_within_the_stabilisation() -> None:
+def test_nexus_never_flaps_a_scale_down_follows_no_change_within_the_stabilisation(
+    seasonal_nexus: ReplayResult,
+) -> None:
     from nexus_ml.decide.strategy import SCALE_DOWN_WINDOW
 
-    targets = replay(prepare_trace(_daily_trace(days=8, seed=5)), nexus()).targets
+    targets = seasonal_nexus.targets
     changes = np.flatnonzero(np.diff(targets)) + 1
     assert changes.size > 4  # it had work to do
     for before, after in pairwise(changes):
