@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import LogNotifier, Notifier
 from nexus_ml.catalog import Catalog, load_catalog
-from nexus_ml.errors import NexusError
+from nexus_ml.errors import InputError, NexusError
 from nexus_ml.execute.audit import (
     AuditTrail,
     JsonlAudit,
@@ -71,6 +71,33 @@ def audit_for(settings: Settings) -> AuditTrail:
     if dsn:
         return PostgresAudit(dsn, redactor=redactor)
     return JsonlAudit(settings.state_dir / "audit.jsonl", redactor=redactor)
+
+
+def cluster_for(
+    kind: str,
+    catalog: Catalog,
+    *,
+    docker_host: str = "unix:///var/run/docker.sock",
+    timeout_s: float = 60.0,
+    name_prefix: str = "",
+) -> ClusterBackend:
+    """The cluster the executor acts on: ``"swarm"`` (the Docker API at ``docker_host``) or
+    ``"memory"`` (an embedded cluster, every module at its minimum replicas).
+
+    Raises
+    ------
+    InputError
+        ``kind`` is neither.
+    """
+    if kind == "swarm":
+        from nexus_ml.execute.swarm import SwarmBackend
+
+        return SwarmBackend.from_url(docker_host, timeout_s=timeout_s, name_prefix=name_prefix)
+    if kind == "memory":
+        from nexus_ml.execute.memory import InMemoryCluster
+
+        return InMemoryCluster({m.name: m.min_replicas for m in catalog})
+    raise InputError(f"--backend must be 'swarm' or 'memory', got {kind!r}")
 
 
 def notifier_for(settings: Settings, *, window_s: float = 600.0) -> Notifier:
