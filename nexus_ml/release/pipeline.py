@@ -146,7 +146,7 @@ class _Run:
         except NexusError as exc:
             status, detail = "error", str(exc)
             raise
-        except Exception as exc:  # a bug: recorded, then raised with its traceback
+        except BaseException as exc:  # a bug or Ctrl-C: recorded, then raised as it is
             status, detail = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
