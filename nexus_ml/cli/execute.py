@@ -25,30 +25,23 @@ def register(app: typer.Typer) -> None:
         manual_hold: float = typer.Option(1800.0, min=0, help="Leave hand-changed services (s)"),
     ) -> None:
         """Fetch decisions, check guardrails, act, audit and alert (service: NEXUS_SERVICE_URL)."""
+        import os
         import signal
         import threading
 
         from nexus_ml.catalog import load_catalog
-        from nexus_ml.errors import IngestError, InputError, NexusError
-        from nexus_ml.execute.backend import ClusterBackend
-        from nexus_ml.execute.factory import ExecutorOptions, build_executor
+        from nexus_ml.errors import IngestError, NexusError
+        from nexus_ml.execute.factory import ExecutorOptions, build_executor, cluster_for
 
         cfg = settings()
         catalog = load_catalog(cfg.catalog_path)
-        cluster: ClusterBackend
-        if backend == "swarm":
-            import os
-
-            from nexus_ml.execute.swarm import SwarmBackend
-
-            url = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-            cluster = SwarmBackend.from_url(url, timeout_s=action_timeout, name_prefix=prefix)
-        elif backend == "memory":
-            from nexus_ml.execute.memory import InMemoryCluster
-
-            cluster = InMemoryCluster({m.name: m.min_replicas for m in catalog})
-        else:
-            raise InputError(f"--backend must be 'swarm' or 'memory', got {backend!r}")
+        cluster = cluster_for(
+            backend,
+            catalog,
+            docker_host=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+            timeout_s=action_timeout,
+            name_prefix=prefix,
+        )
         options = ExecutorOptions(
             interval_s=interval,
             action_timeout_s=action_timeout,
