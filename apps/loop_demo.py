@@ -30,9 +30,9 @@ from nexus_ml.domain.frame import FRAME_COLUMNS
 from nexus_ml.execute.audit import JsonlAudit
 from nexus_ml.execute.client import DecisionClient
 from nexus_ml.execute.context import MetricContext
+from nexus_ml.execute.factory import cluster_for
 from nexus_ml.execute.guardrails import GuardrailConfig, Guardrails
 from nexus_ml.execute.loop import Executor, ExecutorConfig, TickReport
-from nexus_ml.execute.memory import InMemoryCluster
 from nexus_ml.ingest.frame_source import FrameSource
 from nexus_ml.ingest.source import MetricFetch
 from nexus_ml.logs import get_logger
@@ -232,7 +232,7 @@ def run_loop_demo(
     token_file.chmod(0o600)
     emit(f"dashboard: http://127.0.0.1:{port}/dashboard (sign in with the token in {token_file})")
 
-    cluster = InMemoryCluster({m.name: m.min_replicas for m in catalog})
+    cluster = cluster_for("memory", catalog)
     notifier = LogNotifier(grouper=AlertGrouper(3600, clock=lambda: clock.now.timestamp()))
     interval = config.tick_minutes * 60.0
     audit_path = config.out_dir / "audit.jsonl"
