@@ -231,6 +231,7 @@ def test_bad_inputs_exit_two(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
 
 
+@pytest.mark.slow  # trains Nexus's champion on the trace through the real pipeline
 @pytest.mark.shared_data
 def test_report_over_real_traces(shared_data: Path, tmp_path: Path) -> None:
     folder = tmp_path / "traces"
