@@ -7,7 +7,6 @@ skipped or repeated run is harmless. Every run ends with exactly one log line.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,15 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from nexus_ml.durations import parse_duration
 from nexus_ml.errors import InputError, NexusError
 from nexus_ml.logs import get_logger
 from pipelines.locks import RunLock
 from pipelines.train import TrainReport
 
 log = get_logger(__name__)
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
 class Schedule(Protocol):
@@ -45,10 +42,13 @@ class Every:
         InputError
             Naming the bad value.
         """
-        match = _EVERY.match(text)
-        if not match or float(match.group(1)) <= 0:
+        try:
+            interval = parse_duration(text)
+        except InputError:
+            interval = timedelta(0)
+        if interval <= timedelta(0):
             raise InputError(f"--every must look like 30m, 6h or 1d, got {text!r}")
-        return cls(timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)]))
+        return cls(interval)
 
     def next_after(self, moment: datetime) -> datetime:
         return moment + self.interval

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import typer
 from rich.table import Table
 
 from nexus_ml.cli.common import console, exits_cleanly, settings
+from nexus_ml.durations import parse_duration
 from nexus_ml.errors import InputError
-
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_since(text: str) -> timedelta:
-    """``30m``, ``1h``, ``2d``, ``90s`` as a duration."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
-    if not match:
-        raise InputError(f"--since must look like 30m, 1h or 2d, got {text!r}")
+    """``30m``, ``1h``, ``2d``, ``90s``: :func:`nexus_ml.durations.parse_duration`."""
     try:
-        since = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-    except OverflowError:
-        since = timedelta.max
-    if since > timedelta(days=36_500):
-        raise InputError(f"--since must be at most 100 years, got {text!r}")
-    return since
+        return parse_duration(text)
+    except InputError:
+        raise InputError(
+            f"--since must look like 30m, 1h or 2d, got {text!r} (at most 100 years)"
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
