@@ -24,6 +24,7 @@ import joblib
 
 from nexus_ml.errors import ModelError, NotFoundError
 from nexus_ml.logs import get_logger
+from nexus_ml.models.registry.pickle_compat import load_bundle_file
 from nexus_ml.models.registry.store import (
     CHALLENGER,
     CHAMPION,
@@ -92,7 +93,7 @@ class LocalModelStore(ChampionByAlias):
     def load_version(self, module: str, version: str) -> ModelBundle:
         folder = self.root / module / version
         try:
-            payload = joblib.load(folder / BUNDLE_FILE)
+            payload = load_bundle_file(folder / BUNDLE_FILE)
         except FileNotFoundError as exc:
             raise NotFoundError(
                 f"no model version {version!r} for module {module!r} in {self.root}",

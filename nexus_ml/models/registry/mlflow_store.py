@@ -22,6 +22,7 @@ import joblib
 
 from nexus_ml.errors import ModelError, NotFoundError
 from nexus_ml.logs import get_logger
+from nexus_ml.models.registry.pickle_compat import load_bundle_file
 from nexus_ml.models.registry.store import (
     CHALLENGER,
     CHAMPION,
@@ -155,7 +156,7 @@ class MlflowModelStore(ChampionByAlias):
             mv = client.get_model_version(name, version)
             with tempfile.TemporaryDirectory(prefix="nexus-load-") as tmp:
                 local = client.download_artifacts(str(mv.run_id), BUNDLE_DIR, tmp)
-                payload = joblib.load(Path(local) / BUNDLE_FILE)
+                payload = load_bundle_file(Path(local) / BUNDLE_FILE)
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 raise NotFoundError(
