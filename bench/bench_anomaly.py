@@ -23,7 +23,6 @@ Prints tables and writes ``bench/results/anomaly.json``.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -36,29 +35,28 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from nexus_ml.evaluate.anomaly_selection import (  # noqa: E402
+from nexus_ml.evaluate.anomaly_selection import (
     SelectionReport,
     anomaly_candidates,
     leave_one_group_out,
 )
-from nexus_ml.evaluate.nab.corpus import (  # noqa: E402
+from nexus_ml.evaluate.nab.corpus import (
     data_files,
     load_results,
     read_series,
     read_windows,
     window_rows,
 )
-from nexus_ml.evaluate.nab.labels import read_labelled_series, windows_from_point_labels  # noqa: E402
-from nexus_ml.evaluate.nab.runner import nexus_scores, robust_z_scores, run_corpus  # noqa: E402
-from nexus_ml.evaluate.nab.scoring import (  # noqa: E402
+from nexus_ml.evaluate.nab.labels import read_labelled_series, windows_from_point_labels
+from nexus_ml.evaluate.nab.runner import nexus_scores, robust_z_scores, run_corpus
+from nexus_ml.evaluate.nab.scoring import (
     PROFILES,
     LabelledSeries,
     probationary_length,
     score_corpus,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT.parent / "shared" / "data" / "anomaly"
 NAB = DATA / "nab"

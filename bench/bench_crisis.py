@@ -22,7 +22,6 @@ seed, and why). ``--seed 7`` reproduces the development figures.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,21 +31,18 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from nexus_ml.catalog import load_catalog  # noqa: E402
-from nexus_ml.crisis import (  # noqa: E402
+from nexus_ml.catalog import load_catalog
+from nexus_ml.crisis import (
     build_report,
     collect_incident,
     load_collection_plans,
     render_markdown,
 )
-from nexus_ml.crisis.rules import load_rules  # noqa: E402
-from nexus_ml.domain.crisis import ErrorType  # noqa: E402
-from nexus_ml.execute.audit import AuditEntry, MemoryAudit  # noqa: E402
-from nexus_ml.ingest import FrameSource  # noqa: E402
-from nexus_ml.sim import (  # noqa: E402
+from nexus_ml.crisis.rules import load_rules
+from nexus_ml.domain.crisis import ErrorType
+from nexus_ml.execute.audit import AuditEntry, MemoryAudit
+from nexus_ml.ingest import FrameSource
+from nexus_ml.sim import (
     BadRelease,
     DemandSurge,
     ErrorBurst,
@@ -56,6 +52,8 @@ from nexus_ml.sim import (  # noqa: E402
     SlowDependency,
     simulate_history,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PER_KIND = 12
 T0 = datetime(2026, 3, 2, tzinfo=UTC)

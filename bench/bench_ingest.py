@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,17 +31,16 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from nexus_ml.catalog import load_catalog
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.ingest.backfill import backfill
+from nexus_ml.ingest.prometheus_source import PrometheusSource
+from nexus_ml.ingest.promserver import LocalPrometheus
+from nexus_ml.ingest.queries import QueryCatalog, load_query_catalog
+from nexus_ml.ingest.timegrid import PROMETHEUS_MAX_POINTS, aligned_grid, plan_chunks
+from nexus_ml.sim import simulate_history
 
-from nexus_ml.catalog import load_catalog  # noqa: E402
-from nexus_ml.domain.metrics import METRIC_FIELDS  # noqa: E402
-from nexus_ml.ingest.backfill import backfill  # noqa: E402
-from nexus_ml.ingest.prometheus_source import PrometheusSource  # noqa: E402
-from nexus_ml.ingest.promserver import LocalPrometheus  # noqa: E402
-from nexus_ml.ingest.queries import QueryCatalog, load_query_catalog  # noqa: E402
-from nexus_ml.ingest.timegrid import PROMETHEUS_MAX_POINTS, aligned_grid, plan_chunks  # noqa: E402
-from nexus_ml.sim import simulate_history  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "bench" / "results" / "ingest.json"
 DAYS = 14

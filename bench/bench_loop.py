@@ -1,6 +1,6 @@
 """Reaction time of the closed loop: injected surge → Swarm replicas updated, on the real stack.
 
-The stack of the closed-loop test (tests/loop/stack.py): module services on the real Swarm,
+The stack of the closed-loop test (apps/stack/loop.py): module services on the real Swarm,
 the simulator's exporter following their running tasks, the real Prometheus scraping it, the
 decision service (``create_app``) reading Prometheus, and the executor acting through
 SwarmBackend — on a clock compressed ``SPEED`` times (one simulated minute = 2 wall seconds).
@@ -23,14 +23,12 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "loop.json"
 TRIALS = int(os.environ.get("BENCH_LOOP_TRIALS", "3"))
 
@@ -40,6 +38,17 @@ def trial(docker_host: str, prometheus_url: str, targets_dir: Path) -> dict[str,
 
     import docker
 
+    from apps.stack.loop import (
+        SPEED,
+        CachedReplicas,
+        CompressedClock,
+        CompressedSource,
+        ServiceThread,
+        free_port,
+        raw_query_catalog,
+        write_target,
+    )
+    from apps.stack.swarm import module_services, unique_prefix
     from nexus_ml.alerts.notifier import LogNotifier
     from nexus_ml.catalog import load_catalog
     from nexus_ml.domain.decision import Action
@@ -55,17 +64,6 @@ def trial(docker_host: str, prometheus_url: str, targets_dir: Path) -> dict[str,
     from service.app import create_app
     from service.core.champions import NoModelStore
     from service.core.config import ServiceSettings
-    from tests.loop.stack import (
-        SPEED,
-        CachedReplicas,
-        CompressedClock,
-        CompressedSource,
-        ServiceThread,
-        free_port,
-        raw_query_catalog,
-        write_target,
-    )
-    from tests.support.swarm import module_services, unique_prefix
 
     crm = "nexus-crm"
     catalog = load_catalog()
@@ -172,7 +170,7 @@ def main() -> None:
     def med(key: str) -> float:
         return float(statistics.median(t[key] for t in trials))
 
-    from tests.loop.stack import SPEED
+    from apps.stack.loop import SPEED
 
     summary = {
         "protocol": "bench_loop v1: surge x40 on CRM, compressed clock, real Swarm/Prometheus",

@@ -28,16 +28,15 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from nexus_ml.migrate.dbmap import DatabaseMap
+from nexus_ml.migrate.graph import MigrationGraph
+from nexus_ml.migrate.lint import lint_all
+from nexus_ml.migrate.parser import load_migrations
+from nexus_ml.migrate.pg import SessionSettings, with_dbname
+from nexus_ml.migrate.runner import Coordinator
+from nexus_ml.migrate.staging import libpq_env, pg_tool
 
-from nexus_ml.migrate.dbmap import DatabaseMap  # noqa: E402
-from nexus_ml.migrate.graph import MigrationGraph  # noqa: E402
-from nexus_ml.migrate.lint import lint_all  # noqa: E402
-from nexus_ml.migrate.parser import load_migrations  # noqa: E402
-from nexus_ml.migrate.pg import SessionSettings, with_dbname  # noqa: E402
-from nexus_ml.migrate.runner import Coordinator  # noqa: E402
-from nexus_ml.migrate.staging import libpq_env, pg_tool  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MODULES, TABLES, MIGRATIONS = 50, 10, 5
 REPEATS = 2  # apply runs per method (the median of 2 is their mean)

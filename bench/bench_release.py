@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -31,22 +30,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from nexus_ml.catalog import load_catalog  # noqa: E402
-from nexus_ml.release.analysis import AnalysisSettings, JudgeGate  # noqa: E402
-from nexus_ml.release.benchmark import (  # noqa: E402
+from nexus_ml.catalog import load_catalog
+from nexus_ml.release.analysis import AnalysisSettings, JudgeGate
+from nexus_ml.release.benchmark import (
     MIN_REQUESTS_PER_INTERVAL,
     GateSummary,
     evaluate,
     summarise,
 )
-from nexus_ml.release.fixed_gate import (  # noqa: E402
+from nexus_ml.release.fixed_gate import (
     FixedThresholdGate,
     calibrate_fixed_thresholds,
 )
-from nexus_ml.release.scenarios import KINDS, generate_scenarios  # noqa: E402
+from nexus_ml.release.scenarios import KINDS, generate_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TUNING_SEEDS = tuple(range(101, 109))
 REPORT_SEEDS = (2027, 2028, 2029)

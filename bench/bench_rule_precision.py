@@ -1,6 +1,6 @@
 """Precision of the seed's rules (no champion) on simulated incidents: the rule confidences.
 
-Runs ``tests/decide/rule_precision.py``'s measurement (see its docstring for the method) on
+Runs ``nexus_ml/evaluate/rule_precision.py``'s measurement (see its docstring for the method) on
 the design seed and prints, per action, the firings, the right ones, the precision and the
 lower end of its Wilson 95 % interval. The rule confidences in ``nexus_ml/decide/health.py``
 and ``nexus_ml/decide/rules.py`` are these lower ends (rounded down); the test
@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from nexus_ml.domain.decision import Action
+from nexus_ml.evaluate.rule_precision import KINDS, measure, wilson_lower
 
-from nexus_ml.domain.decision import Action  # noqa: E402
-from tests.decide.rule_precision import KINDS, measure, wilson_lower  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DESIGN_SEED = 101  # the seed looked at while choosing; the test uses another one
 

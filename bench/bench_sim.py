@@ -14,7 +14,6 @@ Prints a table and writes ``bench/results/sim.json``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,12 +24,11 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from nexus_ml.catalog import Catalog, ModuleProfile, load_catalog
+from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.sim import ErpSimulator, simulate_history
 
-from nexus_ml.catalog import Catalog, ModuleProfile, load_catalog  # noqa: E402
-from nexus_ml.domain.metrics import METRIC_FIELDS  # noqa: E402
-from nexus_ml.sim import ErpSimulator, simulate_history  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DAYS = 28
 START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +18,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from nexus_ml.catalog import Catalog, load_catalog
+from nexus_ml.deploy import render_nginx, render_stack, stack_document
 
-from nexus_ml.catalog import Catalog, load_catalog  # noqa: E402
-from nexus_ml.deploy import render_nginx, render_stack, stack_document  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "bench" / "results" / "stack.json"
 MODULES = 100

@@ -14,8 +14,11 @@ scripts/services.sh up || exit 1
 source "$NEXUS_SERVICES_DIR/env"
 mkdir -p bench/results
 status=0
+# each benchmark runs as a module from the repository root (python -m bench.bench_sim): the
+# packages it uses (nexus_ml, service, apps.stack) import without any sys.path edit
 for bench in ${BENCH:-bench/bench_*.py}; do
   echo "=== $bench"
-  .venv/bin/python "$bench" || { echo "FAILED: $bench" >&2; status=1; }
+  module=${bench%.py}
+  .venv/bin/python -m "${module//\//.}" || { echo "FAILED: $bench" >&2; status=1; }
 done
 exit $status

@@ -7,7 +7,7 @@ does not help (then a human is paged instead).
 
 ``rules_confidence`` (a restart by the seed rule with no detector) is the rule's measured
 precision on simulated incidents (``bench/bench_rule_precision.py``, method in
-``tests/decide/rule_precision.py``). On the design seed (101) the policy in rules mode
+``nexus_ml/evaluate/rule_precision.py``). On the design seed (101) the policy in rules mode
 restarted 22 times, 9 of them rightly (a latency degradation or memory leak, what a restart
 cures): 40.9 %, Wilson 95 % lower end 0.23. All 13 wrong restarts hit a bad release in the
 first 5 minutes after its deploy, before the canary check has the samples to call the

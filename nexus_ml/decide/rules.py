@@ -7,7 +7,7 @@ replay benchmark.
 
 Confidence is measured, not assumed: it is how often the rule is right when it fires, on
 simulated incidents (``bench/bench_rule_precision.py``; method in
-``tests/decide/rule_precision.py``). On the design seed (180 histories of 7 h, six incident
+``nexus_ml/evaluate/rule_precision.py``). On the design seed (180 histories of 7 h, six incident
 kinds in equal numbers, the policy in rules mode every minute):
 
 - scale-up: 1,747 right of 19,854 firings (8.8 %; Wilson 95 % lower end 0.084) — right when the

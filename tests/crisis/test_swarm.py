@@ -15,6 +15,7 @@ import docker
 import pytest
 from docker.types import RollbackConfig, ServiceMode, UpdateConfig
 
+from apps.stack.swarm import unique_prefix, wait_running
 from nexus_ml.alerts.notifier import LogNotifier
 from nexus_ml.catalog import load_catalog
 from nexus_ml.crisis.automatic import AutoConfig, AutoIncidents
@@ -35,7 +36,6 @@ from nexus_ml.sim import BadRelease, simulate_history
 from tests.execute.conftest import ScriptedSource, decision
 from tests.ingest.conftest import need_binary
 from tests.support.pg import fresh_database
-from tests.support.swarm import unique_prefix, wait_running
 
 pytestmark = pytest.mark.integration
 CRM = "nexus-crm"

@@ -20,6 +20,7 @@ import docker
 import httpx
 import pytest
 
+from apps.stack.swarm import module_services, unique_prefix
 from nexus_ml.alerts.notifier import LogNotifier
 from nexus_ml.catalog import load_catalog
 from nexus_ml.execute.audit import AuditEntry, PostgresAudit
@@ -30,7 +31,6 @@ from nexus_ml.execute.loop import Executor, ExecutorConfig
 from nexus_ml.execute.memory import InMemoryCluster
 from nexus_ml.execute.swarm import SwarmBackend
 from tests.support.pg import fresh_database
-from tests.support.swarm import module_services, unique_prefix
 
 from .conftest import CRM, Clock
 from .test_swarm import hanging_engine

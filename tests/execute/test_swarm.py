@@ -10,9 +10,9 @@ from pathlib import Path
 import docker
 import pytest
 
+from apps.stack.swarm import module_services, unique_prefix
 from nexus_ml.errors import ClusterError
 from nexus_ml.execute.swarm import SwarmBackend
-from tests.support.swarm import module_services, unique_prefix
 
 pytestmark = pytest.mark.integration
 CRM = "nexus-crm"

@@ -23,6 +23,17 @@ from typing import Any
 import docker
 import pytest
 
+from apps.stack.loop import (
+    SPEED,
+    CachedReplicas,
+    CompressedClock,
+    CompressedSource,
+    ServiceThread,
+    free_port,
+    raw_query_catalog,
+    write_target,
+)
+from apps.stack.swarm import module_services, unique_prefix
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.telegram import TelegramNotifier
 from nexus_ml.catalog import Catalog
@@ -41,19 +52,7 @@ from nexus_ml.models.registry.store import ModelStore
 from nexus_ml.sim.exporter import SimExporter
 from nexus_ml.sim.simulator import ErpSimulator
 from tests.support.pg import fresh_database
-from tests.support.swarm import module_services, unique_prefix
 from tests.support.telegram_stub import TelegramStub
-
-from .stack import (
-    SPEED,
-    CachedReplicas,
-    CompressedClock,
-    CompressedSource,
-    ServiceThread,
-    free_port,
-    raw_query_catalog,
-    write_target,
-)
 
 CRM, AG, UM = "nexus-crm", "nexus-agendamento", "nexus-user-management"
 TOKEN = "closed-loop-token-0123456789"

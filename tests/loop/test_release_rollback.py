@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.stack.loop import CompressedClock
 from nexus_ml.catalog import load_catalog
 from nexus_ml.domain.decision import Action
 from nexus_ml.domain.rollback import RollbackScope
@@ -45,7 +46,6 @@ from tests.migrate.conftest import EXAMPLES, SEED_DATA, run_sql, snapshot
 from tests.support.pg import fresh_database
 
 from .harness import AG, CRM, LOOP_COOLDOWNS, UM, Loop, closed_loop
-from .stack import CompressedClock
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

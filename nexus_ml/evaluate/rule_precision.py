@@ -1,6 +1,6 @@
 """How often the seed's rules are right when they fire, on simulated incidents.
 
-Used by ``tests/decide/test_rule_precision.py`` (a held-out seed) and
+Used by ``tests/evaluate/test_rule_precision.py`` (a held-out seed) and
 ``bench/bench_rule_precision.py`` (the figures in :mod:`nexus_ml.decide.health` and
 :mod:`nexus_ml.decide.rules`).
 
@@ -28,6 +28,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,7 @@ def make_incident(
     kind: str, module: str, start: datetime, rng: np.random.Generator, catalog: Catalog
 ) -> Incident:
     lo, hi = MAGNITUDES[kind]
-    common = {
+    common: dict[str, Any] = {
         "module": module,
         "start": start,
         "duration": timedelta(minutes=int(rng.integers(30, 121))),

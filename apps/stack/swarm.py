@@ -1,4 +1,4 @@
-"""Throwaway Swarm services for tests: unique ``exec-test-`` names, removed afterwards."""
+"""Throwaway Swarm services for tests and benchmarks: unique prefixed names, removed afterwards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The real stack of the closed-loop test, on a compressed clock.
+"""The real stack of the closed-loop tests and benchmarks, on a compressed clock.
 
 Time compression: the simulator, the decision service and the executor share one simulated
 clock that runs ``SPEED`` times faster than the wall clock, so a simulated hour passes in two

@@ -17,8 +17,8 @@ import pytest
 from nexus_ml.decide.health import HealthThresholds
 from nexus_ml.decide.rules import RULES_SCALE_DOWN_CONFIDENCE, RULES_SCALE_UP_CONFIDENCE
 from nexus_ml.domain.decision import Action
+from nexus_ml.evaluate.rule_precision import measure, wilson_lower
 from nexus_ml.execute.guardrails import GuardrailConfig
-from tests.decide.rule_precision import measure, wilson_lower
 
 pytestmark = pytest.mark.slow
 
