@@ -154,7 +154,7 @@ def child_reference(name: str) -> dict[str, Any]:
 
 def run_child(kind: str, name: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, name],
+        [sys.executable, "-m", "bench.bench_training", "--child", kind, name],
         capture_output=True,
         text=True,
         check=False,
