@@ -62,7 +62,6 @@ class PolicyConfig:
     scale_down_cooldown_s: float = 300.0
     scale_up_cooldown_s: float = 0.0
     slow_link_ms: float = 500.0
-    release_watch_s: float = 1800.0  # a release older than this is no longer judged
     health: HealthThresholds = field(default_factory=HealthThresholds)
     canary: canary_judge.CanaryConfig = field(default_factory=canary_judge.CanaryConfig)
 
@@ -146,9 +145,9 @@ def _canary(
     inputs: DecisionInputs, cfg: PolicyConfig
 ) -> tuple[RollbackDecision | None, list[Evidence]]:
     age = _release_age_s(inputs)
+    # judged for as long as the window holds minutes on both sides of the release (the
+    # medians keep a later, shorter incident from being blamed on it)
     if inputs.deployed_at is None or inputs.catalog is None or age is None:
-        return None, []
-    if age > cfg.release_watch_s:  # an old release: what goes wrong now is something else
         return None, []
     deployed = inputs.now - timedelta(seconds=age)
     report = _judge_release(inputs.window, deployed, cfg)

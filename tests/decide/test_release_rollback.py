@@ -98,18 +98,19 @@ def test_a_release_that_breaks_its_neighbours_widens_the_scope_at_the_bar(
         assert f"{other} since the release of {module}" in d.reason
 
 
-def test_a_release_older_than_the_watch_is_not_judged() -> None:
+def test_a_release_older_than_the_window_is_not_judged() -> None:
     old = decide(
         DecisionInputs(
             profile=CATALOG.get(CRM),
             window=make_window(CRM, error_rate=[0.01] * 20 + [0.12] * 40),
             now=NOW,
             current_replicas=2,
-            deployed_at=NOW - timedelta(minutes=40),
+            deployed_at=NOW - timedelta(minutes=90),  # no minute before it in the window
             catalog=CATALOG,
         )
     )
     assert old.action is not Action.ROLLBACK
+    assert any("no regression" in e.detail for e in old.explanation if e.kind == "canary")
 
 
 def test_a_seed_restart_is_held_while_the_release_is_young() -> None:
