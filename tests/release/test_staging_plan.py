@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +30,13 @@ CANDIDATE = "reg/crm:2.1"
 
 
 def staging(**options: Any) -> StagingPlan:
-    opts = DeployOptions(
-        stack_name="staging", network="host", nginx_listen="127.0.0.1:18080", **options
-    )
+    fields: dict[str, Any] = {
+        "stack_name": "staging",
+        "network": "host",
+        "nginx_listen": "127.0.0.1:18080",
+        **options,
+    }
+    opts = DeployOptions(**fields)
     return plan_staging(load_catalog(), "crm", CANDIDATE, PROD, opts, port_offset=10000)
 
 
@@ -233,3 +240,38 @@ def test_swarm_task_states_are_read_from_service_ps(monkeypatch: pytest.MonkeyPa
         "--no-resolve-image",
         "p_crm",
     )
+
+
+@pytest.mark.integration
+def test_staging_nginx_runs_the_rendered_config_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    import shutil
+    import socket
+
+    from nexus_ml.errors import ClusterError
+    from nexus_ml.release.cluster import NginxProcess
+    from nexus_ml.release.http import UrllibHttp
+
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(binary):
+        pytest.fail("nginx is not installed (scripts/services.sh up installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    plan = staging(nginx_listen=f"127.0.0.1:{port}", resolver="127.0.0.1")
+    proxy = NginxProcess(binary, tmp_path / "nx")
+    proxy.start(plan.nginx_text())
+    try:
+        answer = None
+        for _ in range(50):
+            answer = UrllibHttp(timeout_s=1).request("GET", plan.proxy_url + "/nginx-health")
+            if answer.status == 200:
+                break
+            time.sleep(0.1)
+        assert answer is not None and answer.status == 200
+        # no staging module runs: nginx answers for them, with a gateway error
+        assert UrllibHttp(timeout_s=5).request("GET", plan.proxy_url + "/crm/health").status == 502
+    finally:
+        proxy.stop()
+    assert UrllibHttp(timeout_s=1).request("GET", plan.proxy_url + "/nginx-health").status == 0
+    with pytest.raises(ClusterError, match="staging nginx config refused"):
+        NginxProcess(binary, tmp_path / "bad").start("events {}\nhttp { server { listen x; } }\n")
