@@ -152,6 +152,13 @@ def plan_staging(
     baseline = _staged(target, 0, name=baseline_name, port=top + 1)
     if baseline.port > MAX_PORT:
         raise InputError(f"no port left for {baseline_name} above {top}")
+    # on a host network a shared port would put staging tasks behind production's (SO_REUSEPORT)
+    clash = {m.port for m in (*staged, baseline)} & {m.port for m in catalog}
+    if clash:
+        raise InputError(
+            f"--port-offset {port_offset} puts staging on production's port(s) "
+            f"{', '.join(map(str, sorted(clash)))}; choose an offset that moves every port clear"
+        )
     staging_catalog = Catalog(modules=(*staged, baseline))
     images = {m.name: production_images[m.name] for m in catalog}
     images[target.name] = candidate_image

@@ -76,6 +76,8 @@ def test_the_staging_plan_is_the_same_for_the_same_inputs() -> None:
             "no image for nexus-agendamento",
         ),
         ({"candidate_image": "  "}, "--image must name the candidate image"),
+        # CRM (5005) would land on Agendamento's production port (5008)
+        ({"port_offset": 3}, "puts staging on production's port\\(s\\) 5008"),
     ],
 )
 def test_bad_staging_input_names_the_problem(change: dict[str, Any], message: str) -> None:
