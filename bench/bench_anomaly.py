@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
+from apps.stack.data import data_dir
 from nexus_ml.evaluate.anomaly_selection import (
     SelectionReport,
     anomaly_candidates,
@@ -58,7 +59,7 @@ from nexus_ml.evaluate.nab.scoring import (
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DATA = ROOT.parent / "shared" / "data" / "anomaly"
+DATA = data_dir() / "anomaly"  # $NEXUS_DATA_DIR, else ../shared/data
 NAB = DATA / "nab"
 MS = DATA / "ms-cloud-monitoring"
 OUT = ROOT / "bench" / "results" / "anomaly.json"

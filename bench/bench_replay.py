@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from apps.stack.data import data_dir
 from nexus_ml.decide.strategy import UNDER_COST
 from nexus_ml.evaluate.replay.metrics import ReplayMetrics, score_replay
 from nexus_ml.evaluate.replay.nexus_policy import NexusPolicy
@@ -25,7 +26,7 @@ from nexus_ml.evaluate.replay.trace import load_trace
 from pipelines.trace_champion import train_trace_champion
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACES = ROOT.parent / "shared" / "data" / "traces" / "crane"
+TRACES = data_dir() / "traces" / "crane"  # $NEXUS_DATA_DIR, else ../shared/data
 RESULTS = ROOT / "bench" / "results"
 
 FRONTIER = (12.0, 16.0, 20.0, 24.0, 32.0)

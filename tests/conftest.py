@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from apps.stack.data import data_dir, data_file
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def services_required() -> bool:
@@ -64,11 +65,30 @@ def mlflow_uri() -> str:
     return require_env("NEXUS_TEST_MLFLOW_URI", "MLflow server")
 
 
+class SharedData:
+    """The real data sets outside the repository, served file by file.
+
+    ``shared_data.file("traces/crane/input0.csv")`` is the path of that file under
+    ``$NEXUS_DATA_DIR`` (default ``../shared/data`` beside the repository; see
+    :mod:`apps.stack.data`). A file that is not there fails the test with its name and the
+    folder searched; ``served`` lists what the session read.
+    """
+
+    def __init__(self) -> None:
+        self.root = data_dir()
+        self.served: list[str] = []
+
+    def file(self, relative: str) -> Path:
+        try:
+            path = data_file(relative)
+        except FileNotFoundError as exc:
+            pytest.fail(f"{exc.strerror}; or leave these tests out with -m 'not shared_data'")
+        if relative not in self.served:
+            self.served.append(relative)
+        return path
+
+
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        message = f"shared data not found at {SHARED_DATA}"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
-    return SHARED_DATA
+def shared_data() -> SharedData:
+    """The one way tests reach the real data (tests using it are marked ``shared_data``)."""
+    return SharedData()

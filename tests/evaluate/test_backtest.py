@@ -19,6 +19,7 @@ from nexus_ml.evaluate.forecast_backtest import (
     seasonal_naive_scale,
 )
 from nexus_ml.evaluate.forecast_references import make_models, statsforecast_mstl
+from tests.conftest import SharedData
 
 
 def write_ts_value(path: Path, days: float, *, seed: int = 0) -> Path:
@@ -96,10 +97,10 @@ def test_unknown_model_and_empty_folder_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_protocol_v1_on_the_short_crane_trace(shared_data: Path, tmp_path: Path) -> None:
+def test_protocol_v1_on_the_short_crane_trace(shared_data: SharedData, tmp_path: Path) -> None:
     trace = tmp_path / "crane"
     trace.mkdir()
-    (trace / "input0.csv").symlink_to(shared_data / "traces" / "crane" / "input0.csv")
+    (trace / "input0.csv").symlink_to(shared_data.file("traces/crane/input0.csv"))
     report = run_backtest(trace, model_names=["nexus", "seasonal_naive"])
     scores = report.traces["input0"]
     assert scores["nexus"].origins == 12

@@ -13,6 +13,7 @@ from nexus_ml.cli.main import app
 from nexus_ml.evaluate.nab.labels import windows_from_point_labels
 from nexus_ml.evaluate.nab.runner import run_corpus
 from nexus_ml.evaluate.nab.scoring import probationary_length
+from tests.conftest import SharedData
 
 SMOKE_FILES = ["realTraffic/speed_7578.csv", "realKnownCause/rogue_agent_key_hold.csv"]
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.shared_data
 
 
 @pytest.fixture(scope="module")
-def nab(shared_data: Path) -> Path:
-    return shared_data / "anomaly" / "nab"
+def nab(shared_data: SharedData) -> Path:
+    return shared_data.file("anomaly/nab")
 
 
 @pytest.fixture(scope="module")

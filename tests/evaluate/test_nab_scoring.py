@@ -18,14 +18,15 @@ from nexus_ml.evaluate.nab.scoring import (
     score_corpus,
     score_profile,
 )
+from tests.conftest import SharedData
 
 STANDARD = PROFILES[0]
 
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("detector", ["numenta", "windowedGaussian"])
-def test_reproduces_official_scores_on_all_profiles(shared_data: Path, detector: str) -> None:
-    nab = shared_data / "anomaly" / "nab"
+def test_reproduces_official_scores_on_all_profiles(shared_data: SharedData, detector: str) -> None:
+    nab = shared_data.file("anomaly/nab")
     windows = read_windows(nab / "labels" / "combined_windows.json")
     official = json.loads(
         (nab / "reference_results" / "official_scores_dev_subset.json").read_text()
@@ -41,8 +42,8 @@ def test_reproduces_official_scores_on_all_profiles(shared_data: Path, detector:
 
 
 @pytest.mark.shared_data
-def test_reference_layout_lists_each_detector(shared_data: Path) -> None:
-    nab = shared_data / "anomaly" / "nab"
+def test_reference_layout_lists_each_detector(shared_data: SharedData) -> None:
+    nab = shared_data.file("anomaly/nab")
     windows = read_windows(nab / "labels" / "combined_windows.json")
     found = detector_dirs(nab / "reference_results", windows)
     assert set(found) == {"numenta", "windowedGaussian"}

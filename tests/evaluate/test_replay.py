@@ -29,6 +29,7 @@ from nexus_ml.evaluate.replay.calibration import Calibration
 from nexus_ml.evaluate.replay.physics import PreparedTrace
 from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 from nexus_ml.models.registry.store import ModelBundle
+from tests.conftest import SharedData
 
 HISTORY = 7 * 1440
 
@@ -233,10 +234,10 @@ def test_bad_inputs_exit_two(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # trains Nexus's champion on the trace through the real pipeline
 @pytest.mark.shared_data
-def test_report_over_real_traces(shared_data: Path, tmp_path: Path) -> None:
+def test_report_over_real_traces(shared_data: SharedData, tmp_path: Path) -> None:
     folder = tmp_path / "traces"
     folder.mkdir()
-    (folder / "input0.csv").write_bytes((shared_data / "traces/crane/input0.csv").read_bytes())
+    (folder / "input0.csv").write_bytes(shared_data.file("traces/crane/input0.csv").read_bytes())
     report = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["replay", "--all", str(folder), "--report", str(report)])
     assert result.exit_code == 0, result.output
