@@ -278,7 +278,12 @@ def release(prod: Production, case: str, image: str, migrations: Path, *extra: s
         *extra,
     ]
     start = time.monotonic()
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    except subprocess.TimeoutExpired:
+        # the pipeline's own teardown never ran: leave nothing on the shared engine
+        subprocess.run(["docker", "stack", "rm", staging], capture_output=True, timeout=60)
+        raise
     seconds = time.monotonic() - start
     assert proc.stdout.strip(), f"no verdict on stdout (exit {proc.returncode}): {proc.stderr}"
     verdict = json.loads(proc.stdout)
