@@ -1,5 +1,6 @@
 """``nexus-ml train --dask`` on a real cluster: a ``dask scheduler`` and two ``dask worker``
-processes started as separate commands, as an operator would, give the local run's models.
+processes started as separate commands, as an operator would, give the models of the local
+run on joblib's process pool (both pickle the tasks and the fitted models across processes).
 
 The processes come from the venv's ``bin`` (what ``pip install 'nexus-ml[dask]'`` installs),
 listen on 127.0.0.1 at free ports, and are stopped in every case; ``--idle-timeout`` and
@@ -145,7 +146,8 @@ def test_training_on_a_scheduler_and_two_worker_processes_matches_the_local_run(
     from dask.distributed import Client
 
     address, _ = cluster
-    local = _train(history, tmp_path / "local", monkeypatch, "--jobs", "1")
+    # the local run on joblib's default process pool (loky), as a production install trains
+    local = _train(history, tmp_path / "local", monkeypatch, "--jobs", "2")
     with Client(address, timeout=30) as client:
         before = client.run(lambda dask_worker: dask_worker.state.executed_count)
     remote = _train(history, tmp_path / "dask", monkeypatch, "--dask", address)
