@@ -22,7 +22,8 @@ memory_leak,bad_release``): 16 restarts, 16 right,
 none racing a release; Wilson 95 % lower end 0.806, so the confidence is 0.80 — at the
 executor's production restart bar (0.8): the seed's rule acts. The three other kinds (error
 burst, slow dependency, demand surge) made it fire 0 times in the design seed's 180 cases.
-``tests/decide/test_rule_precision.py`` checks the figure on a third, held-out seed.
+``tests/evaluate/test_rule_precision.py`` checks it on a third, held-out seed (20261204:
+4 of 4 restarts right in 18 restart-kind cases).
 """
 
 from __future__ import annotations

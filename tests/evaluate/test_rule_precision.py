@@ -29,22 +29,33 @@ def wilson_upper(right: int, n: int) -> float:
     return 1.0 - wilson_lower(n - right, n)
 
 
+#: The kinds that make the seed restart fire (the others made it fire 0 times in the design
+#: seed's 180 cases): its held-out sample is drawn from these, or it hardly ever fires.
+RESTART_KINDS = ("latency_degradation", "memory_leak", "bad_release")
+
+
 @pytest.fixture(scope="module")
 def held_out():  # type: ignore[no-untyped-def]
     return measure(HELD_OUT_SEED, per_kind=4)
 
 
+@pytest.fixture(scope="module")
+def held_out_restarts():  # type: ignore[no-untyped-def]
+    return measure(HELD_OUT_SEED, per_kind=6, kinds=RESTART_KINDS)
+
+
 @pytest.mark.parametrize(
-    ("action", "confidence"),
+    ("action", "confidence", "sample"),
     [
-        (Action.SCALE_UP, RULES_SCALE_UP_CONFIDENCE),
-        (Action.SCALE_DOWN, RULES_SCALE_DOWN_CONFIDENCE),
-        (Action.RESTART, HealthThresholds().rules_confidence),
+        (Action.SCALE_UP, RULES_SCALE_UP_CONFIDENCE, "held_out"),
+        (Action.SCALE_DOWN, RULES_SCALE_DOWN_CONFIDENCE, "held_out"),
+        (Action.RESTART, HealthThresholds().rules_confidence, "held_out_restarts"),
     ],
 )
 def test_no_rule_confidence_claims_more_than_its_held_out_precision(
-    held_out, action: Action, confidence: float
+    request: pytest.FixtureRequest, action: Action, confidence: float, sample: str
 ) -> None:
+    held_out = request.getfixturevalue(sample)
     fired, right = held_out.fired[action], held_out.right[action]
     assert fired > 0, f"{action.value} never fired on the held-out incidents"
     upper = wilson_upper(right, fired)
