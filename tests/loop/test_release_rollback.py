@@ -148,19 +148,20 @@ def running_loop(
 
 
 def wait_for_history(loop: Loop) -> None:
-    """Fresh decisions, then 8 minutes of them: the post-deploy check compares the release
-    with at least 5 minutes before it."""
-    loop.wait_for(
+    """Fresh decisions, then 6 more minutes of them: the post-deploy check compares the
+    release with at least 5 minutes before it."""
+    fresh = loop.wait_for(
         "fresh decisions",
         lambda: not loop.executor.source.fetch().decisions[0].stale_input,
         timeout_s=60,
     )
     start = loop.clock.now()
-    loop.wait_for(
-        "8 minutes of history",
-        lambda: loop.clock.now() - start > timedelta(minutes=8),
+    history = loop.wait_for(
+        "6 minutes of history",
+        lambda: loop.clock.now() - start > timedelta(minutes=6),
         timeout_s=30,
     )
+    print(f"\nwall s: fresh decisions {fresh:.1f}, history {history:.1f}")
 
 
 def deploy(loop: Loop, modules: list[str]) -> None:
@@ -171,13 +172,13 @@ def deploy(loop: Loop, modules: list[str]) -> None:
 
 
 def rolled_back(loop: Loop, since, timeout_s: float = 90) -> RollbackRun:  # type: ignore[no-untyped-def]
-    loop.wait_for(
+    waited = loop.wait_for(
         "an automatic rollback",
         lambda: bool(loop.taken(since, Action.ROLLBACK)),
         timeout_s=timeout_s,
     )
     run = loop.executor.rollback_runs[-1]
-    print("\n" + run.table() + f"\n{run.summary()}")
+    print(f"wall s: release to rollback done {waited:.1f}\n{run.table()}\n{run.summary()}")
     return run
 
 
