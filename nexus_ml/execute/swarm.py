@@ -94,6 +94,8 @@ def _release(svc: dict[str, Any]) -> _Release:
     ours = labels.get(LABEL_IMAGE) == image
     if previous and ours and labels.get(LABEL_ROLLED_BACK_FROM) == previous:
         return _Release(None, "", True)  # our rollback: a known version, not a release
+    if str((svc.get("UpdateStatus") or {}).get("State", "")).startswith("rollback"):
+        return _Release(None, "", True)  # `docker service rollback` (or Swarm's own on failure)
     if previous and previous.split("@", 1)[0] != image.split("@", 1)[0]:
         return _Release(engine_time(svc.get("UpdatedAt")), previous, False)
     if labels.get(LABEL_RELEASE_IMAGE) == image:  # a release we changed since (a scale)

@@ -172,3 +172,23 @@ def test_the_release_is_observed_and_kept_across_our_own_changes(swarm) -> None:
     assert (scaled.released_at, scaled.previous_image) == (deployed.released_at, "nexus-module:1")
     back = backend.rollback(CRM, timeout_s=30)
     assert back.image == "nexus-module:1" and back.rolled_back and back.released_at is None
+
+
+def test_an_operators_docker_service_rollback_is_not_a_release(swarm, docker_host) -> None:
+    import os
+    import subprocess
+
+    backend, client = swarm
+    name = backend._prefix + CRM
+    client.services.get(name).update(image="nexus-module:2")
+    assert backend.services()[CRM].released_at is not None
+    env = {**os.environ, "DOCKER_HOST": docker_host}
+    subprocess.run(
+        ["docker", "service", "rollback", "--detach", name],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    back = backend.services()[CRM]
+    assert back.image == "nexus-module:1" and back.update_state.startswith("rollback")
+    assert back.rolled_back and back.released_at is None
