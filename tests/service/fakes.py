@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,7 +68,13 @@ class ErrorDetector:
 def calm_scaler(module: str, *, minutes: int = 300) -> LeadTimeRisk:
     """The real scaling risk model, fitted on ``minutes`` of the module's calm demand (the
     level of :func:`steady_frame`) with an hourly season; it has no time axis, so the engine
-    folds in every minute of the first window it sees."""
+    folds in every minute of the first window it sees. Each call gets its own copy of one fit
+    per module (the engine updates it in place; the fit is the same every time)."""
+    return copy.deepcopy(_calm_fit(module, minutes))
+
+
+@functools.cache
+def _calm_fit(module: str, minutes: int) -> LeadTimeRisk:
     profile = load_catalog().get(module)
     calm = 0.5 * profile.min_replicas * profile.capacity_rpm_per_replica
     history = calm * (1 + 0.01 * (np.arange(minutes) % 7))
