@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -57,15 +59,20 @@ def strategy_at(
     seed: int = 0,
 ) -> LeadTimeStrategy:
     """The real scaling strategy around a risk model fitted on ``minutes`` of demand at
-    ``level`` (± ``noise``), one-minute lead time and an hourly season (fast to fit)."""
-    rng = np.random.default_rng(seed)
-    history = level * (1 + noise * rng.standard_normal(minutes))
-    risk = LeadTimeRisk(lead_time=1, season=60).fit(history)
+    ``level`` (± ``noise``), one-minute lead time and an hourly season (fast to fit). Each
+    call gets its own copy of one fit per argument set (a strategy updates its model)."""
     return LeadTimeStrategy(
-        risk,
+        copy.deepcopy(_risk_at(level, noise, minutes, seed)),
         Sizing.of(profile),
         ready_calibrator=OnlineIsotonicCalibrator(),
     )
+
+
+@functools.cache
+def _risk_at(level: float, noise: float, minutes: int, seed: int) -> LeadTimeRisk:
+    rng = np.random.default_rng(seed)
+    history = level * (1 + noise * rng.standard_normal(minutes))
+    return LeadTimeRisk(lead_time=1, season=60).fit(history)
 
 
 NAN = math.nan
