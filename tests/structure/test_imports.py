@@ -10,6 +10,7 @@ may import them.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def imported(path: Path) -> Iterator[str]:
     yield from visit(ast.parse(path.read_text(encoding="utf-8")))
 
 
+@functools.cache  # three tests read it; parsing every module once is enough
 def graph() -> dict[str, set[str]]:
     files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if (ROOT / pkg).exists()]
     known = {module_name(p): p for p in files}
