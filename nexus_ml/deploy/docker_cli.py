@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from nexus_ml.errors import ClusterError
 from nexus_ml.logs import get_logger
@@ -31,6 +32,37 @@ def import_image(rootfs: Path, ref: str, changes: Sequence[str] = ()) -> str:
     """``docker import`` a root filesystem tar as ``ref``; the image id."""
     flags = [arg for change in changes for arg in ("--change", change)]
     return docker("import", *flags, str(rootfs), ref).strip()
+
+
+def import_stream(
+    write: Callable[[IO[bytes]], None], ref: str, changes: Sequence[str] = (), timeout: float = 900
+) -> str:
+    """``docker import -`` of the tar that ``write`` streams to it, as ``ref``; the image id.
+
+    Nothing is written to disk on this side: the engine unpacks while ``write`` produces.
+    """
+    flags = [arg for change in changes for arg in ("--change", change)]
+    proc = subprocess.Popen(
+        ["docker", "import", *flags, "-", ref],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    try:
+        write(proc.stdin)
+    except BrokenPipeError:  # the engine gave up: its stderr says why
+        pass
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    # communicate() flushes and closes stdin (ignoring a broken pipe), then reads the id
+    out, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-3:]
+        raise ClusterError(f"docker import failed ({proc.returncode}): {' | '.join(tail)}")
+    return out.decode().strip()
 
 
 def build_image(context: Path, ref: str, build_args: Mapping[str, str] | None = None) -> str:

@@ -26,18 +26,21 @@ ENTRYPOINT ["python3", "/app/nexus_module.py"]
 
 NEXUS_ML_DOCKERFILE = """\
 # nexus-ml: `nexus-ml serve`, `nexus-ml execute` and `nexus-ml retrain` share this image.
-# wheels/ holds the nexus-ml wheel and its dependencies (`pip wheel . -w wheels`), so the
-# install needs no index: the same context builds on a machine without internet.
+# The context holds two root-filesystem trees, filled from a tested environment by
+# nexus_ml/deploy/image_context.py (nothing is downloaded or compiled during the build):
+# deps/ the installed runtime dependencies and their list (only the list when BASE carries
+# them, as the base made offline by nexus_ml/deploy/image_build.py does), app/ nexus-ml and
+# its `nexus-ml` script.
+# No RUN. The settings come first, while the root filesystem is small (the classic builder
+# makes a container per instruction), and nexus-ml last: a code change rebuilds one layer.
 ARG BASE=python:3.11-slim
 FROM ${BASE}
-COPY wheels/ /tmp/wheels/
-RUN python3 -m pip install --no-cache-dir --no-index --find-links /tmp/wheels nexus-ml \\
-    && rm -rf /tmp/wheels
-ENV PYTHONUNBUFFERED=1 NEXUS_STATE_DIR=/var/lib/nexus-ml
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 NEXUS_STATE_DIR=/var/lib/nexus-ml
 WORKDIR /var/lib/nexus-ml
 EXPOSE 8000
-ENTRYPOINT []
 CMD ["nexus-ml", "--help"]
+COPY deps/ /
+COPY app/ /
 """
 
 #: Image name (without registry) → Dockerfile text.
@@ -53,10 +56,15 @@ def write_module_context(dest: Path) -> Path:
 
 
 def write_nexus_ml_context(dest: Path) -> Path:
-    """The ``nexus-ml`` build context in ``dest``; fill ``dest/wheels`` before building."""
+    """The ``nexus-ml`` build context in ``dest``: its Dockerfile and empty ``deps/``, ``app/``.
+
+    Fill them with :func:`nexus_ml.deploy.image_context.fill_nexus_ml_context` before
+    building (:func:`nexus_ml.deploy.image_build.build_nexus_ml_image` does both).
+    """
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "Dockerfile").write_text(NEXUS_ML_DOCKERFILE, encoding="utf-8")
-    (dest / "wheels").mkdir(exist_ok=True)
+    for tree in ("deps", "app"):
+        (dest / tree).mkdir(exist_ok=True)
     return dest
 
 
