@@ -191,7 +191,14 @@ class ServiceThread:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        # log_config=None: uvicorn's lines go through the process's own (structured) handlers
+        config = uvicorn.Config(
+            self.app,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            log_config=None,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
