@@ -87,7 +87,12 @@ _OPTIONS: tuple[tuple[str, Any, object], ...] = (
     ("jobs", Annotated[int, typer.Option(help="Parallel jobs (joblib n_jobs)")], -1),
     (
         "dask",
-        Annotated[str | None, typer.Option(help="Dask scheduler address to fan out on")],
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Dask scheduler (tcp://HOST:8786) to fan out on; pip install 'nexus-ml[dask]'"
+            ),
+        ],
         None,
     ),
     ("store", Annotated[str, typer.Option(help="Model store: mlflow or local")], "mlflow"),
