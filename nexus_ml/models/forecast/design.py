@@ -218,28 +218,75 @@ def ridge_fit(x: np.ndarray, y: np.ndarray, penalty: float, huber_steps: int = 0
     return np.asarray(coef / scale)
 
 
-def error_quantiles(errors: np.ndarray) -> np.ndarray:
-    """Quantiles of the errors on :data:`QUANTILE_GRID` (zeros when there are none)."""
-    errors = np.sort(errors[np.isfinite(errors)])
+def error_quantiles(errors: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Quantiles of the errors on :data:`QUANTILE_GRID` (zeros when there are none).
+
+    With ``weights`` (one per error, in (0, 1]) the quantiles are those of the weighted
+    empirical distribution: each error sits at the middle of its share of the total weight.
+    """
+    keep = np.isfinite(errors)
+    errors = errors[keep]
     if errors.size == 0:
         return np.zeros(QUANTILE_GRID.size)
-    # np.quantile's linear method, sorting once for the whole grid
-    return np.asarray(np.interp(QUANTILE_GRID * (errors.size - 1), np.arange(errors.size), errors))
+    if weights is None:
+        # np.quantile's linear method, sorting once for the whole grid
+        errors = np.sort(errors)
+        return np.asarray(
+            np.interp(QUANTILE_GRID * (errors.size - 1), np.arange(errors.size), errors)
+        )
+    order = np.argsort(errors)
+    errors, w = errors[order], np.asarray(weights, dtype=float)[keep][order]
+    positions = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.asarray(np.interp(QUANTILE_GRID, positions, errors))
 
 
-def interval_offsets(quantiles: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def recency_weights(
+    age_steps: np.ndarray, step_seconds: int, half_life_days: float
+) -> np.ndarray | None:
+    """Weights in (0, 1] that halve every ``half_life_days`` of age (None when it is 0: all
+    errors weigh alike)."""
+    if half_life_days <= 0:
+        return None
+    days = np.asarray(age_steps, dtype=float) * step_seconds / 86400.0
+    return np.asarray(0.5 ** (days / half_life_days))
+
+
+def error_mass(errors: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The total weight W of the finite errors (their number when unweighted)."""
+    keep = np.isfinite(errors)
+    return float(keep.sum() if weights is None else np.asarray(weights, dtype=float)[keep].sum())
+
+
+def interval_offsets(
+    quantiles: np.ndarray, level: float, mass: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper offsets of a central ``level`` % interval from per-step error quantiles
-    of shape (horizon, grid)."""
+    of shape (horizon, grid).
+
+    ``mass`` (per step) is the total weight W of the errors behind each row. A split-conformal
+    interval then takes the quantile of the errors *and the new point*, whose error is unknown
+    (weight 1, put at ±∞): the upper end at level q·(W + 1)/W, the lower at
+    (q·(W + 1) − 1)/W (the finite-sample ⌈(n + 1)q⌉-th order statistic when unweighted; the
+    non-exchangeable form of Barber et al., 2023, when weighted).
+    """
     alpha = (100.0 - level) / 200.0
-    return _grid_column(quantiles, alpha), _grid_column(quantiles, 1.0 - alpha)
+    rows = quantiles.shape[0]
+    lo_q, hi_q = np.full(rows, alpha), np.full(rows, 1.0 - alpha)
+    if mass is not None:
+        w = np.maximum(np.asarray(mass, dtype=float), 1e-12)
+        lo_q = (alpha * (w + 1.0) - 1.0) / w
+        hi_q = (1.0 - alpha) * (w + 1.0) / w
+    return _grid_column(quantiles, lo_q), _grid_column(quantiles, hi_q)
 
 
-def _grid_column(quantiles: np.ndarray, q: float) -> np.ndarray:
-    # QUANTILE_GRID is uniform: linear interpolation between two neighbouring columns.
-    pos = q * (QUANTILE_GRID.size - 1)
-    i = min(int(pos), QUANTILE_GRID.size - 2)
+def _grid_column(quantiles: np.ndarray, q: np.ndarray) -> np.ndarray:
+    # QUANTILE_GRID is uniform: linear interpolation between two neighbouring columns
+    # (levels outside [0, 1] take the extreme errors).
+    pos = np.clip(q, 0.0, 1.0) * (QUANTILE_GRID.size - 1)
+    i = np.minimum(pos.astype(int), QUANTILE_GRID.size - 2)
     w = pos - i
-    return np.asarray(quantiles[:, i] * (1 - w) + quantiles[:, i + 1] * w)
+    rows = np.arange(quantiles.shape[0])
+    return np.asarray(quantiles[rows, i] * (1 - w) + quantiles[rows, i + 1] * w)
 
 
 MAX_ROWS = 6000  # regression rows per horizon step

@@ -25,11 +25,13 @@ from nexus_ml.models.forecast.design import (
     calendar_matrix,
     calendar_terms,
     design,
+    error_mass,
     error_quantiles,
     forecast_design,
     interval_offsets,
     noise_level,
     profile_at,
+    recency_weights,
     ridge_fit,
     seasonal_profile,
     state_features,
@@ -71,6 +73,11 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
     volatility_hours
         Interval errors are measured relative to the noise level of the last
         ``volatility_hours`` (locally adaptive conformal intervals); 0 keeps them absolute.
+    recency_days
+        Half-life, in days, of the weight of an interval error by the age of its origin
+        (recent residuals count more: weighted conformal quantiles); 0 weighs all alike.
+        Either way the quantiles carry the finite-sample correction of split conformal
+        prediction (see :func:`~nexus_ml.models.forecast.design.interval_offsets`).
     calendar
         Use São Paulo business hours, weekend and month-end at the target as features.
     tz
@@ -90,6 +97,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         recent_folds: int = 3,
         calendar: bool = True,
         volatility_hours: float = 0.0,
+        recency_days: float = 0.0,
         tz: str = DEFAULT_TZ,
     ) -> None:
         self.season_lengths = season_lengths
@@ -102,6 +110,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         self.recent_folds = recent_folds
         self.calendar = calendar
         self.volatility_hours = volatility_hours
+        self.recency_days = recency_days
         self.tz = tz
 
     # ------------------------------------------------------------------ fit
@@ -147,14 +156,15 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         window = round(self.volatility_hours * 3600 / step)
         floor = max(0.25 * float(np.median(noise_level(r, window, 0.0))), 1e-9)
         allowed = np.arange(raw.size) >= seasons.memory
-        coefs, errors = self._fit_steps(
+        coefs, errors, origins = self._fit_steps(
             r, observed, allowed, seasons, cal_terms, horizon, noise_level(r, window, floor)
         )
         long_coef, long_err = self._fit_long(r, observed, seasons, cal_terms, seasons.memory)
         if self.calibration_folds > 1 and allowed.sum() > self.calibration_folds * (horizon + 8):
-            errors = self._crossfit_errors(
+            errors, origins = self._crossfit_errors(
                 raw, values, observed, end_step, seasons, cal, horizon, window, floor
             )
+        weights = [recency_weights(raw.size - o, step, self.recency_days) for o in origins]
 
         self.step_seconds_ = step
         self.seasons_ = seasons
@@ -162,10 +172,16 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         self.weekly_profile_ = weekly
         self.coef_ = coefs
         self.long_coef_ = long_coef
-        self.error_quantiles_ = np.array([error_quantiles(e) for e in errors])
+        self.error_quantiles_ = np.array(
+            [error_quantiles(e, w) for e, w in zip(errors, weights, strict=True)]
+        )
+        self.error_mass_ = np.array(
+            [error_mass(e, w) for e, w in zip(errors, weights, strict=True)]
+        )
         self.noise_window_ = window
         self.noise_floor_ = floor
         self.long_error_quantiles_ = error_quantiles(long_err)
+        self.long_error_mass_ = error_mass(long_err)
         self.nonnegative_ = bool(np.nanmin(raw) >= 0)
         self.series_id_ = str(y.name) if y.name is not None else "y"
         self.state_ = GridState.from_values(values, end_step, step, seasons.memory + 1)
@@ -183,7 +199,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         horizon: int,
         window: int,
         floor: float,
-    ) -> list[np.ndarray]:
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         # Each recent block of origins is forecast by a model (profile included) fitted without
         # it, so the interval errors are out-of-fit; the most recent blocks follow the regime
         # the next forecasts will meet.
@@ -191,6 +207,7 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         positions = np.arange(raw.size)
         bounds = np.linspace(seasons.memory, raw.size, self.calibration_folds + 1).astype(int)
         errors: list[list[np.ndarray]] = [[] for _ in range(horizon)]
+        at: list[list[np.ndarray]] = [[] for _ in range(horizon)]
         for lo, hi in list(itertools.pairwise(bounds))[-self.recent_folds :]:
             block = (positions >= lo) & (positions < hi)
             daily, weekly = seasonal_profile(
@@ -203,14 +220,15 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
             )
             noise = noise_level(r, window, floor)
             outside = ~block & (positions >= seasons.memory)
-            coefs, _ = self._fit_steps(r, observed, outside, seasons, fold_cal, horizon, noise)
+            coefs, _, _ = self._fit_steps(r, observed, outside, seasons, fold_cal, horizon, noise)
             state = state_features(r, seasons)
             for h in range(1, horizon + 1):
                 origins = np.arange(lo, min(hi, raw.size - h))
                 origins = thin(origins[observed[origins + h]])
                 x = design(state, r, origins, h, seasons, cal_at(fold_cal, origins + h))
                 errors[h - 1].append((r[origins + h] - x @ coefs[h - 1]) / noise[origins])
-        return [np.concatenate(e) for e in errors]
+                at[h - 1].append(origins)
+        return [np.concatenate(e) for e in errors], [np.concatenate(o) for o in at]
 
     def _fit_steps(
         self,
@@ -221,16 +239,17 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
         cal: np.ndarray | None,
         horizon: int,
         noise: np.ndarray,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         state = state_features(r, seasons)
-        coefs, residuals = [], []
+        coefs, residuals, at = [], [], []
         for h in range(1, horizon + 1):
             origins = thin(np.flatnonzero(allowed[: r.size - h] & observed[h:] & allowed[h:]))
             x = design(state, r, origins, h, seasons, cal_at(cal, origins + h))
             coef = ridge_fit(x, r[origins + h], self.penalty, self.huber_steps)
             coefs.append(coef)
             residuals.append((r[origins + h] - x @ coef) / noise[origins])
-        return np.array(coefs), residuals
+            at.append(origins)
+        return np.array(coefs), residuals, at
 
     def _fit_long(
         self,
@@ -361,13 +380,24 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
             "ds": ds,
             "mean": np.maximum(mean, floor),
         }
+        # Models fitted before the finite-sample correction have no error mass: no correction.
+        mass = getattr(self, "error_mass_", None)
         for level in levels:
-            lo, hi = interval_offsets(self.error_quantiles_[:n_direct], float(level))
+            lo, hi = interval_offsets(
+                self.error_quantiles_[:n_direct],
+                float(level),
+                None if mass is None else mass[:n_direct],
+            )
             # A central interval holds the point forecast even when the errors it was
             # calibrated on were one-sided (a regime the held-out block alone had).
             lo, hi = np.minimum(lo, 0.0) * noise_now, np.maximum(hi, 0.0) * noise_now
             if horizon > n_direct:
-                long_lo, long_hi = interval_offsets(self.long_error_quantiles_[None, :], level)
+                long_mass = getattr(self, "long_error_mass_", None)
+                long_lo, long_hi = interval_offsets(
+                    self.long_error_quantiles_[None, :],
+                    level,
+                    None if long_mass is None else np.array([long_mass]),
+                )
                 lo = np.concatenate([lo, np.repeat(long_lo, horizon - n_direct)])
                 hi = np.concatenate([hi, np.repeat(long_hi, horizon - n_direct)])
             columns[f"lo-{level}"] = np.maximum(mean + lo, floor)
@@ -391,6 +421,8 @@ class SeasonalForecaster(BaseEstimator):  # type: ignore[misc]
                 f"recent_folds must be in [1, calibration_folds={self.calibration_folds}], "
                 f"got {self.recent_folds}"
             )
+        if not 0 <= self.recency_days <= 365:
+            raise InputError(f"recency_days must be in [0, 365], got {self.recency_days}")
         for level in self.levels:
             if not 0 < level < 100:
                 raise InputError(f"levels must be in (0, 100), got {level}")
