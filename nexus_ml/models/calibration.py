@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 
 from nexus_ml.errors import InputError
@@ -129,28 +131,35 @@ class OnlinePlattCalibrator:
         if self.coef is None or raw.size == 0:
             return raw.copy()
         a, b = self.coef
-        return np.asarray(1.0 / (1.0 + np.exp(-(a * _logit(raw) + b))), dtype=float)
+        return np.asarray(expit(a * _logit(raw) + b), dtype=float)
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 25) -> tuple[float, float] | None:
-    """Maximum-likelihood (a, b) of ``sigmoid(a·x + b)`` for 0/1 outcomes ``y`` (Newton).
+def _fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """Maximum-likelihood (a, b) of ``sigmoid(a·x + b)`` for 0/1 outcomes ``y``.
 
     Platt's target smoothing (``(n₊ + 1)/(n₊ + 2)`` and ``1/(n₋ + 2)`` instead of 1 and 0) keeps
-    the fit finite when the outcomes separate perfectly. None when every outcome is the same.
+    the fit finite when the outcomes separate perfectly; the slope is kept positive (a map that
+    reverses the order of raw probabilities is a broken model, not a calibration). Solved with
+    L-BFGS-B on the log-likelihood written with ``logaddexp`` (no overflow). None when every
+    outcome is the same.
     """
     positives = float(y.sum())
     if positives == 0.0 or positives == y.size:
         return None
     t = np.where(y > 0.5, (positives + 1) / (positives + 2), 1 / (y.size - positives + 2))
-    a, b = 1.0, 0.0
-    design = np.column_stack([x, np.ones_like(x)])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(a * x + b)))
-        w = np.maximum(p * (1.0 - p), 1e-9)
-        gradient = design.T @ (p - t)
-        hessian = design.T @ (design * w[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        a, b = a - float(step[0]), b - float(step[1])
-        if float(np.abs(step).max()) < 1e-8:
-            break
-    return a, b
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = theta[0] * x + theta[1]
+        # -[t log σ(z) + (1 - t) log(1 - σ(z))] = logaddexp(0, z) - t z
+        value = float(np.sum(np.logaddexp(0.0, z) - t * z))
+        residual = expit(z) - t
+        return value, np.array([float(residual @ x), float(residual.sum())])
+
+    result = minimize(
+        loss,
+        np.array([1.0, 0.0]),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(1e-3, 20.0), (-20.0, 20.0)],
+    )
+    return float(result.x[0]), float(result.x[1])

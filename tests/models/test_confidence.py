@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,20 @@ def test_platt_reports_raw_until_enough_and_survives_one_sided_outcomes() -> Non
 def test_platt_bad_parameters_are_rejected_with_the_values(kw: dict[str, int]) -> None:
     with pytest.raises(InputError, match="got"):
         OnlinePlattCalibrator(**kw)
+
+
+def test_platt_on_extreme_raw_probabilities_is_stable() -> None:
+    # a risk model that says "0" or "1" while the truth is 35 % and 72 %: the map must flatten
+    # it, without overflow (a plain Newton iteration from the identity diverged here)
+    rng = np.random.default_rng(4)
+    low = rng.uniform(1e-7, 1e-3, 900)
+    high = 1 - rng.uniform(1e-7, 1e-3, 400)
+    raw = np.concatenate([low, high])
+    outcome = np.concatenate([rng.uniform(0, 1, 900) < 0.35, rng.uniform(0, 1, 400) < 0.72])
+    order = rng.permutation(raw.size)
+    cal = OnlinePlattCalibrator(window=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        feed(cal, raw[order], outcome[order])
+        assert cal.calibrate(5e-4) == pytest.approx(0.35, abs=0.05)
+        assert cal.calibrate(1 - 5e-4) == pytest.approx(0.72, abs=0.06)
