@@ -3,7 +3,8 @@
 #   scripts/services.sh up      install what is missing (apt, pip), start everything, write $DIR/env
 #   scripts/services.sh down    stop everything started by `up` and remove the folder
 #   scripts/services.sh status  show what runs
-# Settings: NEXUS_SERVICES_DIR (default /tmp/nexus-services), SERVICES (default: all).
+# Settings: NEXUS_SERVICES_DIR (default /tmp/nexus-services), SERVICES (default: all),
+# NEXUS_DOCKER_STORAGE_DRIVER (default overlay2, vfs where overlayfs does not work).
 # Proven commands: ../shared/notes/services.md.
 set -euo pipefail
 
@@ -120,15 +121,35 @@ make_module_image() {  # a busybox rootfs imported as nexus-module:1 (no registr
   docker import -c 'CMD ["/bin/sleep","3601"]' "$d/rootfs.tar" nexus-module:2 >/dev/null
 }
 
+start_dockerd() {  # start_dockerd DIR DRIVER; sets DOCKERD_PID
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --host="unix://$1/docker.sock" --data-root="$1/root" \
+    --exec-root="$1/exec" --pidfile="$1/dockerd.pid" --iptables=false --ip6tables=false \
+    --bridge=none --ip-masq=false --storage-driver="$2" >"$1/log" 2>&1 &
+  DOCKERD_PID=$!
+}
+
+dockerd_settled() { docker info >/dev/null 2>&1 || ! kill -0 "$DOCKERD_PID" 2>/dev/null; }
+
 up_docker() {
   apt_install docker.io containerd runc busybox-static
   local d=$DIR/docker
   mkdir -p "$d"
-  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --host=unix://$d/docker.sock --data-root=$d/root \
-    --exec-root=$d/exec --pidfile=$d/dockerd.pid --iptables=false --ip6tables=false \
-    --bridge=none --ip-masq=false --storage-driver=vfs >"$d/log" 2>&1 &
   export DOCKER_HOST=unix://$d/docker.sock
-  wait_for dockerd 60 docker info
+  # overlay2 shares image layers; vfs copies the whole root filesystem for every layer and
+  # container (building the ~850 MB nexus-ml image took minutes on vfs). vfs when the kernel
+  # has no overlayfs or dockerd does not start with overlay2 on this file system.
+  local driver=${NEXUS_DOCKER_STORAGE_DRIVER:-overlay2}
+  grep -qw overlay /proc/filesystems || driver=vfs
+  start_dockerd "$d" "$driver"
+  wait_for dockerd 60 dockerd_settled
+  if ! docker info >/dev/null 2>&1 && [ "$driver" != vfs ]; then
+    log "dockerd did not start with $driver ($(tail -n1 "$d/log")); falling back to vfs"
+    stop_pidfile dockerd "$d/dockerd.pid"
+    driver=vfs
+    start_dockerd "$d" "$driver"
+    wait_for dockerd 60 docker info
+  fi
+  log "docker storage driver: $driver"
   docker swarm init --advertise-addr 127.0.0.1:$SWARM_PORT --listen-addr 127.0.0.1:$SWARM_PORT >/dev/null
   make_module_image "$d"
   echo "export DOCKER_HOST=unix://$d/docker.sock" >>"$DIR/env"
