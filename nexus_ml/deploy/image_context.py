@@ -317,7 +317,7 @@ def fill_nexus_ml_context(
         The nexus-ml checkout (default: the one this code runs from).
     """
     project = Project.read(project_root or source_root())
-    dists = [d for d in runtime_distributions(project.dependencies)]
+    dists = runtime_distributions(project.dependencies)
     for part in ("deps", "app"):
         shutil.rmtree(context / part, ignore_errors=True)
         (context / part).mkdir(parents=True)
