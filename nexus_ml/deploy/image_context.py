@@ -8,14 +8,16 @@ The image's build context holds two root-filesystem trees (see
     extras: no dev, bench or dask), copied from the environment that runs this code with the
     files its installer recorded (``RECORD``), so the image holds exactly the versions the
     tests ran against. Nothing is downloaded, no wheel is built or unpacked: this is what
-    makes the build fast and offline. Test suites inside packages are left out.
+    makes the build fast and offline. Test suites inside packages are left out. With them,
+    their list (:data:`MANIFEST`); offline, the base made by :mod:`nexus_ml.deploy.image_build`
+    carries the distributions and ``deps/`` holds only the list.
 ``app/``
     nexus-ml's own packages as its wheel would hold them (the ``packages.find`` and
     ``package-data`` rules of ``pyproject.toml``), compiled to bytecode, a ``dist-info`` with
     its entry points, and the console scripts of ``[project.scripts]``.
 
 Both are laid out from ``/`` with the base image's ``site-packages`` directory, so the
-Dockerfile only ``COPY``\\ s them, in two layers: a code change rebuilds the small one.
+Dockerfile only ``COPY``\\ s them, in two layers: a code change rebuilds only ``app/``.
 """
 
 from __future__ import annotations
