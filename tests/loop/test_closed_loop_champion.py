@@ -132,22 +132,22 @@ def test_champions_from_mlflow_close_the_loop(loop: Loop, loop_champions: Champi
     assert p_exceed >= PRODUCTION_CONFIDENCE[Action.SCALE_UP], sent["explanation"]
     assert sent["reason"]
 
-    # 2. Surge removed: replicas fall one at a time, at least a cooldown apart.
+    # 2. Surge removed: replicas fall back to the minimum once the 5-minute scale-down
+    #    stabilisation (and the executor's cooldown after the last change) has passed; as the
+    #    HPA's default policy, a scale-down may go straight to its target.
     loop.exporter.clear()
     fall_from = loop.clock.now()
-    loop.wait_for(
-        "two CRM scale-downs",
-        lambda: len(loop.taken(fall_from - TICK, Action.SCALE_DOWN, CRM)) >= 2,
-        timeout_s=45,
-    )
-    first, second = loop.taken(fall_from - TICK, Action.SCALE_DOWN, CRM)[:2]
-    for step in (first, second):
+    last_up = loop.taken(surge_at, Action.SCALE_UP, CRM)[-1]
+    loop.wait_for("CRM back to one replica", lambda: loop.replicas(CRM) == 1, timeout_s=45)
+    downs = loop.taken(fall_from - TICK, Action.SCALE_DOWN, CRM)
+    assert downs, loop.trail()
+    assert downs[0].at - last_up.at >= timedelta(seconds=300), loop.trail()
+    for step in downs:
         before, after = (int(n) for n in step.detail.split()[1::2][:2])
-        assert after == before - 1, step.detail
+        assert after < before, step.detail
         sent = decision_behind(loop, step)
         assert sent["policy"] == "model"
         assert sent["confidence"] >= PRODUCTION_CONFIDENCE[Action.SCALE_DOWN]
-    assert second.at - first.at >= timedelta(seconds=150), loop.trail()
 
     # 3. Agendamento's release degrades (latency ×5, 20 % errors) once 30 clean minutes give
     #    the health rule its baseline: the detector confirms, the executor restarts and alerts.
