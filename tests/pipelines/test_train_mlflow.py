@@ -111,6 +111,7 @@ def test_gate_on_a_real_server_keeps_worse_models_out_and_lets_better_ones_in(
     assert champion is not None and champion.forecasters["cpu_usage"].shift == 0.0
 
 
+@pytest.mark.slow  # MLflow creates its sqlite schema on the first run (~15 s)
 def test_embedded_sqlite_tracking_registers_a_champion(
     source: FrameSource, sim_end: datetime, tmp_path: Path
 ) -> None:
