@@ -1,8 +1,9 @@
 """Telegram alerts through the Bot API's ``sendMessage``.
 
 Rate limits are honoured (a 429 answer's ``parameters.retry_after``), 5xx and transport errors
-are retried with exponential backoff, and the bot token — which Telegram puts in the URL path —
-is masked in every log line, including the ones ``httpx`` writes about each request.
+are retried with exponential backoff (``tenacity`` runs the attempts), and the bot token — which
+Telegram puts in the URL path — is masked in every log line, including the ones ``httpx``
+writes about each request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.notifier import Alert, AlertDeliveryError
@@ -125,37 +127,85 @@ class TelegramNotifier:
         return True
 
     def _post(self, payload: dict[str, Any]) -> None:
-        delay = self._backoff_s
-        problem = ""
-        for attempt in range(self._retries + 1):
-            try:
-                response = self._http.post(self._url, json=payload)
-            except httpx.HTTPError as exc:
-                problem = type(exc).__name__
-            else:
-                if response.status_code == 200:
-                    return
-                problem = f"HTTP {response.status_code}"
-                if response.status_code == 429:
-                    wait = _retry_after(response)
-                    if wait is not None and attempt < self._retries:
-                        if wait > self._max_retry_after_s:
-                            break
-                        log.warning("telegram.rate_limited", retry_after_s=wait)
-                        self._sleep(wait)
-                        continue
-                elif response.status_code < 500:
-                    break  # a 4xx other than 429 will not get better by retrying
-            if attempt < self._retries:
-                log.warning(
-                    "telegram.attempt_failed",
-                    attempt=attempt + 1,
-                    problem=problem,
-                    retry_in_s=delay,
-                )
-                self._sleep(delay)
-                delay *= 2
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retries + 1),
+            retry=retry_if_exception_type(_Retryable),
+            wait=_TelegramWait(self._backoff_s),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            retrying(self._attempt, payload)
+        except _Retryable as exc:
+            raise AlertDeliveryError(f"Telegram sendMessage failed: {exc.problem}") from None
+
+    def _attempt(self, payload: dict[str, Any]) -> None:
+        """One ``sendMessage``: return on 200, raise ``_Retryable`` for what may get better
+        (transport errors, 5xx, 429) and ``AlertDeliveryError`` for what will not."""
+        try:
+            response = self._http.post(self._url, json=payload)
+        except httpx.HTTPError as exc:
+            raise _Retryable(type(exc).__name__) from None
+        if response.status_code == 200:
+            return
+        problem = f"HTTP {response.status_code}"
+        if response.status_code == 429:
+            wait = _retry_after(response)
+            if wait is not None and wait > self._max_retry_after_s:
+                raise AlertDeliveryError(f"Telegram sendMessage failed: {problem}")
+            raise _Retryable(problem, retry_after_s=wait)
+        if response.status_code >= 500:
+            raise _Retryable(problem)
+        # a 4xx other than 429 will not get better by retrying
         raise AlertDeliveryError(f"Telegram sendMessage failed: {problem}")
+
+
+class _Retryable(Exception):
+    """A failed attempt worth another: ``problem`` names it without the URL (which holds the
+    token); ``retry_after_s`` is the wait a 429 asked for, if it named one."""
+
+    def __init__(self, problem: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after_s = retry_after_s
+
+
+class _TelegramWait:
+    """Wait what a 429 asked for; otherwise back off exponentially from ``backoff_s``.
+
+    A rate-limit wait does not count as a backoff step, so the doubling only follows the
+    failures that had no wait named (one instance per message: it counts those steps).
+    """
+
+    def __init__(self, backoff_s: float) -> None:
+        self._backoff_s = backoff_s
+        self._steps = 0
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        assert retry_state.outcome is not None  # tenacity waits only after an attempt
+        exc = retry_state.outcome.exception()
+        if isinstance(exc, _Retryable) and exc.retry_after_s is not None:
+            return exc.retry_after_s
+        delay: float = self._backoff_s * 2**self._steps
+        self._steps += 1
+        return delay
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    assert retry_state.outcome is not None and retry_state.next_action is not None
+    exc = retry_state.outcome.exception()
+    problem = exc.problem if isinstance(exc, _Retryable) else type(exc).__name__
+    wait = retry_state.next_action.sleep
+    if isinstance(exc, _Retryable) and exc.retry_after_s is not None:
+        log.warning("telegram.rate_limited", retry_after_s=wait)
+    else:
+        log.warning(
+            "telegram.attempt_failed",
+            attempt=retry_state.attempt_number,
+            problem=problem,
+            retry_in_s=wait,
+        )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

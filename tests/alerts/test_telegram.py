@@ -64,6 +64,31 @@ def test_retries_5xx_with_exponential_backoff(stub: TelegramStub) -> None:
     assert sleeps == [0.25, 0.5] and stub.requests == 3
 
 
+def test_a_rate_limit_wait_is_not_a_backoff_step(stub: TelegramStub) -> None:
+    stub.fail_next(502)
+    stub.fail_next(429, retry_after=2)
+    stub.fail_next(503)
+    n, sleeps = notifier(stub, backoff_s=0.25)
+    assert n.send(alert())
+    assert sleeps == [0.25, 2.0, 0.5] and stub.requests == 4
+
+
+def test_a_rate_limit_longer_than_allowed_gives_up_at_once(stub: TelegramStub) -> None:
+    stub.fail_next(429, retry_after=120)
+    n, sleeps = notifier(stub, max_retry_after_s=60)
+    with pytest.raises(AlertDeliveryError, match="HTTP 429"):
+        n.send(alert())
+    assert sleeps == [] and stub.requests == 1
+
+
+def test_a_4xx_other_than_429_is_not_retried(stub: TelegramStub) -> None:
+    stub.fail_next(400)
+    n, sleeps = notifier(stub)
+    with pytest.raises(AlertDeliveryError, match="HTTP 400"):
+        n.send(alert())
+    assert sleeps == [] and stub.requests == 1
+
+
 def test_gives_up_with_an_error_that_names_no_secret(stub: TelegramStub) -> None:
     stub.fail_next(500, times=10)
     grouper = AlertGrouper(600)
