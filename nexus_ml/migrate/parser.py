@@ -139,7 +139,10 @@ def parse_migration(module: str, file_name: str, text: str, *, path: str = "") -
             raise ParseError(where, f"unknown directive 'migrate:{word}'", line=lineno)
     if "up" not in bodies:
         raise ParseError(where, "no `-- migrate:up` section")
-    parts = {s: tuple(split_statements("\n".join(bodies[s]), first_line=starts[s])) for s in bodies}
+    parts = {
+        s: tuple(split_statements("\n".join(bodies[s]), first_line=starts[s], path=where))
+        for s in bodies
+    }
     if not parts["up"]:
         raise ParseError(where, "the up section has no statement", line=starts["up"] - 1)
     return Migration(

@@ -1,16 +1,25 @@
 """Split a SQL script into statements, so each one runs (and fails) on its own.
 
-Knows enough of PostgreSQL's lexer to keep quoted text together: single and double quotes,
-dollar-quoted bodies (``$$ … $$``, ``$fn$ … $fn$``), ``--`` and nested ``/* */`` comments.
+Why pglast: a splitter must lex SQL exactly as PostgreSQL does (quotes, ``E''`` escapes,
+dollar-quoted bodies, nested ``/* */`` comments, ``a$1$b`` identifiers), and pglast wraps
+PostgreSQL's own scanner (libpg_query), so there is no home-made lexer to keep in step.
+The *scanner* split is used, not the parser: a statement the bundled parser rejects (newer
+server syntax, or a plain mistake) still reaches the server, which reports it with its own
+message when the migration runs. A comment before a statement stays part of its text.
 """
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from pathlib import Path
 
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_SPECIAL = re.compile(r"[-/'\"$;]")
+from pglast import parser as pg
+
+from nexus_ml.migrate.errors import ParseError
+
+# Tokens that may stand outside every statement: comments and the semicolons between statements.
+_BETWEEN = frozenset({"SQL_COMMENT", "C_COMMENT", "ASCII_59"})
 
 
 @dataclass(frozen=True)
@@ -21,80 +30,48 @@ class Statement:
     line: int
 
 
-def split_statements(sql: str, *, first_line: int = 1) -> list[Statement]:
-    """The statements of ``sql`` without the terminating semicolons; empty ones dropped."""
-    out: list[Statement] = []
-    start = 0
-    i = 0
-    n = len(sql)
-    while i < n:
-        special = _SPECIAL.search(sql, i)  # jump over plain text in one step
-        if special is None:
-            break
-        i = special.start()
-        ch = sql[i]
-        if ch == "-" and sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif ch == "/" and sql.startswith("/*", i):
-            i = _skip_block_comment(sql, i)
-        elif ch in "'\"":
-            i = _skip_quoted(sql, i, ch)
-        elif ch == "$" and (m := _DOLLAR_TAG.match(sql, i)) and not _in_identifier(sql, i):
-            close = sql.find(m.group(0), m.end())
-            i = n if close < 0 else close + len(m.group(0))
-        elif ch == ";":
-            _append(out, sql, start, i, first_line)
-            start = i = i + 1
-        else:
-            i += 1
-    _append(out, sql, start, n, first_line)
-    return out
+def split_statements(
+    sql: str, *, first_line: int = 1, path: Path | str = "<sql>"
+) -> list[Statement]:
+    """The statements of ``sql`` without the terminating semicolons; empty ones dropped.
+
+    Parameters
+    ----------
+    sql
+        The script (one section of a migration file).
+    first_line
+        The line of ``sql``'s first character in its file, so that lines are the file's.
+    path
+        The file named in errors.
+
+    Raises
+    ------
+    ParseError
+        An unterminated quote, dollar quote or comment, or text the scanner cannot place in a
+        statement (no SQL keyword before its ``;``); the message names the file and line.
+    """
+    try:
+        slices = pg.split(sql, with_parser=False, only_slices=True)
+        tokens = pg.scan(sql)
+    except pg.ParseError as err:
+        message, index = err.args[0], err.args[1] if len(err.args) > 1 else 0
+        raise ParseError(path, str(message), line=_line_of(sql, int(index), first_line)) from err
+    # libpg_query's scanner split silently drops a chunk without any keyword ("SELEC 1;"):
+    # every token outside the returned statements must be a comment or a separator.
+    starts = [s.start for s in slices]
+    for token in tokens:
+        k = bisect_right(starts, token.start) - 1
+        inside = k >= 0 and token.start < slices[k].stop
+        if not inside and token.name not in _BETWEEN:
+            end = sql.find(";", token.start)
+            fragment = sql[token.start : end if end >= 0 else len(sql)].strip()
+            raise ParseError(
+                path,
+                f"not a SQL statement (no keyword before its ';'): {fragment[:60]!r}",
+                line=_line_of(sql, token.start, first_line),
+            )
+    return [Statement(sql[s], _line_of(sql, s.start, first_line)) for s in slices]
 
 
-def _append(out: list[Statement], sql: str, start: int, end: int, first_line: int) -> None:
-    chunk = sql[start:end]
-    body = _strip_comments_only(chunk)
-    if not body:
-        return
-    lead = len(chunk) - len(chunk.lstrip())
-    line = first_line + sql.count("\n", 0, start + lead)
-    out.append(Statement(chunk.strip(), line))
-
-
-def _strip_comments_only(chunk: str) -> str:
-    lines = [ln for ln in chunk.strip().splitlines() if not ln.strip().startswith("--")]
-    return "\n".join(lines).strip()
-
-
-def _skip_block_comment(sql: str, i: int) -> int:
-    depth = 0
-    while i < len(sql):
-        if sql.startswith("/*", i):
-            depth += 1
-            i += 2
-        elif sql.startswith("*/", i):
-            depth -= 1
-            i += 2
-            if depth == 0:
-                return i
-        else:
-            i += 1
-    return i
-
-
-def _skip_quoted(sql: str, i: int, quote: str) -> int:
-    i += 1
-    while i < len(sql):
-        if sql[i] == quote:
-            if i + 1 < len(sql) and sql[i + 1] == quote:  # doubled quote is an escaped quote
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return i
-
-
-def _in_identifier(sql: str, i: int) -> bool:
-    # ``a$1$`` is an identifier, not a dollar quote: a tag cannot follow an identifier char.
-    return i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_")
+def _line_of(sql: str, index: int, first_line: int) -> int:
+    return first_line + sql.count("\n", 0, max(0, index))

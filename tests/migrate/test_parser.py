@@ -94,3 +94,31 @@ def test_the_shipped_example_set_parses() -> None:
         "user_management:0002",
         "crm:0003",
     } == keys
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "problem"),
+    [
+        ("SELECT 1;\nSELECT 'é', 'open;\nSELECT 2;", 4, "unterminated quoted string"),
+        ("SELECT 1;\n\nDO $f$ BEGIN PERFORM 1; END $g$;", 5, "unterminated dollar-quoted"),
+        ("SELECT 1; /* open\n", 3, "unterminated /* comment"),
+        ("SELECT 1;\nSELEC 2;\nSELECT 3;", 4, "not a SQL statement"),
+    ],
+)
+def test_malformed_sql_names_file_and_line(body: str, line: int, problem: str) -> None:
+    text = f"-- migrate:depends crm:0001\n-- migrate:up\n{body}\n"
+    with pytest.raises(ParseError) as err:
+        parse_migration("crm", "0002_x.sql", text, path="migrations/crm/0002_x.sql")
+    assert problem in err.value.problem
+    assert err.value.line == line
+    assert str(err.value).startswith(f"migrations/crm/0002_x.sql:{line}")
+
+
+def test_statement_lines_count_from_the_file_and_keep_leading_comments() -> None:
+    sql = "SELECT 'ü';\n\n-- why\nCREATE TABLE t (a int);\nSELECT 1 -- last, no semicolon"
+    got = split_statements(sql, first_line=10)
+    assert [(s.text, s.line) for s in got] == [
+        ("SELECT 'ü'", 10),
+        ("-- why\nCREATE TABLE t (a int)", 12),
+        ("SELECT 1 -- last, no semicolon", 14),
+    ]
