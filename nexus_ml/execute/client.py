@@ -1,8 +1,8 @@
 """HTTP client of the decision service: ``GET /v1/decisions`` with a bearer token.
 
-Timeouts, retries with exponential backoff on transport errors and 5xx, and validation of
-every decision on its own: a malformed or out-of-range decision is returned as a
-:class:`RejectedDecision` (the executor audits it) and never applied.
+Timeouts, retries with exponential backoff on transport errors and 5xx (run by ``tenacity``),
+and validation of every decision on its own: a malformed or out-of-range decision is returned
+as a :class:`RejectedDecision` (the executor audits it) and never applied.
 """
 
 from __future__ import annotations
@@ -15,6 +15,13 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from nexus_ml.decide.observed import ModuleObservation
 from nexus_ml.domain.decision import Decision
@@ -153,31 +160,49 @@ class DecisionClient:
         return batch
 
     def _request_with_retries(self, body: dict[str, Any] | None) -> httpx.Response:
-        delay = self._backoff_s
-        problem = ""
-        for attempt in range(self._retries + 1):
-            if attempt:
-                self._sleep(delay)
-                delay *= 2
-            try:
-                response = (
-                    self._http.get("/v1/decisions")
-                    if body is None
-                    else self._http.post("/v1/decisions/observed", json=body)
-                )
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}"
-                log.warning("executor.service_attempt_failed", attempt=attempt + 1, problem=problem)
-                continue
-            if response.status_code >= 500:
-                problem = f"HTTP {response.status_code}"
-                log.warning("executor.service_attempt_failed", attempt=attempt + 1, problem=problem)
-                continue
-            if response.status_code >= 400:
-                raise DecisionServiceError(
-                    f"decision service refused the request: HTTP {response.status_code}"
-                )
-            return response
-        raise DecisionServiceError(
-            f"decision service unavailable after {self._retries + 1} attempts ({problem})"
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retries + 1),
+            retry=retry_if_exception_type(_Unavailable),
+            wait=wait_exponential(multiplier=self._backoff_s, exp_base=2),
+            sleep=self._sleep,
+            after=_log_failed_attempt,
+            reraise=True,
         )
+        try:
+            return retrying(self._request, body)
+        except _Unavailable as exc:
+            raise DecisionServiceError(
+                f"decision service unavailable after {self._retries + 1} attempts ({exc})"
+            ) from None
+
+    def _request(self, body: dict[str, Any] | None) -> httpx.Response:
+        """One request: the answer, ``_Unavailable`` for what a retry may cure (transport
+        errors, 5xx), ``DecisionServiceError`` for a 4xx (a retry would be refused again)."""
+        try:
+            response = (
+                self._http.get("/v1/decisions")
+                if body is None
+                else self._http.post("/v1/decisions/observed", json=body)
+            )
+        except httpx.HTTPError as exc:
+            raise _Unavailable(type(exc).__name__) from None
+        if response.status_code >= 500:
+            raise _Unavailable(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise DecisionServiceError(
+                f"decision service refused the request: HTTP {response.status_code}"
+            )
+        return response
+
+
+class _Unavailable(Exception):
+    """A failed attempt worth another; the message names the problem, never the token."""
+
+
+def _log_failed_attempt(retry_state: RetryCallState) -> None:
+    assert retry_state.outcome is not None  # tenacity calls ``after`` once an attempt ended
+    log.warning(
+        "executor.service_attempt_failed",
+        attempt=retry_state.attempt_number,
+        problem=str(retry_state.outcome.exception()),
+    )

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
 from nexus_ml.errors import ClusterError
 from nexus_ml.execute.backend import (
     LABEL_IMAGE,
@@ -129,6 +131,14 @@ def _by_hand(spec: dict[str, Any]) -> bool:
     if LABEL_REPLICAS not in labels:  # never touched by nexus-ml: nothing to compare with
         return False
     return labels.get(LABEL_REPLICAS) != str(_replicas(spec))
+
+
+class _LostRace(Exception):
+    """An update refused because the service's version moved: worth another read and post."""
+
+    def __init__(self, error: ClusterError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class SwarmBackend:
@@ -258,39 +268,61 @@ class SwarmBackend:
 
         Swarm bumps a service's version while an update is in progress, so a conflict means the
         spec moved under us: read it again and re-apply our change on top (never a blind
-        overwrite of someone else's change). Our labels are stamped on every spec we post (on
-        a rollback too, so it is not mistaken for a change by hand).
+        overwrite of someone else's change), up to ``attempts`` times, ``poll_s`` apart. Any
+        other error, and the conflict of the last attempt, is raised as it came.
+        """
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            retry=retry_if_exception_type(_LostRace),
+            wait=wait_fixed(self._poll_s),
+            sleep=self._sleep,
+            before_sleep=lambda _: log.info(
+                "swarm.update_conflict", service=self._prefix + module, retrying=True
+            ),
+            reraise=True,
+        )
+        try:
+            retrying(self._post_change, module, mutate, rollback)
+            return
+        except _LostRace as lost:
+            error = lost.error
+        raise error  # outside the handler: the Engine's error, not the wrapper, is its context
+
+    def _post_change(
+        self, module: str, mutate: Callable[[dict[str, Any]], None] | None, rollback: bool
+    ) -> None:
+        """One read-change-post; ``_LostRace`` when the version moved under us.
+
+        Our labels are stamped on every spec we post (on a rollback too, so it is not mistaken
+        for a change by hand).
         """
         name = self._prefix + module
-        for attempt in range(attempts):
-            svc = self._inspect(module)
-            spec = _rollback_spec(name, svc) if rollback else copy.deepcopy(svc["Spec"])
-            if mutate is not None:
-                mutate(spec)
-            labels = dict(spec.get("Labels") or {})
-            labels[LABEL_REPLICAS] = str(_replicas(spec))
-            labels[LABEL_IMAGE] = _image(spec)
-            for key in (LABEL_RELEASED_AT, LABEL_RELEASE_IMAGE, LABEL_PREVIOUS_IMAGE):
-                labels.pop(key, None)
-            if rollback:
-                labels[LABEL_ROLLED_BACK_FROM] = _image(svc["Spec"])
-            else:
-                release = _release(svc)  # kept: our change replaces Swarm's PreviousSpec
-                if release.released_at is not None:
-                    labels[LABEL_RELEASED_AT] = release.released_at.isoformat()
-                    labels[LABEL_RELEASE_IMAGE] = _image(spec)
-                    labels[LABEL_PREVIOUS_IMAGE] = release.previous_image
-            spec["Labels"] = labels
-            version = int(svc["Version"]["Index"])
-            what = f"{'roll back' if rollback else 'update'} service {name!r}"
-            try:
-                self._call(what, self._update, svc["ID"], version, spec)
-                return
-            except ClusterError as exc:
-                if not self._lost_race(module, version, exc) or attempt == attempts - 1:
-                    raise
-                log.info("swarm.update_conflict", service=name, retrying=True)
-                self._sleep(self._poll_s)
+        svc = self._inspect(module)
+        spec = _rollback_spec(name, svc) if rollback else copy.deepcopy(svc["Spec"])
+        if mutate is not None:
+            mutate(spec)
+        labels = dict(spec.get("Labels") or {})
+        labels[LABEL_REPLICAS] = str(_replicas(spec))
+        labels[LABEL_IMAGE] = _image(spec)
+        for key in (LABEL_RELEASED_AT, LABEL_RELEASE_IMAGE, LABEL_PREVIOUS_IMAGE):
+            labels.pop(key, None)
+        if rollback:
+            labels[LABEL_ROLLED_BACK_FROM] = _image(svc["Spec"])
+        else:
+            release = _release(svc)  # kept: our change replaces Swarm's PreviousSpec
+            if release.released_at is not None:
+                labels[LABEL_RELEASED_AT] = release.released_at.isoformat()
+                labels[LABEL_RELEASE_IMAGE] = _image(spec)
+                labels[LABEL_PREVIOUS_IMAGE] = release.previous_image
+        spec["Labels"] = labels
+        version = int(svc["Version"]["Index"])
+        what = f"{'roll back' if rollback else 'update'} service {name!r}"
+        try:
+            self._call(what, self._update, svc["ID"], version, spec)
+        except ClusterError as exc:
+            if self._lost_race(module, version, exc):
+                raise _LostRace(exc) from exc
+            raise
 
     def _update(self, service_id: str, version: int, spec: dict[str, Any]) -> None:
         self._client.api.update_service(

@@ -81,12 +81,17 @@ def test_retries_5xx_and_transport_errors_with_growing_backoff() -> None:
 
 
 def test_gives_up_after_the_retries_without_leaking_the_token() -> None:
+    calls = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
         raise httpx.ReadTimeout("timed out")
 
+    c = client(handler, retries=1, backoff_s=0.5)
     with pytest.raises(DecisionServiceError) as err:
-        client(handler, retries=1).fetch()
+        c.fetch()
     assert "after 2 attempts" in str(err.value) and "ReadTimeout" in str(err.value)
+    assert len(calls) == 2 and c.sleeps == [0.5]  # type: ignore[attr-defined]
     assert "s3cret" not in str(err.value)
 
 
