@@ -195,7 +195,7 @@ class DecisionEngine:
         self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
     ) -> LockedStrategy:
         try:
-            return self.strategies.strategy(bundle, profile, window)
+            return self.strategies.strategy(bundle, profile, window, now=self.clock())
         except ModelError:
             self.metrics.model_error(bundle.module, "scaling")
             raise

@@ -27,6 +27,11 @@ from nexus_ml.models.calibration import OnlineIsotonicCalibrator, OnlinePlattCal
 from nexus_ml.models.registry.store import ModelBundle
 
 MINUTE = timedelta(minutes=1)
+#: A minute is folded into the strategy once this long has passed since its grid time. A
+#: metric source evaluates the point at t over the samples of (t - 1 min, t], and the last
+#: scrape before t can reach it seconds later: folding the point earlier would give two service
+#: replicas that asked a few seconds apart different states for good (a fold keeps what it saw).
+SETTLE = timedelta(minutes=1)
 
 #: A champion whose training data ends longer ago than this is too old to catch up with.
 MAX_CATCH_UP = timedelta(days=14)
@@ -37,10 +42,13 @@ def _minute(ts: datetime) -> datetime:
 
 
 def minute_grid(
-    window: MetricWindow, after: datetime | None
+    window: MetricWindow, after: datetime | None, until: datetime | None = None
 ) -> tuple[list[float], list[float], datetime | None]:
-    """The window's demand and replicas on a regular minute grid after ``after`` (exclusive),
-    NaN for missing minutes, and the grid's last minute (None: nothing new)."""
+    """The window's demand and replicas on a regular minute grid after ``after`` (exclusive)
+    and up to ``until`` (inclusive; None: the window's end), NaN for missing minutes, and the
+    grid's last minute (None: nothing new)."""
+    if until is not None:
+        window = window.up_to(until)
     n = len(window)
     if not n:
         return [], [], None
@@ -103,9 +111,15 @@ class StrategyBook:
         self._lock = threading.Lock()
 
     def strategy(
-        self, bundle: ModelBundle, profile: ModuleProfile, window: MetricWindow
+        self,
+        bundle: ModelBundle,
+        profile: ModuleProfile,
+        window: MetricWindow,
+        *,
+        now: datetime | None = None,
     ) -> LockedStrategy:
-        """The module's strategy with every minute up to the window's newest folded in.
+        """The module's strategy with every settled minute of the window folded in (every
+        minute at least :data:`SETTLE` older than ``now``; None: every minute).
 
         Raises
         ------
@@ -116,7 +130,8 @@ class StrategyBook:
         with entry.lock:
             strategy = entry.strategy
             self._catch_up(strategy, profile, window)
-            demand, replicas, last = minute_grid(window, strategy.observed_until)
+            settled = None if now is None else now - SETTLE
+            demand, replicas, last = minute_grid(window, strategy.observed_until, settled)
             if last is not None:
                 strategy.observe(demand, replicas, until=last)
         return LockedStrategy(strategy, entry.lock)
