@@ -5,6 +5,13 @@ each metric's post-deploy sample is compared with the baseline sample by a two-s
 Mann-Whitney U test; a significant difference in the harmful direction that is also larger than
 an allowed effect (a ratio of medians) fails the metric. The canary score is the share of
 metrics that pass; a failed critical metric fails the release whatever the score.
+
+A ratio of medians alone is a threshold on noise for a metric whose minute-to-minute spread
+is itself larger than the allowed effect (an error rate of 0.2 % wanders by ±30 % from one
+minute to the next): a few noisy minutes after the deploy pass both the test and the ratio.
+So the shift of the median must also exceed the baseline's own spread (``noise_multiple``
+robust standard deviations, 1.4826 × MAD): a regression is a change larger than the metric's
+normal variation, whatever its scale.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class CanaryConfig:
     alpha: float = 0.05  # significance of the Mann-Whitney test
     allowed_increase: float = 1.2  # canary/baseline median ratio tolerated (Kayenta effect size)
     min_samples: int = 5
+    # the median's shift must exceed this many robust standard deviations of the baseline
+    noise_multiple: float = 3.0
     pass_score: float = 75.0  # Kayenta's default "marginal" threshold
     critical: tuple[str, ...] = ("error_rate",)
 
@@ -73,6 +82,12 @@ def _finite(values: Sequence[float]) -> list[float]:
     return [float(v) for v in values if math.isfinite(v)]
 
 
+def _robust_sd(values: Sequence[float]) -> float:
+    """1.4826 × the median absolute deviation: the standard deviation for normal noise."""
+    centre = median(values)
+    return 1.4826 * float(median(abs(v - centre) for v in values))
+
+
 def judge_metric(
     metric: str,
     baseline: Sequence[float],
@@ -93,9 +108,10 @@ def judge_metric(
     if p < config.alpha:
         # a tiny baseline (zero errors) makes ratios meaningless: compare against an epsilon
         ratio = can_med / max(base_med, 1e-9) if can_med > 0 else 0.0
-        if can_med > base_med and ratio > config.allowed_increase:
+        beyond_noise = abs(can_med - base_med) > config.noise_multiple * _robust_sd(base)
+        if can_med > base_med and ratio > config.allowed_increase and beyond_noise:
             verdict = Verdict.HIGH
-        elif can_med < base_med and ratio < 1 / config.allowed_increase:
+        elif can_med < base_med and ratio < 1 / config.allowed_increase and beyond_noise:
             verdict = Verdict.LOW
     return MetricJudgement(metric, verdict, p, base_med, can_med, critical)
 

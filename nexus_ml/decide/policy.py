@@ -129,7 +129,7 @@ def _guard(
 
 
 def _judge_release(
-    window: MetricWindow, deployed: datetime, cfg: PolicyConfig
+    window: MetricWindow, deployed: datetime, config: canary_judge.CanaryConfig
 ) -> canary_judge.CanaryReport:
     """The window's minutes after ``deployed`` against the minutes before it."""
     split = sum(1 for ts in window.timestamps if ts < deployed)
@@ -137,7 +137,7 @@ def _judge_release(
     return canary_judge.judge_canary(
         {m: window.field(m)[:split] for m in metrics},
         {m: window.field(m)[split:] for m in metrics},
-        config=cfg.canary,
+        config=config,
     )
 
 
@@ -150,15 +150,20 @@ def _canary(
     if inputs.deployed_at is None or inputs.catalog is None or age is None:
         return None, []
     deployed = inputs.now - timedelta(seconds=age)
-    report = _judge_release(inputs.window, deployed, cfg)
+    report = _judge_release(inputs.window, deployed, cfg.canary)
     evidence = [Evidence(kind="canary", detail=report.summary(), value=report.score)]
     if not report.regression or report.error_type is None:
         return None, evidence
     catalog, name = inputs.catalog, inputs.profile.name
     neighbours = set(catalog.get(name).depends_on) | set(catalog.dependents_of(name))
+    judged = sorted(neighbours & set(inputs.other_windows))
+    # "some neighbour broke too" must be as strong a claim as the module's own failure: the
+    # neighbours are several tests, so each runs at alpha / their number (Bonferroni) and
+    # the false alarm rate of widening stays the module's alpha
+    strict = replace(cfg.canary, alpha=cfg.canary.alpha / max(len(judged), 1))
     health: dict[str, bool] = {}
-    for other in sorted(neighbours & set(inputs.other_windows)):
-        theirs = _judge_release(inputs.other_windows[other], deployed, cfg)
+    for other in judged:
+        theirs = _judge_release(inputs.other_windows[other], deployed, strict)
         health[other] = not theirs.regression
         if theirs.regression:
             evidence.append(

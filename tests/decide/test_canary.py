@@ -58,3 +58,22 @@ def test_healthy_release_passes() -> None:
         {"error_rate": BASE_ERR}, {"error_rate": list(RNG.normal(0.01, 0.002, 30).clip(0))}
     )
     assert not report.regression and report.score == 100.0
+
+
+def test_a_shift_within_the_baselines_own_minute_to_minute_noise_passes() -> None:
+    # a healthy 0.2 % error rate wandering ±30 %, by chance high for 5 minutes: significant and
+    # 1.55x the median, but the shift is under 3 robust standard deviations of the baseline
+    base = [1.87, 0.68, 2.1, 1.75, 1.53, 1.2, 1.73, 1.98, 1.42]
+    noisy = [2.69, 2.65, 3.5, 1.89, 3.08]
+    j = judge_metric("error_rate", [v / 1000 for v in base], [v / 1000 for v in noisy])
+    assert j.p_value is not None and j.p_value < 0.05
+    assert j.verdict is Verdict.PASS
+    # the same baseline against a real error burst still fails
+    burst = [v / 1000 + 0.05 for v in noisy]
+    assert judge_metric("error_rate", [v / 1000 for v in base], burst).verdict is Verdict.HIGH
+
+
+def test_a_flat_baseline_keeps_the_ratio_test() -> None:
+    # no spread at all (zero errors): any significant rise beyond the ratio fails
+    j = judge_metric("error_rate", [0.0] * 10, [0.01, 0.012, 0.011, 0.013, 0.01])
+    assert j.verdict is Verdict.HIGH

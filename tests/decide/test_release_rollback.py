@@ -132,3 +132,34 @@ def test_a_seed_restart_is_held_while_the_release_is_young() -> None:
     assert at(None).action is Action.RESTART
     young = at(NOW - timedelta(minutes=3))
     assert young.action is Action.ALERT and "restart held" in young.reason
+
+
+# User Management's error rate in the closed loop's first 14 simulated minutes (the simulator's
+# seed 7 from 03:00): a healthy 0.2 % that wanders ±30 % from minute to minute, and by chance
+# runs high in the 5 minutes after the deploy at minute 9.
+UM_NOISY_ERRORS = [1.87, 0.68, 2.1, 1.75, 1.53, 1.2, 1.73, 1.98, 1.42, 2.69, 2.65, 3.5, 1.89, 3.08]
+
+
+def test_a_healthy_neighbour_with_noisy_minutes_does_not_widen_the_scope() -> None:
+    n, after = len(UM_NOISY_ERRORS), 5
+    crm = [0.002 + 0.0002 * (i % 3) for i in range(n - after)] + [
+        0.1 + 0.002 * (i % 3) for i in range(after)
+    ]
+    d = decide(
+        DecisionInputs(
+            profile=CATALOG.get(CRM),
+            window=make_window(CRM, n, error_rate=crm),
+            now=NOW,
+            current_replicas=1,
+            deployed_at=NOW - timedelta(minutes=after - 1),
+            catalog=CATALOG,
+            current_version="nexus-module:2",
+            last_stable_version="nexus-module:1",
+            other_windows={
+                UM: make_window(UM, n, error_rate=[v / 1000 for v in UM_NOISY_ERRORS]),
+                AG: make_window(AG, n),
+            },
+        )
+    )
+    assert d.action is Action.ROLLBACK and d.rollback_scope is RollbackScope.MODULE_ONLY
+    assert f"{UM} since the release of {CRM}" not in d.reason
