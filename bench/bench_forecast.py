@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,8 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from nexus_ml.evaluate.forecast_backtest import (  # noqa: E402
+from apps.stack.data import data_dir
+from nexus_ml.evaluate.forecast_backtest import (
     ProtocolV1,
     origin_positions,
     read_trace,
@@ -41,9 +38,11 @@ from nexus_ml.evaluate.forecast_backtest import (  # noqa: E402
     seasonal_naive_scale,
     trace_files,
 )
-from nexus_ml.models.forecast.seasonal import SeasonalForecaster  # noqa: E402
+from nexus_ml.models.forecast.seasonal import SeasonalForecaster
 
-DATA = ROOT.parent / "shared" / "data" / "traces" / "crane"
+ROOT = Path(__file__).resolve().parents[1]
+
+DATA = data_dir() / "traces" / "crane"  # $NEXUS_DATA_DIR, else ../shared/data
 OUT = ROOT / "bench" / "results" / "forecast.json"
 LEVELS = (50, 80, 90, 95)
 #: Interval candidates: conformal errors per horizon step from all three cross-fitted blocks,

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from nexus_ml.evaluate.forecast_backtest import read_trace, trace_files  # noqa: E402
-from nexus_ml.evaluate.lead_time_selection import (  # noqa: E402
+from apps.stack.data import data_dir
+from nexus_ml.evaluate.forecast_backtest import read_trace, trace_files
+from nexus_ml.evaluate.lead_time_selection import (
     DECISION_LEVELS,
     LEAD_TIME_CANDIDATES,
     MODELS,
@@ -36,9 +33,11 @@ from nexus_ml.evaluate.lead_time_selection import (  # noqa: E402
     one_step_scale,
     run_candidates,
 )
-from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk  # noqa: E402
+from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 
-DATA = ROOT.parent / "shared" / "data" / "traces" / "crane"
+ROOT = Path(__file__).resolve().parents[1]
+
+DATA = data_dir() / "traces" / "crane"  # $NEXUS_DATA_DIR, else ../shared/data
 OUT = ROOT / "bench" / "results" / "lead_time.json"
 LEAD_TIME = 2  # minutes, the replay benchmark's start-up delay
 WARMUP = 2 * 1440  # two days fitted before the first scored origin
