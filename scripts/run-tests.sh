@@ -14,4 +14,6 @@ scripts/services.sh up || { echo "could not start the test services" >&2; exit 1
 # shellcheck disable=SC1091
 source "$NEXUS_SERVICES_DIR/env"
 export NEXUS_REQUIRE_SERVICES=1   # a test that needs a service and cannot reach it fails
-.venv/bin/pytest -q -p no:cacheprovider --durations=15 "$@"
+# the per-test times land in .nexus/test-report.xml (JUnit XML) for a look at where time goes
+mkdir -p .nexus
+.venv/bin/pytest -q -p no:cacheprovider --durations=15 --junitxml=.nexus/test-report.xml "$@"
