@@ -28,10 +28,11 @@ from nexus_ml.models.registry.store import ModelBundle
 
 MINUTE = timedelta(minutes=1)
 #: A minute is folded into the strategy once this long has passed since its grid time. A
-#: metric source evaluates the point at t over the samples of (t - 1 min, t], and the last
-#: scrape before t can reach it seconds later: folding the point earlier would give two service
-#: replicas that asked a few seconds apart different states for good (a fold keeps what it saw).
-SETTLE = timedelta(minutes=1)
+#: metric source evaluates the point at t over the samples of (t - 1 min, t], and a scrape just
+#: before t reaches it a moment later: folding the point earlier would give two service replicas
+#: that asked a moment apart different states for good (a fold keeps what it saw). One scrape
+#: interval of the deployed Prometheus (15 s) is enough; the newest minute waits that long.
+SETTLE = timedelta(seconds=15)
 
 #: A champion whose training data ends longer ago than this is too old to catch up with.
 MAX_CATCH_UP = timedelta(days=14)

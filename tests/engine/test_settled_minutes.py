@@ -44,10 +44,11 @@ def test_two_replicas_asking_seconds_apart_fold_the_same_state() -> None:
     bundle = _bundle(T0 - timedelta(minutes=30))
     early, late = StrategyBook(source=None), StrategyBook(source=None)  # type: ignore[arg-type]
     # the newest point (12:00) is still filling in: the first replica reads it as 400 rpm a few
-    # seconds after the minute, the second as 950 rpm once the last scrape arrived
+    # seconds after the minute, the second as 950 rpm once the last scrape arrived (both within
+    # the settling time)
     now = T0 + timedelta(seconds=5)
     a = early.strategy(bundle, profile, _window(T0, 400.0), now=now)
-    b = late.strategy(bundle, profile, _window(T0, 950.0), now=now + timedelta(seconds=40))
+    b = late.strategy(bundle, profile, _window(T0, 950.0), now=now + timedelta(seconds=8))
     assert a.strategy.observed_until == b.strategy.observed_until == T0 - timedelta(minutes=1)
     assert a.propose(1) == b.propose(1)
     # a minute later both fold 12:00 as it finally is

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import docker
 import pytest
@@ -38,6 +39,7 @@ from nexus_ml.alerts.grouping import AlertGrouper
 from nexus_ml.alerts.telegram import TelegramNotifier
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Action
+from nexus_ml.engine import strategies
 from nexus_ml.execute.audit import AuditEntry, PostgresAudit
 from nexus_ml.execute.backend import ClusterBackend
 from nexus_ml.execute.client import DecisionBatch, DecisionClient
@@ -208,6 +210,9 @@ def closed_loop(
     prefix = unique_prefix()
     telegram = TelegramStub().start()
     with (
+        # the test Prometheus scrapes every wall second: a point settles one scrape later,
+        # SPEED simulated seconds (the product's 15 s assume a 15 s scrape)
+        patch.object(strategies, "SETTLE", timedelta(seconds=SPEED)),
         fresh_database(pg_dsn, area) as db,
         module_services(client, prefix, [UM], replicas=2),
         module_services(client, prefix, [AG, CRM], replicas=1),

@@ -138,7 +138,6 @@ def test_champions_from_mlflow_close_the_loop(loop: Loop, loop_champions: Champi
     #    risk model remembers the surge's volatility: the last 30 minutes.)
     loop.exporter.clear()
     fall_from = loop.clock.now()
-    peak = loop.replicas(CRM)
     last_up = loop.taken(surge_at, Action.SCALE_UP, CRM)[-1]
     loop.wait_for(
         "a CRM scale-down",
@@ -146,7 +145,6 @@ def test_champions_from_mlflow_close_the_loop(loop: Loop, loop_champions: Champi
         timeout_s=45,
     )
     downs = loop.taken(fall_from - TICK, Action.SCALE_DOWN, CRM)
-    assert loop.replicas(CRM) < peak, loop.trail()
     assert downs[0].at - last_up.at >= timedelta(seconds=300), loop.trail()
     for step in downs:
         before, after = (int(n) for n in step.detail.split()[1::2][:2])
