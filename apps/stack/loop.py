@@ -152,8 +152,33 @@ class CompressedSource:
         return MetricFetch(frame=frame, quality=got.quality)
 
 
+def running_tasks(backend: SwarmBackend) -> dict[str, int]:
+    """Tasks running now per module, whatever release they run.
+
+    ``ServiceState.running`` counts only the tasks of the current spec (the executor's
+    convergence check); while a rolling update replaces the tasks, the old release's tasks
+    still serve the traffic, so the simulated capacity counts them too. Counting only the new
+    ones would show a good release as an outage for as long as its containers take to start
+    (simulated minutes on a loaded machine), which the post-deploy check rightly judges a
+    regression.
+    """
+    api, prefix = backend._client.api, backend._prefix
+    names = {
+        s["ID"]: s["Spec"]["Name"][len(prefix) :]
+        for s in api.services(filters={"name": prefix})
+        if s["Spec"]["Name"].startswith(prefix)
+    }
+    counts = dict.fromkeys(names.values(), 0)
+    for task in api.tasks(filters={"desired-state": "running"}):
+        service = names.get(task.get("ServiceID", ""))
+        if service is not None and task.get("Status", {}).get("State") == "running":
+            counts[service] += 1
+    return counts
+
+
 class CachedReplicas:
-    """Running tasks per module read from the real Swarm, refreshed at most every 0.3 s."""
+    """Running tasks per module read from the real Swarm (old and new releases alike, see
+    :func:`running_tasks`), refreshed at most every 0.3 s."""
 
     def __init__(self, backend: SwarmBackend, default: dict[str, int]) -> None:
         self.backend = backend
@@ -166,7 +191,7 @@ class CachedReplicas:
             if time.monotonic() - self._at > 0.3:
                 # keep the last counts when the Engine is busy
                 with contextlib.suppress(Exception):
-                    self.counts = {m: s.running for m, s in self.backend.services().items()}
+                    self.counts = running_tasks(self.backend)
                 self._at = time.monotonic()
             return self.counts.get(module, 0)
 

@@ -11,14 +11,16 @@ is itself larger than the allowed effect (an error rate of 0.2 % wanders by ±30
 minute to the next): a few noisy minutes after the deploy pass both the test and the ratio.
 So the shift of the median must also exceed the baseline's own spread (``noise_multiple``
 robust standard deviations, 1.4826 × MAD): a regression is a change larger than the metric's
-normal variation, whatever its scale.
+normal variation, whatever its scale. And a ratio of tiny error rates (0.16 % → 0.27 %) is a
+real but immaterial change: ratios are taken against at least a floor per metric
+(``floor``: half a percentage point of errors, a tenth of the seed rule's 5 % unhealthy rate).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import median
 
@@ -56,6 +58,9 @@ class CanaryConfig:
     min_samples: int = 5
     # the median's shift must exceed this many robust standard deviations of the baseline
     noise_multiple: float = 3.0
+    # ratios are taken against at least this baseline (a rise from 0.1 % to 0.3 % errors is
+    # tripled but immaterial; from 0.5 % up the ratio counts)
+    floor: Mapping[str, float] = field(default_factory=lambda: {"error_rate": 0.005})
     pass_score: float = 75.0  # Kayenta's default "marginal" threshold
     critical: tuple[str, ...] = ("error_rate",)
 
@@ -106,8 +111,8 @@ def judge_metric(
     p = float(mannwhitneyu(can, base, alternative="two-sided").pvalue)
     verdict = Verdict.PASS
     if p < config.alpha:
-        # a tiny baseline (zero errors) makes ratios meaningless: compare against an epsilon
-        ratio = can_med / max(base_med, 1e-9) if can_med > 0 else 0.0
+        # a tiny baseline (zero errors) makes ratios meaningless: compare against a floor
+        ratio = can_med / max(base_med, config.floor.get(metric, 0.0), 1e-9) if can_med > 0 else 0.0
         beyond_noise = abs(can_med - base_med) > config.noise_multiple * _robust_sd(base)
         if can_med > base_med and ratio > config.allowed_increase and beyond_noise:
             verdict = Verdict.HIGH

@@ -77,3 +77,13 @@ def test_a_flat_baseline_keeps_the_ratio_test() -> None:
     # no spread at all (zero errors): any significant rise beyond the ratio fails
     j = judge_metric("error_rate", [0.0] * 10, [0.01, 0.012, 0.011, 0.013, 0.01])
     assert j.verdict is Verdict.HIGH
+
+
+def test_a_significant_rise_of_a_tiny_error_rate_is_immaterial() -> None:
+    # 0.16 % → 0.27 % errors, steady on both sides: real, tripled-ish, but under the floor
+    base = [0.0016 + 0.00002 * (i % 3) for i in range(10)]
+    after = [0.0027 + 0.00002 * (i % 3) for i in range(6)]
+    j = judge_metric("error_rate", base, after)
+    assert j.p_value is not None and j.p_value < 0.01 and j.verdict is Verdict.PASS
+    # from half a percentage point up the ratio counts again
+    assert judge_metric("error_rate", base, [v + 0.01 for v in after]).verdict is Verdict.HIGH

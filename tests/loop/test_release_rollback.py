@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from docker.types import UpdateConfig
 
 from apps.stack.loop import CompressedClock
 from nexus_ml.catalog import load_catalog
@@ -164,11 +165,16 @@ def wait_for_history(loop: Loop) -> None:
     print(f"\nwall s: fresh decisions {fresh:.1f}, history {history:.1f}")
 
 
+#: How a CD job rolls a release out: one task at a time, the new one started before the old
+#: one stops (no outage; Swarm's API default replaces every task at once, old ones first).
+ROLLING = UpdateConfig(parallelism=1, order="start-first", monitor=200_000_000)
+
+
 def deploy(loop: Loop, modules: list[str]) -> None:
     """The release: ``docker service update --image`` of each module, as a CD job does."""
     client = loop.backend._client
     for module in modules:
-        client.services.get(loop.backend._prefix + module).update(image=NEW)
+        client.services.get(loop.backend._prefix + module).update(image=NEW, update_config=ROLLING)
 
 
 def rolled_back(loop: Loop, since, timeout_s: float = 90) -> RollbackRun:  # type: ignore[no-untyped-def]
