@@ -19,8 +19,11 @@ from sklearn.isotonic import IsotonicRegression
 from nexus_ml.errors import InputError
 
 
-class OnlineIsotonicCalibrator:
-    """Maps raw probabilities to observed frequencies, refitted as outcomes arrive.
+class _OnlineCalibrator:
+    """The window of past outcomes and the refit schedule every online calibrator shares.
+
+    A subclass says whether it holds a map (:attr:`_fitted`), how to fit one on the window
+    (:meth:`_fit`) and how to apply it (:meth:`_map`).
 
     Parameters
     ----------
@@ -29,15 +32,18 @@ class OnlineIsotonicCalibrator:
     window : int
         Most recent outcomes the map is fitted on.
     refit_every : int
-        Outcomes between two refits (isotonic fits are cheap, not free).
+        Outcomes between two refits (fits are cheap, not free).
     """
+
+    _least_samples = 1  # the smallest ``min_samples`` the map can be fitted on
 
     def __init__(
         self, *, min_samples: int = 100, window: int = 5000, refit_every: int = 25
     ) -> None:
-        if min_samples < 1 or window < min_samples or refit_every < 1:
+        least = self._least_samples
+        if min_samples < least or window < min_samples or refit_every < 1:
             raise InputError(
-                "need 1 <= min_samples <= window and refit_every >= 1, got "
+                f"need {least} <= min_samples <= window and refit_every >= 1, got "
                 f"min_samples={min_samples}, window={window}, refit_every={refit_every}"
             )
         self.min_samples = min_samples
@@ -45,7 +51,16 @@ class OnlineIsotonicCalibrator:
         self._raw: deque[float] = deque(maxlen=window)
         self._outcome: deque[float] = deque(maxlen=window)
         self._since_fit = 0
-        self._iso: IsotonicRegression | None = None
+
+    @property
+    def _fitted(self) -> bool:
+        raise NotImplementedError
+
+    def _fit(self, raw: np.ndarray, outcome: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _map(self, raw: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def record(self, raw: float, outcome: bool) -> None:
         """Add the outcome of a past decision taken with raw probability ``raw``."""
@@ -53,21 +68,43 @@ class OnlineIsotonicCalibrator:
         self._outcome.append(float(outcome))
         self._since_fit += 1
         if len(self._raw) >= self.min_samples and (
-            self._iso is None or self._since_fit >= self.refit_every
+            not self._fitted or self._since_fit >= self.refit_every
         ):
-            self._iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            self._iso.fit(np.asarray(self._raw), np.asarray(self._outcome))
+            self._fit(np.asarray(self._raw), np.asarray(self._outcome))
             self._since_fit = 0
 
     def calibrate(self, raw: float) -> float:
-        """The observed frequency of outcomes at raw probability ``raw`` (``raw`` until fitted)."""
+        """The calibrated probability at raw probability ``raw`` (``raw`` until fitted)."""
         return float(self.calibrate_many(np.asarray([raw]))[0])
 
     def calibrate_many(self, raw: np.ndarray) -> np.ndarray:
         """:meth:`calibrate` of every element of ``raw``."""
         raw = np.asarray(raw, dtype=float)
-        if self._iso is None or raw.size == 0:
+        if not self._fitted or raw.size == 0:
             return raw.copy()
+        return self._map(raw)
+
+
+class OnlineIsotonicCalibrator(_OnlineCalibrator):
+    """Maps raw probabilities to observed frequencies, refitted as outcomes arrive (see
+    :class:`_OnlineCalibrator` for the parameters)."""
+
+    def __init__(
+        self, *, min_samples: int = 100, window: int = 5000, refit_every: int = 25
+    ) -> None:
+        super().__init__(min_samples=min_samples, window=window, refit_every=refit_every)
+        self._iso: IsotonicRegression | None = None
+
+    @property
+    def _fitted(self) -> bool:
+        return self._iso is not None
+
+    def _fit(self, raw: np.ndarray, outcome: np.ndarray) -> None:
+        self._iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        self._iso.fit(raw, outcome)
+
+    def _map(self, raw: np.ndarray) -> np.ndarray:
+        assert self._iso is not None
         return np.asarray(self._iso.predict(raw), dtype=float)
 
 
@@ -76,60 +113,34 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
-class OnlinePlattCalibrator:
+class OnlinePlattCalibrator(_OnlineCalibrator):
     """Maps raw probabilities through a logistic fit of past outcomes on their logit.
 
-    ``P(outcome) = sigmoid(a · logit(raw) + b)``, two parameters fitted by Newton's method
-    (Platt scaling). It bends a whole range of raw probabilities at once, so it needs far fewer
-    outcomes than an isotonic map to stop overfitting, and it keeps the order of the raw
-    probabilities. Until ``min_samples`` outcomes are known (or while every outcome is the same)
-    the raw probability is reported unchanged.
-
-    Parameters
-    ----------
-    min_samples : int
-        Outcomes needed before the map is used.
-    window : int
-        Most recent outcomes the map is fitted on.
-    refit_every : int
-        Outcomes between two refits.
+    ``P(outcome) = sigmoid(a · logit(raw) + b)``, two parameters fitted by maximum likelihood
+    (Platt scaling, :func:`_fit_logistic`). It bends a whole range of raw probabilities at
+    once, so it needs far fewer outcomes than an isotonic map to stop overfitting, and it keeps
+    the order of the raw probabilities. Until ``min_samples`` outcomes are known (or while every
+    outcome is the same) the raw probability is reported unchanged. Parameters: see
+    :class:`_OnlineCalibrator`.
     """
+
+    _least_samples = 2
 
     def __init__(
         self, *, min_samples: int = 100, window: int = 5000, refit_every: int = 25
     ) -> None:
-        if min_samples < 2 or window < min_samples or refit_every < 1:
-            raise InputError(
-                "need 2 <= min_samples <= window and refit_every >= 1, got "
-                f"min_samples={min_samples}, window={window}, refit_every={refit_every}"
-            )
-        self.min_samples = min_samples
-        self.refit_every = refit_every
-        self._raw: deque[float] = deque(maxlen=window)
-        self._outcome: deque[float] = deque(maxlen=window)
-        self._since_fit = 0
+        super().__init__(min_samples=min_samples, window=window, refit_every=refit_every)
         self.coef: tuple[float, float] | None = None  # (a, b) once fitted
 
-    def record(self, raw: float, outcome: bool) -> None:
-        """Add the outcome of a past decision taken with raw probability ``raw``."""
-        self._raw.append(float(raw))
-        self._outcome.append(float(outcome))
-        self._since_fit += 1
-        if len(self._raw) >= self.min_samples and (
-            self.coef is None or self._since_fit >= self.refit_every
-        ):
-            self.coef = _fit_logistic(_logit(np.asarray(self._raw)), np.asarray(self._outcome))
-            self._since_fit = 0
+    @property
+    def _fitted(self) -> bool:
+        return self.coef is not None
 
-    def calibrate(self, raw: float) -> float:
-        """The fitted probability of an outcome at raw probability ``raw``."""
-        return float(self.calibrate_many(np.asarray([raw]))[0])
+    def _fit(self, raw: np.ndarray, outcome: np.ndarray) -> None:
+        self.coef = _fit_logistic(_logit(raw), outcome)
 
-    def calibrate_many(self, raw: np.ndarray) -> np.ndarray:
-        """:meth:`calibrate` of every element of ``raw``."""
-        raw = np.asarray(raw, dtype=float)
-        if self.coef is None or raw.size == 0:
-            return raw.copy()
+    def _map(self, raw: np.ndarray) -> np.ndarray:
+        assert self.coef is not None
         a, b = self.coef
         return np.asarray(expit(a * _logit(raw) + b), dtype=float)
 
