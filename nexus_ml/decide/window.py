@@ -43,20 +43,6 @@ class MetricWindow:
         column = self.values.get(name)
         return column if column is not None else [math.nan] * len(self)
 
-    def up_to(self, until: datetime) -> MetricWindow:
-        """The observations at or before ``until`` (the window is sorted, oldest first)."""
-        n = len(self.timestamps)
-        while n and self.timestamps[n - 1] > until:
-            n -= 1
-        if n == len(self.timestamps):
-            return self
-        return MetricWindow(
-            module=self.module,
-            timestamps=self.timestamps[:n],
-            values={name: list(column[:n]) for name, column in self.values.items()},
-            replicas=list(self.replicas[:n]),
-        )
-
     @property
     def last_observed(self) -> datetime | None:
         return self.timestamps[-1] if self.timestamps else None

@@ -48,12 +48,12 @@ def minute_grid(
     """The window's demand and replicas on a regular minute grid after ``after`` (exclusive)
     and up to ``until`` (inclusive; None: the window's end), NaN for missing minutes, and the
     grid's last minute (None: nothing new)."""
-    if until is not None:
-        window = window.up_to(until)
-    n = len(window)
+    stamps = window.timestamps
+    n = len(stamps)
+    while until is not None and n and stamps[n - 1] > until:  # sorted: drop the unsettled tail
+        n -= 1
     if not n:
         return [], [], None
-    stamps = window.timestamps
     start = 0
     if after is not None:  # the window is sorted: only its tail can be new
         cut = _minute(after)
