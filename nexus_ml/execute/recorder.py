@@ -171,13 +171,22 @@ class Recorder:
         """Alert about an applied action and, once sent, schedule its follow-up (the problem
         key is :func:`~nexus_ml.execute.alerting.applied_problem`; routine scale alerts are
         severity info)."""
+        alert = self.announce(now, decision, taken)
+        if alert is not None:
+            self.expect_outcome(now, alert, decision.action)
+        return alert is not None
+
+    def announce(self, now: datetime, decision: Decision, taken: str) -> Alert | None:
+        """Send the alert about an action being taken; the alert if it went out."""
         problem = applied_problem(decision)
         routine = problem in ("demand_high", "demand_low")
         alert = self._decision_alert(decision, problem, taken, severity="info" if routine else None)
-        sent = self.alert(alert, now)
-        if sent and self.context is not None:
-            self.pending.append(PendingOutcome.of(alert, decision.action, now))
-        return sent
+        return alert if self.alert(alert, now) else None
+
+    def expect_outcome(self, now: datetime, alert: Alert, action: Action) -> None:
+        """Measure the outcome of the action ``alert`` announced later (see :meth:`follow_up`)."""
+        if self.context is not None:
+            self.pending.append(PendingOutcome.of(alert, action, now))
 
     def follow_up(self, now: datetime) -> list[Alert]:
         """Measure the outcome of the actions due by ``now`` and send it (call it every tick).

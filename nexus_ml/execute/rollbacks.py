@@ -3,8 +3,9 @@
 :func:`~nexus_ml.execute.rollback_run.run_rollback` does the cluster and database work; this
 module adds what the executor owns: the rollback cooldown of every module rolled back (so no
 module's own rollback decision in the same pass returns it to the failed spec), the audit
-trail, the operators' alert, and the detect/analyse/notify stages. It also orders a pass's
-decisions so that the widest rollback runs first.
+trail, the operators' alert (sent before the cluster is touched, with the plan; its follow-up
+reports what was rolled back and whether it helped), and the detect/analyse/notify stages.
+It also orders a pass's decisions so that the widest rollback runs first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Action, Decision
+from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.actions import rollback_plan
 from nexus_ml.execute.backend import ClusterBackend, ServiceState
@@ -78,6 +80,10 @@ class ReleaseRollbacks:
         ``fetch_s`` is how long the decision service took to answer (the analyse stage).
         """
         started = time.monotonic()
+        # notify before execute (the seed's order): the operators learn of the rollback and its
+        # plan while it runs; the follow-up message reports what it achieved
+        announced = self.recorder.announce(now, decision, self._plan_phrase(decision))
+        notify_s = time.monotonic() - started
         try:
             run = run_rollback(
                 self.backend,
@@ -106,10 +112,11 @@ class ReleaseRollbacks:
         else:
             run.time("detect", None)
         run.time("analyse", fetch_s)
-        taken = phrase("rollback", self.language, modules=", ".join(run.rolled_back))
-        notified = time.monotonic()
-        self.recorder.alert_applied(now, decision, taken)
-        run.time("notify", time.monotonic() - notified)
+        run.time("notify", notify_s)
+        if announced is not None:
+            taken = phrase("rollback", self.language, modules=", ".join(run.rolled_back))
+            done = announced.model_copy(update={"action_taken": taken})
+            self.recorder.expect_outcome(now, done, decision.action)
         log.info(
             "executor.rolled_back",
             module=decision.module,
@@ -126,6 +133,14 @@ class ReleaseRollbacks:
         )
         self.runs = [*self.runs[-(_KEPT_RUNS - 1) :], run]
         return True, "ok", run.summary()
+
+    def _plan_phrase(self, decision: Decision) -> str:
+        try:
+            plan = rollback_plan(self.catalog, decision.module, decision.rollback_scope)
+        except NexusError:
+            plan = (decision.module,)
+        scope = (decision.rollback_scope or RollbackScope.MODULE_ONLY).value
+        return phrase("rollback_started", self.language, scope=scope, modules=" → ".join(plan))
 
     def _rolled_back(self, now: datetime, decision: Decision, module: str) -> None:
         # every module of the chain is in its rollback cooldown: a rollback decision of its

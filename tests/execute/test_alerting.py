@@ -12,6 +12,7 @@ from nexus_ml.alerts.notifier import LogNotifier
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.execute.alerting import (
+    FOLLOW_UP_MIN,
     PendingOutcome,
     decision_alert,
     describe_problem,
@@ -163,6 +164,37 @@ def test_the_executor_follows_up_a_restart_on_a_later_tick(make_executor, clock)
     clock.advance(600)
     ex.tick()
     assert len(notifier.sent) == 2  # one follow-up per action
+
+
+def test_a_rollback_is_announced_then_followed_up_with_what_was_rolled_back(
+    make_executor, clock
+) -> None:
+    from nexus_ml.execute.memory import InMemoryCluster
+
+    data = frame(
+        CRM,
+        range(-40, 16),
+        response_time=lambda m: 738.0 if -3 < m <= 0 else 190.0,
+        error_rate=lambda m: 0.12 if -3 < m <= 0 else 0.004,
+    )
+    cluster = InMemoryCluster({CRM: 1})
+    cluster.deploy(CRM, "nexus-module:2", at=clock.now)
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    ex = make_executor(
+        source=source, backend=cluster, notifier=notifier, context=context_of(data, clock)
+    )
+    source.next = [decision(action="rollback", confidence=0.95)]
+    assert ex.tick().acted()
+    (first,) = notifier.sent
+    assert first.action_taken == "Rollback em andamento (MODULE_ONLY), nesta ordem: nexus-crm"
+    source.next = []
+    for _ in range(FOLLOW_UP_MIN[Action.ROLLBACK]):
+        clock.advance(60)
+        ex.tick()
+    follow_up = notifier.sent[-1]
+    assert follow_up.problem == "outcome"
+    assert follow_up.action_taken == "Rollback para a versão anterior: nexus-crm"
+    assert follow_up.impact.startswith("Tempo de resposta normalizado (738 ms → 190 ms)")
 
 
 def test_a_routine_scale_up_alerts_and_is_followed_up(make_executor, clock) -> None:

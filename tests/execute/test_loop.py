@@ -138,7 +138,51 @@ def test_a_failing_rollback_step_stops_the_chain_and_reports(make_executor, cloc
     assert "after ['nexus-user-management', 'nexus-crm']" in outcome.detail
     assert [c[1] for c in cluster.calls] == [UM, CRM]
     assert [e.detail for e in audit.entries if e.event == "rollback_step"] == [UM, CRM]
-    assert [a.problem for a in notifier.sent] == ["cluster_error"]
+    # the plan was announced before the first step; the failure is a message of its own
+    assert [a.problem for a in notifier.sent] == ["failed_release", "cluster_error"]
+
+
+class CallsAtSend(LogNotifier):
+    """Records how many cluster calls had been made when each alert went out."""
+
+    def __init__(self, cluster: InMemoryCluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.calls_at_send: list[int] = []
+
+    def send(self, alert):  # type: ignore[no-untyped-def]
+        self.calls_at_send.append(len(self.cluster.calls))
+        return super().send(alert)
+
+
+def test_the_rollback_is_announced_with_its_plan_before_the_cluster_is_touched(
+    make_executor, clock
+) -> None:
+    """The seed's order: detect, analyse, notify, execute, validate."""
+    cluster = InMemoryCluster({UM: 2, AG: 1, CRM: 1})
+    for module in (CRM, AG):
+        cluster.deploy(module, "nexus-module:2", at=clock.now)
+    notifier = CallsAtSend(cluster)
+    ex = make_executor(source=(source := ScriptedSource(clock)), backend=cluster, notifier=notifier)
+    source.next = [
+        decision(
+            module=CRM,
+            action="rollback",
+            confidence=0.95,
+            rollback_scope=RollbackScope.DEPENDENCY_CHAIN,
+        )
+    ]
+    (outcome,) = ex.tick().outcomes
+    assert outcome.acted, outcome.detail
+    (announced,) = notifier.sent
+    assert notifier.calls_at_send == [0]  # sent before the first cluster call
+    assert announced.problem == "failed_release"
+    assert announced.action_taken == (
+        "Rollback em andamento (DEPENDENCY_CHAIN), nesta ordem: nexus-crm → nexus-agendamento"
+    )
+    assert len(cluster.calls) == 2
+    notify = ex.rollback_runs[-1].stage("notify")
+    assert notify is not None and notify.seconds is not None and notify.within
 
 
 def test_a_chain_leaves_modules_outside_the_release_and_skips_one_just_rolled_back(
