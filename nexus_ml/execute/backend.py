@@ -6,17 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-# Labels nexus-ml writes on every service spec it changes. A spec whose replicas or image no
-# longer match them was changed by someone else (``docker service scale`` by hand): the
-# executor leaves such a service alone for a while.
+# Labels nexus-ml writes on every service spec it changes (see
+# :mod:`nexus_ml.execute.swarm_release`). A spec whose replicas no longer match them was scaled
+# by someone else (``docker service scale`` by hand): the executor leaves it alone for a while.
 LABEL_REPLICAS = "io.nexus-ml.replicas"
-LABEL_IMAGE = "io.nexus-ml.image"
+LABEL_CONTAINER = "io.nexus-ml.container"  # release key of the container spec posted
 # The release the service runs, kept across the executor's own changes (a scale after a deploy
-# replaces Swarm's PreviousSpec, and the deploy would be forgotten): when its image was
-# released and the image it replaced. A rollback by nexus-ml writes the image it left.
+# replaces Swarm's PreviousSpec, and the deploy would be forgotten): when it was released, its
+# key, the image and the container spec it replaced. A rollback by nexus-ml writes the key of
+# the release it left.
 LABEL_RELEASED_AT = "io.nexus-ml.released-at"
-LABEL_RELEASE_IMAGE = "io.nexus-ml.release-image"
+LABEL_RELEASE = "io.nexus-ml.release"
 LABEL_PREVIOUS_IMAGE = "io.nexus-ml.previous-image"
+LABEL_PREVIOUS_CONTAINER = "io.nexus-ml.previous-container"
 LABEL_ROLLED_BACK_FROM = "io.nexus-ml.rolled-back-from"
 
 
@@ -30,7 +32,7 @@ class ServiceState:
     updated_by_hand: bool = False  # last spec change not made by nexus-ml
     updated_at: datetime | None = None  # when the spec last changed (Swarm's UpdatedAt)
     previous_image: str = ""  # the image the current release replaced ("" unknown)
-    released_at: datetime | None = None  # when the current image was released (None unknown)
+    released_at: datetime | None = None  # when the current release was deployed (None unknown)
     update_state: str = ""  # Swarm's UpdateStatus.State ("" no update yet)
     rolled_back: bool = False  # the current spec is nexus-ml's rollback, not a release
 

@@ -7,7 +7,8 @@ service's ``PreviousSpec`` the same way (Swarm then keeps the bad spec as the ne
 as its own rollback does), with the replicas running now (capacity is the executor's, not the
 release's). When the executor changed the spec since the release (a scale replaces Swarm's
 ``PreviousSpec``), the previous spec no longer is the last release: the rollback then posts the
-current spec with the image the release replaced (kept in our labels). Each call then waits
+current spec running the container the release replaced (kept in our labels; a release is a
+new image or a new configuration, see :mod:`~nexus_ml.execute.swarm_release`). Each call waits
 until the service has converged (update finished, the desired number of tasks running) or the
 deadline passes.
 
@@ -19,24 +20,21 @@ has moved past the one we posted with.
 from __future__ import annotations
 
 import copy
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from nexus_ml.errors import ClusterError
-from nexus_ml.execute.backend import (
-    LABEL_IMAGE,
-    LABEL_PREVIOUS_IMAGE,
-    LABEL_RELEASE_IMAGE,
-    LABEL_RELEASED_AT,
-    LABEL_REPLICAS,
-    LABEL_ROLLED_BACK_FROM,
-    ServiceState,
+from nexus_ml.execute.backend import LABEL_REPLICAS, ServiceState
+from nexus_ml.execute.swarm_release import (
+    engine_time,
+    image,
+    release_of,
+    rollback_spec,
+    runs_template,
+    stamp,
 )
 from nexus_ml.logs import get_logger
 
@@ -49,84 +47,14 @@ _BUSY = {"updating", "rollback_started"}
 _FAILED = {"paused", "rollback_paused"}
 
 
-def _image(spec: dict[str, Any]) -> str:
-    return str(spec["TaskTemplate"]["ContainerSpec"]["Image"])
-
-
 def _replicas(spec: dict[str, Any]) -> int:
     return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
 
 
-def _same_template(task: dict[str, Any], template: dict[str, Any]) -> bool:
-    """Whether ``task`` runs ``template``: same forced-update counter, same image (a digest the
-    Engine pinned on the task is ignored)."""
-    spec = task.get("Spec") or {}
-    if int(spec.get("ForceUpdate", 0)) != int(template.get("ForceUpdate", 0)):
-        return False
-    image = str((spec.get("ContainerSpec") or {}).get("Image", ""))
-    wanted = str((template.get("ContainerSpec") or {}).get("Image", ""))
-    return image.split("@", 1)[0] == wanted.split("@", 1)[0]
-
-
-def engine_time(text: str | None) -> datetime | None:
-    """An Engine timestamp (RFC 3339 with nanoseconds) as an aware UTC time (None: absent)."""
-    if not text:
-        return None
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
-    if m is None:
-        return None
-    micro = (m.group(2) or "0")[:6].ljust(6, "0")
-    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.fromisoformat(f"{m.group(1)}.{micro}{zone}").astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class _Release:
-    """The release a service runs, as its spec, previous spec and our labels tell."""
-
-    released_at: datetime | None
-    previous_image: str
-    rolled_back: bool
-
-
-def _release(svc: dict[str, Any]) -> _Release:
-    spec, image = svc["Spec"], _image(svc["Spec"])
-    labels = spec.get("Labels") or {}
-    previous = _image(svc["PreviousSpec"]) if svc.get("PreviousSpec") else ""
-    ours = labels.get(LABEL_IMAGE) == image
-    if previous and ours and labels.get(LABEL_ROLLED_BACK_FROM) == previous:
-        return _Release(None, "", True)  # our rollback: a known version, not a release
-    if str((svc.get("UpdateStatus") or {}).get("State", "")).startswith("rollback"):
-        return _Release(None, "", True)  # `docker service rollback` (or Swarm's own on failure)
-    if previous and previous.split("@", 1)[0] != image.split("@", 1)[0]:
-        return _Release(engine_time(svc.get("UpdatedAt")), previous, False)
-    if labels.get(LABEL_RELEASE_IMAGE) == image:  # a release we changed since (a scale)
-        return _Release(
-            engine_time(labels.get(LABEL_RELEASED_AT)), labels.get(LABEL_PREVIOUS_IMAGE, ""), False
-        )
-    return _Release(None, "", False)
-
-
-def _rollback_spec(name: str, svc: dict[str, Any]) -> dict[str, Any]:
-    """The spec of the release before the current one (see the module doc)."""
-    current, previous = svc["Spec"], svc.get("PreviousSpec")
-    release = _release(svc)
-    spec: dict[str, Any]
-    if previous and _image(previous) != _image(current):
-        spec = copy.deepcopy(previous)
-        spec["Mode"] = copy.deepcopy(current.get("Mode", spec.get("Mode")))
-        return spec
-    if release.previous_image:
-        spec = copy.deepcopy(current)
-        spec["TaskTemplate"]["ContainerSpec"]["Image"] = release.previous_image
-        return spec
-    raise ClusterError(f"service {name!r} has no previous release to roll back to")
-
-
 def _by_hand(spec: dict[str, Any]) -> bool:
     """Whether the replicas were changed by someone else since nexus-ml last wrote them. A new
-    image is a release, not a change by hand: the post-deploy check judges it (holding the
-    module for half an hour would hold its rollback too)."""
+    image or configuration is a release, not a change by hand: the post-deploy check judges it
+    (holding the module for half an hour would hold its rollback too)."""
     labels = spec.get("Labels") or {}
     if LABEL_REPLICAS not in labels:  # never touched by nexus-ml: nothing to compare with
         return False
@@ -213,17 +141,17 @@ class SwarmBackend:
         return sum(
             1
             for t in tasks
-            if t.get("Status", {}).get("State") == "running" and _same_template(t, template)
+            if t.get("Status", {}).get("State") == "running" and runs_template(t, template)
         )
 
     def _state(self, module: str, svc: dict[str, Any]) -> ServiceState:
         spec = svc["Spec"]
-        release = _release(svc)
+        release = release_of(svc)
         return ServiceState(
             module=module,
             replicas=_replicas(spec),
             running=self._running(svc["ID"], spec["TaskTemplate"]),
-            image=_image(spec),
+            image=image(spec),
             version=int(svc["Version"]["Index"]),
             updated_by_hand=_by_hand(spec),
             updated_at=engine_time(svc.get("UpdatedAt")),
@@ -298,23 +226,10 @@ class SwarmBackend:
         """
         name = self._prefix + module
         svc = self._inspect(module)
-        spec = _rollback_spec(name, svc) if rollback else copy.deepcopy(svc["Spec"])
+        spec = rollback_spec(name, svc) if rollback else copy.deepcopy(svc["Spec"])
         if mutate is not None:
             mutate(spec)
-        labels = dict(spec.get("Labels") or {})
-        labels[LABEL_REPLICAS] = str(_replicas(spec))
-        labels[LABEL_IMAGE] = _image(spec)
-        for key in (LABEL_RELEASED_AT, LABEL_RELEASE_IMAGE, LABEL_PREVIOUS_IMAGE):
-            labels.pop(key, None)
-        if rollback:
-            labels[LABEL_ROLLED_BACK_FROM] = _image(svc["Spec"])
-        else:
-            release = _release(svc)  # kept: our change replaces Swarm's PreviousSpec
-            if release.released_at is not None:
-                labels[LABEL_RELEASED_AT] = release.released_at.isoformat()
-                labels[LABEL_RELEASE_IMAGE] = _image(spec)
-                labels[LABEL_PREVIOUS_IMAGE] = release.previous_image
-        spec["Labels"] = labels
+        stamp(spec, svc, rollback=rollback)
         version = int(svc["Version"]["Index"])
         what = f"{'roll back' if rollback else 'update'} service {name!r}"
         try:

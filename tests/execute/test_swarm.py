@@ -192,3 +192,32 @@ def test_an_operators_docker_service_rollback_is_not_a_release(swarm, docker_hos
     back = backend.services()[CRM]
     assert back.image == "nexus-module:1" and back.update_state.startswith("rollback")
     assert back.rolled_back and back.released_at is None
+
+
+def _env(spec: dict) -> list[str]:  # type: ignore[type-arg]
+    return list(
+        (spec.get("ContainerSpec") or spec["TaskTemplate"]["ContainerSpec"]).get("Env") or []
+    )
+
+
+def test_a_configuration_only_release_is_observed_kept_and_rolled_back(swarm) -> None:
+    """A release that changes only the environment (a feature flag, a connection string) is a
+    release too: seen, kept across a scale by the executor, and rolled back to the old
+    environment on every task — the image never changed."""
+    backend, client = swarm
+    name = backend._prefix + CRM
+    before = _env(client.api.inspect_service(name)["Spec"])
+    client.services.get(name).update(env=[*before, "NEXUS_FLAG_NEW_CHECKOUT=on"])
+    deployed = backend.services()[CRM]
+    assert deployed.image == deployed.previous_image == "nexus-module:1"
+    assert deployed.released_at is not None and deployed.released_at == deployed.updated_at
+    scaled = backend.scale(CRM, 2, timeout_s=30)  # replaces Swarm's PreviousSpec
+    assert (scaled.released_at, scaled.previous_image) == (deployed.released_at, "nexus-module:1")
+    back = backend.rollback(CRM, timeout_s=30)
+    assert back.rolled_back and back.released_at is None
+    assert (back.replicas, back.running) == (2, 2)  # the executor's capacity is kept
+    assert _env(client.api.inspect_service(name)["Spec"]) == before
+    tasks = client.api.tasks(filters={"service": name, "desired-state": "running"})
+    assert len(tasks) == 2 and all(_env(t["Spec"]) == before for t in tasks)
+    # a later scale by the executor keeps it a rollback, not a release
+    assert backend.scale(CRM, 1, timeout_s=30).released_at is None
