@@ -22,7 +22,7 @@ test: venv
 	scripts/run-tests.sh
 
 test-unit: venv
-	$(BIN)/pytest -q -m "not integration"
+	$(BIN)/pytest -q -m "not integration" -n auto --maxprocesses 4 --dist loadfile
 
 bench: venv
 	scripts/run-bench.sh

@@ -15,6 +15,10 @@ import pytest
 from apps.stack.data import data_dir, data_file
 
 ROOT = Path(__file__).resolve().parents[1]
+# The CLI's rich tables size themselves to the terminal, and 80 columns when there is none (a
+# pytest-xdist worker, a pipe): one width for every runner, so a table test never depends on
+# where it runs.
+os.environ["COLUMNS"] = "160"
 
 
 def services_required() -> bool:

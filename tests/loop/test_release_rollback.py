@@ -207,6 +207,9 @@ def services(docker_host, prometheus_url, prometheus_targets_dir, pg_dsn):  # ty
     return docker_host, prometheus_url, prometheus_targets_dir, pg_dsn
 
 
+ANNOUNCED = "failed_release"  # the problem key of a rollback's alert
+
+
 def test_module_only_rolls_back_the_failed_module_alone(services) -> None:  # type: ignore[no-untyped-def]
     with running_loop(*services) as loop:
         t0 = loop.clock.now()
@@ -220,6 +223,13 @@ def test_module_only_rolls_back_the_failed_module_alone(services) -> None:  # ty
         taken = loop.taken(t0, Action.ROLLBACK)[0]
         assert taken.module == CRM and taken.data["rollback"]["stages"]["execute"]["within"]
         assert run.stage("execute").within and run.stage("validate").within
+        # the operators were told before Swarm was touched (the seed's notify, then execute)
+        trail = [e for e in loop.audit.since(t0) if e.event in ("alert_sent", "rollback_step")]
+        told = [i for i, e in enumerate(trail) if e.event == "alert_sent" and e.reason == ANNOUNCED]
+        steps = [i for i, e in enumerate(trail) if e.event == "rollback_step"]
+        assert told and steps and told[0] < steps[0], trail
+        assert trail[told[0]].detail == "Rollback em andamento (MODULE_ONLY), nesta ordem: " + CRM
+        assert any("Rollback em andamento" in m.text for m in loop.telegram.messages)
 
 
 def test_dependency_chain_rolls_back_the_module_then_its_users(services) -> None:  # type: ignore[no-untyped-def]
