@@ -20,7 +20,7 @@ from nexus_ml.catalog import ModuleProfile
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.domain.rollback import RollbackScope
-from nexus_ml.execute.alerting import applied_problem, decision_alert
+from nexus_ml.execute.alerting import applied_problem, decision_alert, rollback_announcement
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.ingest.frame_source import FrameSource
 
@@ -138,7 +138,7 @@ def sample_alert(
         if decision.action is Action.RESTART:
             taken = phrase("restart", language)
         elif decision.action is Action.ROLLBACK:
-            taken = phrase("rollback", language, modules=profile.name)
+            taken = rollback_announcement(decision.rollback_scope, (profile.name,), language)
         else:
             taken = phrase(
                 decision.action.value,

@@ -20,6 +20,7 @@ from typing import Literal
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
 from nexus_ml.domain.decision import Action, Decision
+from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.logs import get_logger
 
@@ -259,6 +260,16 @@ def applied_problem(decision: Decision) -> str:
         Action.SCALE_UP: "surge" if decision.alert_admin else "demand_high",
         Action.SCALE_DOWN: "demand_low",
     }.get(decision.action, "degradation")
+
+
+def rollback_announcement(
+    scope: RollbackScope | None, plan: Sequence[str], language: Language = "pt"
+) -> str:
+    """What a rollback's first message says was done: the scope and the modules in the order
+    they will be rolled back (sent before the cluster is touched; the follow-up says how it
+    went)."""
+    value = (scope or RollbackScope.MODULE_ONLY).value
+    return phrase("rollback_started", language, scope=value, modules=" → ".join(plan))
 
 
 def decision_alert(

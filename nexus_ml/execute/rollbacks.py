@@ -17,9 +17,9 @@ from datetime import datetime
 from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Action, Decision
-from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.errors import NexusError
 from nexus_ml.execute.actions import rollback_plan
+from nexus_ml.execute.alerting import rollback_announcement
 from nexus_ml.execute.backend import ClusterBackend, ServiceState
 from nexus_ml.execute.guardrails import Guardrails
 from nexus_ml.execute.recorder import Recorder
@@ -139,8 +139,7 @@ class ReleaseRollbacks:
             plan = rollback_plan(self.catalog, decision.module, decision.rollback_scope)
         except NexusError:
             plan = (decision.module,)
-        scope = (decision.rollback_scope or RollbackScope.MODULE_ONLY).value
-        return phrase("rollback_started", self.language, scope=scope, modules=" → ".join(plan))
+        return rollback_announcement(decision.rollback_scope, plan, self.language)
 
     def _rolled_back(self, now: datetime, decision: Decision, module: str) -> None:
         # every module of the chain is in its rollback cooldown: a rollback decision of its
