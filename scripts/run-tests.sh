@@ -21,14 +21,24 @@ if [ $# -gt 0 ]; then   # `make test ARGS`-style use: exactly the tests asked fo
   "${PYTEST[@]}" --junitxml=.nexus/test-report.xml "$@"
   exit $?
 fi
-# 1. The tests that need no service, on every core (pytest-xdist; a file stays on one worker,
-#    so a module fixture is built once).
+# 1. The two closed loops in the background: they wait on a simulated clock (30x), asleep most
+#    of the time, and pass under load (10 runs in a row with the other core pinned).
+LOOPS=(tests/loop/test_closed_loop.py tests/loop/test_closed_loop_champion.py)
+"${PYTEST[@]}" "${LOOPS[@]}" --junitxml=.nexus/test-report-loops.xml >.nexus/loops.log 2>&1 &
+loops_pid=$!
+trap 'kill "$loops_pid" 2>/dev/null; cleanup' EXIT
+# 2. Meanwhile the tests that need no service, on every core (pytest-xdist; a file stays on one
+#    worker, so a module fixture is built once).
 "${PYTEST[@]}" -m "not integration" -n auto --maxprocesses 4 --dist loadfile \
   --junitxml=.nexus/test-report-unit.xml
 unit=$?
-# 2. The integration tests one at a time: they share the services, and the closed loops and the
-#    browser test run on real time.
-"${PYTEST[@]}" -m integration --junitxml=.nexus/test-report.xml
+wait "$loops_pid"
+loops=$?
+echo "[tests] the closed loops (run beside the tests above):"
+cat .nexus/loops.log
+# 3. The other integration tests one at a time: they share the services, and the browser and
+#    release tests measure real time.
+"${PYTEST[@]}" -m integration "${LOOPS[@]/#/--ignore=}" --junitxml=.nexus/test-report.xml
 integration=$?
-echo "[tests] without services: exit $unit; integration: exit $integration"
-[ "$unit" -eq 0 ] && [ "$integration" -eq 0 ]
+echo "[tests] without services: exit $unit; closed loops: exit $loops; integration: exit $integration"
+[ "$unit" -eq 0 ] && [ "$loops" -eq 0 ] && [ "$integration" -eq 0 ]
