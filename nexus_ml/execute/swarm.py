@@ -29,6 +29,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from nexus_ml.errors import ClusterError
 from nexus_ml.execute.backend import LABEL_REPLICAS, ServiceState
 from nexus_ml.execute.swarm_release import (
+    desired_replicas,
     engine_time,
     image,
     release_of,
@@ -47,10 +48,6 @@ _BUSY = {"updating", "rollback_started"}
 _FAILED = {"paused", "rollback_paused"}
 
 
-def _replicas(spec: dict[str, Any]) -> int:
-    return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
-
-
 def _by_hand(spec: dict[str, Any]) -> bool:
     """Whether the replicas were changed by someone else since nexus-ml last wrote them. A new
     image or configuration is a release, not a change by hand: the post-deploy check judges it
@@ -58,7 +55,7 @@ def _by_hand(spec: dict[str, Any]) -> bool:
     labels = spec.get("Labels") or {}
     if LABEL_REPLICAS not in labels:  # never touched by nexus-ml: nothing to compare with
         return False
-    return labels.get(LABEL_REPLICAS) != str(_replicas(spec))
+    return labels.get(LABEL_REPLICAS) != str(desired_replicas(spec))
 
 
 class _LostRace(Exception):
@@ -149,7 +146,7 @@ class SwarmBackend:
         release = release_of(svc)
         return ServiceState(
             module=module,
-            replicas=_replicas(spec),
+            replicas=desired_replicas(spec),
             running=self._running(svc["ID"], spec["TaskTemplate"]),
             image=image(spec),
             version=int(svc["Version"]["Index"]),

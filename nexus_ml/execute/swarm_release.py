@@ -48,6 +48,11 @@ def image(spec: dict[str, Any]) -> str:
     return str(container(spec)["Image"])
 
 
+def desired_replicas(spec: dict[str, Any]) -> int:
+    """The replica count a service spec asks for."""
+    return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+
+
 def container(spec: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = spec["TaskTemplate"]["ContainerSpec"]
     return result
@@ -153,7 +158,7 @@ def stamp(spec: dict[str, Any], svc: dict[str, Any], *, rollback: bool) -> None:
     is not mistaken for a change by hand); a change that is not a rollback keeps the release
     ``svc`` runs (our post replaces Swarm's PreviousSpec)."""
     labels = dict(spec.get("Labels") or {})
-    labels[LABEL_REPLICAS] = str(int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0)))
+    labels[LABEL_REPLICAS] = str(desired_replicas(spec))
     labels[LABEL_CONTAINER] = release_key(container(spec))
     for name in (LABEL_RELEASED_AT, LABEL_RELEASE, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_CONTAINER):
         labels.pop(name, None)
