@@ -21,6 +21,7 @@ from nexus_ml.execute.alerting import (
 )
 from nexus_ml.execute.audit import MemoryAudit
 from nexus_ml.execute.context import MetricContext
+from nexus_ml.execute.memory import InMemoryCluster
 from nexus_ml.ingest.frame_source import FrameSource
 from tests.execute.conftest import CRM, T0, ScriptedSource, decision
 
@@ -134,13 +135,18 @@ def test_outcome_says_normalised_or_not_against_the_normal_of_the_time() -> None
     assert not helped and unmeasured.impact == "Não medido: métricas indisponíveis"
 
 
-def test_the_executor_follows_up_a_restart_on_a_later_tick(make_executor, clock) -> None:
-    data = frame(
+def degraded_then_healed() -> pd.DataFrame:
+    """CRM's metrics: slow and failing for the three minutes up to T0, healthy after."""
+    return frame(
         CRM,
         range(-40, 16),
         response_time=lambda m: 738.0 if -3 < m <= 0 else 190.0,
         error_rate=lambda m: 0.12 if -3 < m <= 0 else 0.004,
     )
+
+
+def test_the_executor_follows_up_a_restart_on_a_later_tick(make_executor, clock) -> None:
+    data = degraded_then_healed()
     source, notifier, audit = ScriptedSource(clock), LogNotifier(), MemoryAudit()
     ex = make_executor(
         source=source, notifier=notifier, audit=audit, context=context_of(data, clock)
@@ -169,14 +175,7 @@ def test_the_executor_follows_up_a_restart_on_a_later_tick(make_executor, clock)
 def test_a_rollback_is_announced_then_followed_up_with_what_was_rolled_back(
     make_executor, clock
 ) -> None:
-    from nexus_ml.execute.memory import InMemoryCluster
-
-    data = frame(
-        CRM,
-        range(-40, 16),
-        response_time=lambda m: 738.0 if -3 < m <= 0 else 190.0,
-        error_rate=lambda m: 0.12 if -3 < m <= 0 else 0.004,
-    )
+    data = degraded_then_healed()
     cluster = InMemoryCluster({CRM: 1})
     cluster.deploy(CRM, "nexus-module:2", at=clock.now)
     source, notifier = ScriptedSource(clock), LogNotifier()
