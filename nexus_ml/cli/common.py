@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import IO, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,8 +20,21 @@ from nexus_ml.settings import Settings, get_settings
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console()
-err_console = Console(stderr=True)
+# Without a terminal (a pipe, a file, a CI log) rich falls back to 80 columns and folds wide
+# tables (the catalog, the replay summary) into ellipses; there is no screen to fit there, so
+# tables get this much room unless the user set COLUMNS.
+PIPE_WIDTH = 200
+
+
+def _console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
+    probe = Console(stderr=stderr, file=file)
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(stderr=stderr, file=file, width=PIPE_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 _BAD_PATH = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)

@@ -82,12 +82,20 @@ def register(app: typer.Typer) -> None:
         chosen = make_policy(policy, champion_trainer=train_trace_champion)
         result = replay(prepare_trace(load_trace(trace)), chosen)
         metrics = score_replay(result)
-        _print_summary(
-            {policy: {k: float(v) for k, v in metrics.as_dict().items() if k != "policy"}}
-        )
+        _print_one(policy, {k: float(v) for k, v in metrics.as_dict().items() if k != "policy"})
         if out:
             result.targets_frame().to_csv(out, index=False)
             console.print(f"targets: {out} ({len(result.targets)} minutes)")
+
+
+def _print_one(policy: str, values: dict[str, float]) -> None:
+    """One policy's metrics, one per row: fits any terminal."""
+    table = Table(title=f"replay model v1: {policy}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(values.items()):
+        table.add_row(name, f"{value:.2f}")
+    console.print(table)
 
 
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:

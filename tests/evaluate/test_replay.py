@@ -232,6 +232,26 @@ def test_bad_inputs_exit_two(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
 
 
+def test_one_policy_summary_fits_an_80_column_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexus_ml.cli import common
+
+    series = _daily_trace(days=8)
+    path = tmp_path / "daily.csv"
+    seconds = series.index.asi8 // 10**9
+    pd.DataFrame({"ts": seconds, "value": series.to_numpy()}).to_csv(path, index=False)
+    monkeypatch.setattr(common.console, "width", 80)
+    result = CliRunner().invoke(app, ["replay", str(path), "--policy", "hpa"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.output
+    expected = score_replay(replay(prepare_trace(load_trace(path)), make_policy("hpa")))
+    rows = {line.split()[1]: line.split()[3] for line in lines if line.startswith("│")}
+    metrics = {k: v for k, v in expected.as_dict().items() if k != "policy"}
+    assert rows == {name: f"{float(value):.2f}" for name, value in metrics.items()}
+
+
 @pytest.mark.slow  # trains Nexus's champion on the trace through the real pipeline
 @pytest.mark.shared_data
 def test_report_over_real_traces(shared_data: SharedData, tmp_path: Path) -> None:

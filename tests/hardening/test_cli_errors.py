@@ -3,6 +3,7 @@ never a credential."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,3 +207,13 @@ def test_non_utf8_query_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     out = str(tmp_path / "m.csv")
     code, err = run("metrics", "fetch", "--module", "crm", "--queries", str(bad), "--out", out)
     one_line_error(code, err)
+
+
+def test_piped_output_gets_room_for_wide_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a terminal rich would fold tables to 80 columns; a pipe has no screen to fit."""
+    from nexus_ml.cli import common
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert common._console(file=io.StringIO()).width == common.PIPE_WIDTH
+    monkeypatch.setenv("COLUMNS", "100")  # the user's choice wins
+    assert common._console(file=io.StringIO()).width == 100
