@@ -3,10 +3,11 @@ setting chosen by cross-validation that never scores the series it was chosen on
 
 In the same run:
 - Candidates: the detector settings of
-  :func:`nexus_ml.evaluate.anomaly_selection.anomaly_candidates` (views × quiet
-  period × robust floor), each run once, causally, over every NAB file (fitted on the probationary
-  rows, as NAB's runner does) and every Microsoft file (NAB-style windows from
-  the point labels). One process, one BLAS thread: the machines are shared.
+  :func:`nexus_ml.evaluate.anomaly_selection.anomaly_candidates` (views × alarm level ×
+  robust floor; the quiet period is fixed by convention, see that module), each run once,
+  causally, over every NAB file (fitted on the probationary rows, as NAB's runner does) and
+  every Microsoft file (NAB-style windows from the point labels). One process, one BLAS
+  thread: the machines are shared.
 - Selection (``docs/model-selection.md``): leave-one-category-out over NAB's categories and
   leave-one-domain-out over the Microsoft domains. Printed: the in-sample score (candidate and
   threshold best on everything), the out-of-fold score (each group scored with the candidate

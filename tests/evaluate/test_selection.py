@@ -80,3 +80,5 @@ def test_the_anomaly_grid_lists_twelve_settings_simplest_first() -> None:
     assert len(grid) == 12
     first = next(iter(grid.values()))
     assert first["window_lengths"] == ()
+    # The quiet period is fixed by convention, not chosen: no candidate sets it.
+    assert all("quiet_fraction" not in params for params in grid.values())

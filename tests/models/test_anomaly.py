@@ -149,6 +149,24 @@ def test_injected_level_shift_raises_an_alarm_at_its_start(frame: pd.DataFrame) 
     assert scores.iloc[: 1000 - N_FIT].max() < 0.5
 
 
+def test_the_quiet_period_after_an_alarm_caps_repeats_below_alarm_level(
+    frame: pd.DataFrame,
+) -> None:
+    # A level shift keeps the views far out for many rows after its first alarm. Inside the
+    # quiet period (a fifth of the fit rows) they read at most "as surprising as the most
+    # surprising normal rows" (ratio 1 -> 1 - e^-0.5), never a new alarm, yet not erased.
+    shifted = frame.copy()
+    shifted.iloc[1000:, 0] += 30.0
+    detector = _fitted(shifted)
+    assert detector.quiet_fraction == 0.2
+    combined = detector.score(shifted.iloc[N_FIT:])["combined"].to_numpy()
+    first = int(np.flatnonzero(combined > 0.5)[0]) + N_FIT
+    after = combined[first - N_FIT + 1 : first - N_FIT + int(0.2 * N_FIT)]
+    ceiling = 1.0 - np.exp(-0.5)
+    assert after.max() <= ceiling + 1e-12
+    assert after.max() > 0.5 * ceiling  # the shift is still visible as graded activity
+
+
 def test_clean_series_raises_no_alarm(whole: pd.DataFrame) -> None:
     assert whole["combined"].max() < 0.5
 

@@ -56,6 +56,24 @@ def test_suppress_alarms_keeps_the_first_alarm_and_lets_a_much_stronger_one_thro
     assert last == (109, 2.0)
 
 
+def test_a_quiet_period_caps_the_ratio_at_its_ceiling_instead_of_silencing_it() -> None:
+    ratio = np.array([2.0, 1.8, 0.4, 0.9, 1.2, 2.5])
+    out, last = suppress_alarms(
+        ratio,
+        np.arange(6, dtype=np.int64),
+        level=1.5,
+        quiet_rows=4,
+        quiet_growth=0.0,
+        escalation=10.0,
+        last_alarm=(-(10**12), np.inf),
+        ceiling=1.0,
+    )
+    # Row 0 alarms; rows 1-4 are quiet: kept up to 1 (graded activity), never above it; row 5
+    # is past the quiet period and alarms again.
+    np.testing.assert_array_equal(out, [2.0, 1.0, 0.4, 0.9, 1.0, 2.5])
+    assert last == (5, 2.5)
+
+
 @pytest.mark.parametrize("max_features", [1.0, 0.5])
 def test_isolation_scores_equal_score_samples(max_features: float) -> None:
     rng = np.random.default_rng(6)

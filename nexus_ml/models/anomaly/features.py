@@ -3,8 +3,9 @@
 * :func:`left_nn_distance` — distance from the last ``m`` values to their nearest earlier
   neighbour (a left discord, as in the matrix profile): a shape never seen before is far away.
 * :func:`suppress_alarms` — one alarm per event: after a ratio crosses the alarm level the output
-  stays quiet for a while, because NAB-style scoring (and an operator) only wants the earliest
-  detection of an event, and repeated alarms are false positives.
+  stays quiet for a while (capped below alarm level), because NAB-style scoring (and an
+  operator) only wants the earliest detection of an event, and repeated alarms are false
+  positives.
 * :func:`forest_inputs` — the per-row inputs of the multivariate IsolationForest.
 * :func:`isolation_scores` — ``IsolationForest.score_samples`` without per-tree dispatch.
 """
@@ -137,11 +138,14 @@ def suppress_alarms(
     quiet_growth: float,
     escalation: float,
     last_alarm: tuple[int, float],
+    ceiling: float = 0.0,
 ) -> tuple[FloatArray, tuple[int, float]]:
-    """Zero the ratio for ``max(quiet_rows, quiet_growth·t)`` rows after each alarm.
+    """Cap the ratio at ``ceiling`` for ``max(quiet_rows, quiet_growth·t)`` rows after each alarm.
 
     A ratio ``escalation`` times the last alarm's breaks the quiet period: a much stronger event
     is news even right after a weak one (with many metrics, noise alarms are not rare).
+    ``ceiling`` 0 silences a quiet period; a ceiling below ``level`` keeps the rows' graded
+    activity (up to the ceiling) visible without letting them read as new alarms.
     ``positions`` are the absolute row numbers ``t``; ``last_alarm`` = (row, ratio) carries the
     state across calls. Returns the suppressed ratio and the new ``last_alarm``.
     """
@@ -151,7 +155,7 @@ def suppress_alarms(
         value = float(ratio[i])
         quiet = t - alarm_row <= max(quiet_rows, quiet_growth * t)
         if quiet and value < escalation * alarm_ratio:
-            out[i] = 0.0
+            out[i] = min(value, ceiling)
         elif value >= level:
             alarm_row, alarm_ratio = t, value
     return out, (alarm_row, alarm_ratio)
