@@ -76,6 +76,7 @@ def test_unfitted_raises_not_fitted(frame: pd.DataFrame, method: str) -> None:
         ({"n_estimators": -1}, "n_estimators must be a non-negative integer, got -1"),
         ({"robust_floor": 0}, "robust_floor must be greater than 0, got 0"),
         ({"robust_window": 2.5}, "robust_window must be a positive integer, got 2.5"),
+        ({"max_quiet_rows": 0}, "max_quiet_rows must be a positive integer, got 0"),
     ],
 )
 def test_bad_hyper_parameters_quote_the_value(
@@ -165,6 +166,22 @@ def test_the_quiet_period_after_an_alarm_caps_repeats_below_alarm_level(
     ceiling = 1.0 - np.exp(-0.5)
     assert after.max() <= ceiling + 1e-12
     assert after.max() > 0.5 * ceiling  # the shift is still visible as graded activity
+
+
+def test_the_quiet_period_is_at_most_150_rows_whatever_the_fit_length() -> None:
+    # Fitted on 1,000 rows a fifth would be 200 rows; CAD OSE's rest period never exceeds 150
+    # (a fifth of NAB's longest probationary period), so a second spike 170 rows after the
+    # first is a new alarm — unless the cap is lifted.
+    frame = _series(n=2000, seed=3)
+    frame.iloc[[1300, 1470], 0] += 30.0
+    capped = AnomalyDetector(history=2000).fit(frame.iloc[:1000])
+    uncapped = AnomalyDetector(history=2000, max_quiet_rows=10**6).fit(frame.iloc[:1000])
+    assert (capped.quiet_rows_, uncapped.quiet_rows_) == (150, 200)
+    ceiling = 1.0 - np.exp(-0.5)
+    for detector, second_alarms in ((capped, True), (uncapped, False)):
+        combined = detector.score(frame.iloc[1000:])["combined"]
+        assert combined.iloc[300] > 0.5  # the first spike alarms either way
+        assert bool(combined.iloc[470] > ceiling) is second_alarms
 
 
 def test_clean_series_raises_no_alarm(whole: pd.DataFrame) -> None:

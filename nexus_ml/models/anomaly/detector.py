@@ -24,7 +24,8 @@ How a score is made, for every row ``t`` and using rows up to ``t`` only:
    (the hourly Microsoft series' short, dense events are found there).
 
 The quiet period is fixed by a published convention, not tuned: a fifth of the fit rows, the
-rest period of NAB's CAD OSE detector (``probationaryPeriod / 5``). The views and the robust
+rest period of NAB's CAD OSE detector (``probationaryPeriod / 5``), so at most 150 rows (NAB's
+probationary period is at most 750 rows). The views and the robust
 floor are chosen by leave-one-category-out cross-validation on NAB and leave-one-domain-out on
 the Microsoft cloud-monitoring series, never scoring a series with a setting chosen on it
 (``docs/model-selection.md``, ``bench/bench_anomaly.py``).
@@ -112,6 +113,11 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
     quiet_fraction : float
         Quiet period after an alarm, as a fraction of the fit rows (default a fifth, the rest
         period of NAB's CAD OSE detector); the combined ratio is capped at 1 during it.
+    max_quiet_rows : int
+        The longest quiet period, in rows (default 150: CAD OSE's rest period is a fifth of
+        NAB's probationary period, which NAB caps at 750 rows). A detector fitted on days of
+        minutes (the decision service's) would otherwise stay quiet for more than a day after
+        one alarm; NAB runs, fitted on the probationary rows, never reach the cap.
     escalation : float
         A ratio this many times the last alarm's raises a new alarm even in a quiet period.
     n_estimators : int
@@ -132,6 +138,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         max_reference: int = 10_000,
         alarm_ratio: float = 1.25,
         quiet_fraction: float = 0.2,
+        max_quiet_rows: int = 150,
         escalation: float = 10.0,
         n_estimators: int = 0,
         random_state: int = 0,
@@ -145,9 +152,16 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
         self.max_reference = max_reference
         self.alarm_ratio = alarm_ratio
         self.quiet_fraction = quiet_fraction
+        self.max_quiet_rows = max_quiet_rows
         self.escalation = escalation
         self.n_estimators = n_estimators
         self.random_state = random_state
+
+    @property
+    def quiet_rows_(self) -> int:
+        """Rows of the quiet period after an alarm (see ``quiet_fraction``)."""
+        cap = getattr(self, "max_quiet_rows", 150)  # a model saved before the cap existed
+        return min(int(self.quiet_fraction * self.n_fit_), int(cap))
 
     # ------------------------------------------------------------------ public API
     def fit(self, frame: pd.DataFrame) -> AnomalyDetector:
@@ -276,7 +290,7 @@ class AnomalyDetector(BaseEstimator):  # type: ignore[misc]
             combined_ratio[live],
             positions[live],
             level=self.alarm_ratio,
-            quiet_rows=int(self.quiet_fraction * self.n_fit_),
+            quiet_rows=self.quiet_rows_,
             quiet_growth=0.0,
             escalation=self.escalation,
             last_alarm=state.last_alarm,

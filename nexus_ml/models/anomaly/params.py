@@ -26,7 +26,7 @@ def validate_params(det: Any) -> None:
     lengths = list(det.window_lengths)
     if any(not isinstance(m, int | np.integer) or m < 1 for m in lengths):
         raise _bad("window_lengths", "a sequence of positive integers", lengths)
-    for name in ("history", "max_reference", "robust_window"):
+    for name in ("history", "max_reference", "robust_window", "max_quiet_rows"):
         value = getattr(det, name)
         if not isinstance(value, int | np.integer) or value < 1:
             raise _bad(name, "a positive integer", value)
