@@ -110,7 +110,9 @@ def main() -> None:
             run.merge(part)
     seconds = time.perf_counter() - started
     summary = run.summary()
-    checks = {**target_ratios(summary), "ece": run.calibration().ece}
+    calibration = run.calibration()
+    checks = {**target_ratios(summary), "ece": calibration.ece}
+    chance_mean, chance_p95 = calibration.chance_ece()
     header = ("tau_u", "theta_u", "overload", "rh/oracle", "events")
     print(f"{'policy':<12} " + " ".join(f"{h:>9}" for h in header))
     for policy, v in summary.items():
@@ -122,6 +124,10 @@ def main() -> None:
     for name, value in checks.items():
         verdict = "ok" if value <= TARGETS[name] else "MISSED"
         print(f"{name:<26} {value:.4f}  target <= {TARGETS[name]}  {verdict}")
+    print(
+        f"ECE of a perfectly calibrated confidence on the same {calibration.count} scale-ups "
+        f"(chance alone): {chance_mean:.4f} on average, {chance_p95:.4f} at the 95th percentile"
+    )
     per_decision = {t: round(ms, 3) for t, ms in sorted(run.decision_ms.items())}
     longest = max(len(r["nexus"].targets) for r in run.results.values())
     print(f"nexus: ms per decision (engine, in process) by trace: {per_decision}")
@@ -148,6 +154,7 @@ def main() -> None:
             {
                 "summary": summary,
                 "checks": checks,
+                "ece_chance": {"mean": chance_mean, "p95": chance_p95},
                 "targets": TARGETS,
                 "seconds": seconds,
                 "decision_ms": per_decision,

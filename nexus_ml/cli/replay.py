@@ -57,8 +57,12 @@ def register(app: typer.Typer) -> None:
                 )
             _print_summary(run.summary())
             if any("nexus" in r for r in run.results.values()):
+                calibration = run.calibration()
+                chance, _ = calibration.chance_ece()
                 console.print(
-                    f"calibration error (ECE) of scale-up confidence: {run.calibration().ece:.4f}"
+                    f"calibration error (ECE) of scale-up confidence: {calibration.ece:.4f} "
+                    f"(an exact confidence would show {chance:.4f} by chance on these "
+                    f"{calibration.count} scale-ups)"
                 )
             if report:
                 report.write_text(render_html(run), encoding="utf-8")

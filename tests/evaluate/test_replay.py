@@ -216,6 +216,18 @@ def test_expected_calibration_error_by_hand() -> None:
     assert cal.ece == pytest.approx((2 * 0.05 + 2 * 0.45) / 4)
 
 
+def test_chance_ece_is_what_an_exact_confidence_shows_and_a_biased_one_exceeds() -> None:
+    rng = np.random.default_rng(11)
+    confidence = rng.uniform(0.02, 0.98, 800)
+    exact = Calibration(confidence, (rng.random(800) < confidence).astype(float))
+    mean, p95 = exact.chance_ece()
+    assert 0 < mean < p95 < 0.1
+    assert exact.ece < 2 * p95  # an exact confidence lands near the floor, not far above it
+    biased = Calibration(confidence, (rng.random(800) < confidence**2).astype(float))
+    assert biased.ece > 3 * biased.chance_ece()[1]
+    assert math.isnan(Calibration(np.empty(0), np.empty(0)).chance_ece()[0])
+
+
 def test_bad_inputs_exit_two(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = runner.invoke(app, ["replay", str(tmp_path / "nope.csv")])

@@ -49,6 +49,24 @@ class Calibration:
             return float("nan")
         return sum(abs(conf - freq) * n for _, conf, freq, n in self.table()) / self.count
 
+    def chance_ece(self, *, draws: int = 200, seed: int = 0) -> tuple[float, float]:
+        """ECE a perfectly calibrated confidence would show on these decisions by chance.
+
+        Outcomes are drawn as Bernoulli(confidence) ``draws`` times and binned as the real
+        ones; returns (mean, 95th percentile). A finite sample's ECE is above 0 even when the
+        confidence is exact, so a figure near this floor is as good as the sample can show.
+        """
+        if self.count == 0:
+            return float("nan"), float("nan")
+        rng = np.random.default_rng(seed)
+        eces = [
+            Calibration(
+                self.confidence, (rng.random(self.count) < self.confidence).astype(float), self.bins
+            ).ece
+            for _ in range(draws)
+        ]
+        return float(np.mean(eces)), float(np.percentile(eces, 95))
+
 
 def scale_up_calibration(results: list[ReplayResult], *, bins: int = 10) -> Calibration:
     """Pool the scale-up decisions of several replays."""

@@ -163,7 +163,11 @@ def render_html(run: BenchmarkRun) -> str:
     ]
     if any("nexus" in r for r in run.results.values()):
         cal = run.calibration()
-        parts.append(f"<h2>Calibration of scale-up confidence</h2><p>ECE {cal.ece:.4f}</p>")
+        chance, _ = cal.chance_ece()
+        parts.append(
+            f"<h2>Calibration of scale-up confidence</h2><p>ECE {cal.ece:.4f} over "
+            f"{cal.count} scale-ups (an exact confidence would show {chance:.4f} by chance)</p>"
+        )
         parts.append(f"<img src='data:image/png;base64,{plot_reliability(cal)}'>")
     for trace, per_policy in run.metrics.items():
         rows = [
