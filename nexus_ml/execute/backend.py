@@ -13,11 +13,10 @@ LABEL_REPLICAS = "io.nexus-ml.replicas"
 LABEL_CONTAINER = "io.nexus-ml.container"  # release key of the container spec posted
 # The release the service runs, kept across the executor's own changes (a scale after a deploy
 # replaces Swarm's PreviousSpec, and the deploy would be forgotten): when it was released, its
-# key, the image and the container spec it replaced. A rollback by nexus-ml writes the key of
-# the release it left.
+# key, and the container spec it replaced (its image included). A rollback by nexus-ml writes
+# the key of the release it left.
 LABEL_RELEASED_AT = "io.nexus-ml.released-at"
 LABEL_RELEASE = "io.nexus-ml.release"
-LABEL_PREVIOUS_IMAGE = "io.nexus-ml.previous-image"
 LABEL_PREVIOUS_CONTAINER = "io.nexus-ml.previous-container"
 LABEL_ROLLED_BACK_FROM = "io.nexus-ml.rolled-back-from"
 

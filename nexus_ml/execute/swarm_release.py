@@ -7,9 +7,9 @@ executor's own changes (a scale) replace it, so nexus-ml stamps labels on every 
 
 - ``io.nexus-ml.container``: the release key of the container it posted (a spec whose key
   differs was released by someone else since);
-- ``io.nexus-ml.released-at``, ``io.nexus-ml.release``, ``io.nexus-ml.previous-image`` and
-  ``io.nexus-ml.previous-container`` (the container spec the release replaced, as JSON):
-  the release and what to return to, kept across the executor's changes;
+- ``io.nexus-ml.released-at``, ``io.nexus-ml.release`` and ``io.nexus-ml.previous-container``
+  (the container spec the release replaced, as JSON, its image included): the release and what
+  to return to, kept across the executor's changes;
 - ``io.nexus-ml.rolled-back-from``: after a rollback by nexus-ml, the key of the release left.
 
 The previous container spec can hold the configuration's environment; it is written where
@@ -30,7 +30,6 @@ from nexus_ml.errors import ClusterError
 from nexus_ml.execute.backend import (
     LABEL_CONTAINER,
     LABEL_PREVIOUS_CONTAINER,
-    LABEL_PREVIOUS_IMAGE,
     LABEL_RELEASE,
     LABEL_RELEASED_AT,
     LABEL_REPLICAS,
@@ -98,9 +97,13 @@ class Release:
     """The release a service runs, as its spec, previous spec and our labels tell."""
 
     released_at: datetime | None
-    previous_image: str
     rolled_back: bool
     previous_container: dict[str, Any] | None = None  # what the release replaced
+
+    @property
+    def previous_image(self) -> str:
+        """The image the release replaced ("" unknown)."""
+        return str(self.previous_container["Image"]) if self.previous_container else ""
 
 
 def release_of(svc: dict[str, Any]) -> Release:
@@ -115,20 +118,17 @@ def release_of(svc: dict[str, Any]) -> Release:
         and ours
         and labels.get(LABEL_ROLLED_BACK_FROM) == release_key(previous)
     ):
-        return Release(None, "", True)  # our rollback: a known version, not a release
+        return Release(None, True)  # our rollback: a known version, not a release
     if str((svc.get("UpdateStatus") or {}).get("State", "")).startswith("rollback"):
-        return Release(None, "", True)  # `docker service rollback` (or Swarm's own on failure)
+        return Release(None, True)  # `docker service rollback` (or Swarm's own on failure)
     if previous is not None and release_key(previous) != key:
-        return Release(engine_time(svc.get("UpdatedAt")), str(previous["Image"]), False, previous)
+        return Release(engine_time(svc.get("UpdatedAt")), False, previous)
     if labels.get(LABEL_RELEASE) == key:  # a release we changed since (a scale)
         kept = labels.get(LABEL_PREVIOUS_CONTAINER)
         return Release(
-            engine_time(labels.get(LABEL_RELEASED_AT)),
-            labels.get(LABEL_PREVIOUS_IMAGE, ""),
-            False,
-            json.loads(kept) if kept else None,
+            engine_time(labels.get(LABEL_RELEASED_AT)), False, json.loads(kept) if kept else None
         )
-    return Release(None, "", False)
+    return Release(None, False)
 
 
 def rollback_spec(name: str, svc: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def stamp(spec: dict[str, Any], svc: dict[str, Any], *, rollback: bool) -> None:
     labels = dict(spec.get("Labels") or {})
     labels[LABEL_REPLICAS] = str(desired_replicas(spec))
     labels[LABEL_CONTAINER] = release_key(container(spec))
-    for name in (LABEL_RELEASED_AT, LABEL_RELEASE, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_CONTAINER):
+    for name in (LABEL_RELEASED_AT, LABEL_RELEASE, LABEL_PREVIOUS_CONTAINER):
         labels.pop(name, None)
     if rollback:
         labels[LABEL_ROLLED_BACK_FROM] = release_key(container(svc["Spec"]))
@@ -169,7 +169,6 @@ def stamp(spec: dict[str, Any], svc: dict[str, Any], *, rollback: bool) -> None:
         if release.released_at is not None:
             labels[LABEL_RELEASED_AT] = release.released_at.isoformat()
             labels[LABEL_RELEASE] = release_key(container(spec))
-            labels[LABEL_PREVIOUS_IMAGE] = release.previous_image
             if release.previous_container is not None:
                 labels[LABEL_PREVIOUS_CONTAINER] = json.dumps(
                     release.previous_container, sort_keys=True, separators=(",", ":")
