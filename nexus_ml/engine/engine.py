@@ -31,7 +31,7 @@ from nexus_ml.decide.strategy import UNDER_COST
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Decision, Evidence
 from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
-from nexus_ml.engine.strategies import LockedStrategy, StrategyBook
+from nexus_ml.engine.strategies import LockedStrategy, StrategyBook, settled_until
 from nexus_ml.errors import DataQualityError, ModelError, NotFoundError
 from nexus_ml.ingest.source import MetricSource
 from nexus_ml.logs import get_logger
@@ -206,8 +206,12 @@ class DecisionEngine:
     def _anomaly_scores(self, bundle: ModelBundle, window: MetricWindow) -> dict[str, float] | None:
         if bundle.detector is None or len(window) == 0:
             return None
+        frame = window.to_wide()
+        # The detector folds each row once, as first seen: like the strategy, it takes only
+        # settled minutes, so two replicas that read a filling minute seconds apart agree.
+        frame = frame.loc[frame.index <= settled_until(self.clock())]
         with self._anomaly_errors(bundle):
-            last = self._online_anomaly.latest(bundle, window.to_wide())
+            last = self._online_anomaly.latest(bundle, frame)
         if last is None:
             return None
         scores = {

@@ -38,6 +38,12 @@ SETTLE = timedelta(seconds=15)
 MAX_CATCH_UP = timedelta(days=14)
 
 
+def settled_until(now: datetime) -> datetime:
+    """The newest grid time that has settled at ``now`` (see :data:`SETTLE`): what any fold of
+    observed minutes (the strategy's, the online anomaly detector's) may take in."""
+    return now - SETTLE
+
+
 def _minute(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
 
@@ -131,7 +137,7 @@ class StrategyBook:
         with entry.lock:
             strategy = entry.strategy
             self._catch_up(strategy, profile, window)
-            settled = None if now is None else now - SETTLE
+            settled = None if now is None else settled_until(now)
             demand, replicas, last = minute_grid(window, strategy.observed_until, settled)
             if last is not None:
                 strategy.observe(demand, replicas, until=last)

@@ -108,3 +108,57 @@ def test_the_engine_keeps_the_online_detector_going_minute_after_minute(
         d = engine.decide("nexus-crm", window)
         assert any(e.kind == "anomaly" for e in d.explanation)
     assert engine._online_anomaly.resets == 1
+
+
+def test_two_engines_reading_a_filling_minute_seconds_apart_keep_the_same_detector(
+    crm: pd.DataFrame, bundle: ModelBundle
+) -> None:
+    """The newest minute is still filling in when one replica reads it (a burst of errors from
+    a partial scrape) and final when the other does: the detector folds it only once settled,
+    so both replicas score every later minute alike (the strategy's rule, SETTLE)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from nexus_ml.decide.window import MetricWindow
+    from nexus_ml.domain import Decision, Evidence
+    from nexus_ml.engine import DecisionEngine, NullMetrics
+    from nexus_ml.engine.strategies import SETTLE
+    from nexus_ml.ingest.frame_source import FrameSource
+    from tests.service.fakes import calm_scaler
+
+    frame = crm.reset_index().assign(module="nexus-crm")
+    champion = replace(bundle, scaler=calm_scaler("nexus-crm"))
+
+    class One:
+        def get(self, module: str) -> ModelBundle | None:
+            return champion if module == "nexus-crm" else None
+
+    clock = {"now": frame["timestamp"].iloc[1500].to_pydatetime()}
+    engines = [
+        DecisionEngine(
+            load_catalog(), FrameSource(frame), One(), NullMetrics(), clock=lambda: clock["now"]
+        )
+        for _ in range(2)
+    ]
+
+    def window(end: int, partial: bool = False) -> MetricWindow:
+        rows = frame.iloc[end - 60 : end].copy()
+        if partial:  # the first scrape of the newest minute saw only failures
+            rows.loc[rows.index[-1], "error_rate"] = 0.9
+        return MetricWindow.from_frame(rows, "nexus-crm")
+
+    def anomaly(d: Decision) -> list[Evidence]:
+        return [e for e in d.explanation if e.kind == "anomaly"]
+
+    newest = window(1500).timestamps[-1]
+    clock["now"] = newest + timedelta(seconds=5)
+    early = engines[0].decide("nexus-crm", window(1500, partial=True))
+    clock["now"] = newest + timedelta(seconds=12)
+    late = engines[1].decide("nexus-crm", window(1500))
+    assert anomaly(early) and anomaly(early) == anomaly(late)
+    for minute in range(1501, 1511):
+        clock["now"] = window(minute).timestamps[-1] + SETTLE + timedelta(seconds=5)
+        first, second = (e.decide("nexus-crm", window(minute)) for e in engines)
+        assert anomaly(first) == anomaly(second), minute
+    scores = [e._online_anomaly._states["nexus-crm"].latest for e in engines]
+    pd.testing.assert_series_equal(scores[0], scores[1])
