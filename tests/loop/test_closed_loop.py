@@ -165,7 +165,12 @@ def test_the_closed_loop_on_real_components(loop: Loop) -> None:
     down = [e for e in events[: events.index(("fetch_resumed", "", "", "service_back"))]]
     assert not [e for e in down if e[0] == "action_taken"]  # held while blind
     assert replicas_while_down[UM] == 2
-    assert any("Operação retomada" in m.text for m in loop.telegram.messages)
+    # the executor audits the resumption, then tells the operators: the message follows
+    loop.wait_for(
+        "the resumed alert",
+        lambda: any("Operação retomada" in m.text for m in loop.telegram.messages),
+        timeout_s=10,
+    )
     # Secrets never reach the trail or the alerts.
     trail = " ".join(e.detail + str(e.data) for e in loop.audit.since(t0))
     texts = " ".join(m.text for m in loop.telegram.messages)
