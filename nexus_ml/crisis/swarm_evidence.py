@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from nexus_ml.execute.swarm_release import engine_time, image, release_of
 from nexus_ml.logs import get_logger
 from nexus_ml.redact import redact
 
@@ -121,20 +122,30 @@ def read_tasks(client: Any, service: str, *, limit: int = 50) -> list[dict[str, 
 
 
 def read_release(client: Any, service: str) -> dict[str, Any]:
-    """The running image of ``service``, the one before it and when it changed (Swarm's
-    ``PreviousSpec`` and ``UpdatedAt``); empty strings where Swarm does not say."""
+    """The release ``service`` runs: its image, the image it replaced and when it was released
+    (read as the executor reads it, :func:`~nexus_ml.execute.swarm_release.release_of`, so a
+    scale by the executor after a release does not hide it). After a rollback, the image it
+    rolled back from and when. Empty strings where Swarm and our labels do not say."""
     attrs = client.api.inspect_service(service)
-
-    def image(spec: dict[str, Any] | None) -> str:
-        task = (spec or {}).get("TaskTemplate", {}).get("ContainerSpec", {})
-        return str(task.get("Image", "")).split("@")[0]
-
-    updated = _parse_line(f"{attrs.get('UpdatedAt', '')} ").at
+    release = release_of(attrs)
+    current = _untagged(image(attrs["Spec"]))
+    previous, at = release.previous_image, release.released_at
+    if release.rolled_back:  # Swarm's PreviousSpec is the release rolled back from
+        before = attrs.get("PreviousSpec")
+        previous = image(before) if before else ""
+        at = engine_time(attrs.get("UpdatedAt"))
+        if _untagged(previous) == current:  # a later change (a scale) replaced it
+            previous, at = "", None
     return {
-        "image": image(attrs.get("Spec")),
-        "previous_image": image(attrs.get("PreviousSpec")),
-        "at": updated.isoformat() if updated else "",
+        "image": current,
+        "previous_image": _untagged(previous),
+        "at": at.isoformat() if at else "",
     }
+
+
+def _untagged(ref: str) -> str:
+    """An image reference without the digest the Engine pins on it."""
+    return ref.split("@", 1)[0]
 
 
 def collect_swarm(

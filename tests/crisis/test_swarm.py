@@ -112,6 +112,30 @@ def test_logs_and_tasks_are_collected_bounded_and_redacted(
     assert gone.error and not gone.logs  # recorded, not raised
 
 
+def test_the_release_read_for_an_incident_survives_a_scale_by_the_executor(
+    client: docker.DockerClient, service: str
+) -> None:
+    """After a release and then a scale by the executor (which replaces Swarm's PreviousSpec),
+    the incident still reads the release, not the scale; after a rollback, the image it rolled
+    back from."""
+    name = service + CRM
+    client.services.get(name).update(image="nexus-module:2")
+    deadline = time.monotonic() + 30  # Swarm moves UpdatedAt until the update completes
+    while client.api.inspect_service(name).get("UpdateStatus", {}).get("State") != "completed":
+        assert time.monotonic() < deadline, "release did not complete"
+        time.sleep(0.2)
+    released = read_release(client, name)
+    assert (released["image"], released["previous_image"]) == ("nexus-module:2", "nexus-module:1")
+    assert released["at"]
+    backend = SwarmBackend(client, name_prefix=service)
+    backend.scale(CRM, 2, timeout_s=30)
+    assert read_release(client, name) == released  # Swarm's PreviousSpec is now the release
+    backend.rollback(CRM, timeout_s=30)
+    back = read_release(client, name)
+    assert (back["image"], back["previous_image"]) == ("nexus-module:1", "nexus-module:2")
+    assert back["at"] > released["at"]
+
+
 def test_a_bad_release_on_swarm_opens_collects_and_reports_by_itself(
     client: docker.DockerClient, service: str, tmp_path: Path, pg_dsn: str
 ) -> None:
