@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,18 @@ class MetricWindow:
             if math.isfinite(value):
                 return round(value)
         return None
+
+    def until(self, last: datetime) -> MetricWindow:
+        """The rows at or before ``last`` (timestamps are sorted: a tail is cut)."""
+        n = bisect_right(self.timestamps, last)
+        if n == len(self):
+            return self
+        return MetricWindow(
+            module=self.module,
+            timestamps=self.timestamps[:n],
+            values={name: list(column[:n]) for name, column in self.values.items()},
+            replicas=list(self.replicas[:n]),
+        )
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, module: str) -> MetricWindow:

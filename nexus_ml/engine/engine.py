@@ -122,11 +122,21 @@ class DecisionEngine:
 
     # -- inputs ---------------------------------------------------------------------------
     def read_windows(self, modules: Sequence[str]) -> dict[str, MetricWindow]:
-        """The last ``window_minutes`` of each module from the metric source.
+        """The settled minutes of the last ``window_minutes`` of each module from the source.
+
+        Only settled minutes (:func:`~nexus_ml.engine.strategies.settled_until`) are given:
+        the newest minute's point is still filling for a scrape interval, and two service
+        replicas that read it seconds apart would see different demand, latency and errors —
+        and decide differently. Every reading of a decision (the load check, the health
+        rules, the strategy's and the detector's folds) starts from the same minutes.
 
         A module's window is reused for ``cache_s`` seconds: the source's resolution is a
         minute, and a burst of requests should cost one query, not one each.
         """
+        settled = settled_until(self.clock())
+        return {m: w.until(settled) for m, w in self._read_windows(modules).items()}
+
+    def _read_windows(self, modules: Sequence[str]) -> dict[str, MetricWindow]:
         now = time.monotonic()
         with self._window_lock:
             cached = {

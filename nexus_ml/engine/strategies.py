@@ -54,10 +54,10 @@ def minute_grid(
     """The window's demand and replicas on a regular minute grid after ``after`` (exclusive)
     and up to ``until`` (inclusive; None: the window's end), NaN for missing minutes, and the
     grid's last minute (None: nothing new)."""
+    if until is not None:
+        window = window.until(until)  # drop the unsettled tail
     stamps = window.timestamps
     n = len(stamps)
-    while until is not None and n and stamps[n - 1] > until:  # sorted: drop the unsettled tail
-        n -= 1
     if not n:
         return [], [], None
     start = 0
