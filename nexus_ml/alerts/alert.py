@@ -18,6 +18,7 @@ class Alert(Frozen):
     problem_detail: str = ""  # the problem with its value and how long ("CPU em 95% há 10min")
     severity: Literal["info", "warning", "critical"] = "warning"
     action_taken: str = ""
+    acted: bool = False  # an action was applied (a message saying so is never held back)
     impact: str = ""
     key_metrics: dict[str, float] = Field(default_factory=dict)
     normal_metrics: dict[str, float] = Field(default_factory=dict)

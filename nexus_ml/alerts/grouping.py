@@ -2,7 +2,9 @@
 
 Routine scale alerts (``demand_high``, ``demand_low``) have a longer window — one message per
 module per 30 min, with the count of the ones it stands for — so a busy day stays readable.
-Follow-ups (``outcome``) are never grouped: each answers one message that was sent.
+Follow-ups (``outcome``) are never grouped: each answers one message that was sent. An alert
+whose action was applied (``Alert.acted``) is not held back behind a message that reported no
+action: an early warning ("nothing done yet") and then the restart are two messages.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from nexus_ml.alerts.alert import Alert
 class _Group:
     sent_at: float
     suppressed: int = 0
+    acted: bool = False  # the message sent reported an applied action
 
 
 #: Problems of routine actions and their de-duplication window (seconds).
@@ -64,11 +67,12 @@ class AlertGrouper:
         now = self._clock()
         with self._lock:
             group = self._groups.get(key)
-            if group is not None and now - group.sent_at < window:
+            news = alert.acted and group is not None and not group.acted
+            if group is not None and now - group.sent_at < window and not news:
                 group.suppressed += 1
                 return None
             repeats = group.suppressed if group is not None else 0
-            self._groups[key] = _Group(sent_at=now)
+            self._groups[key] = _Group(sent_at=now, acted=alert.acted)
             return repeats
 
     def forget(self, alert: Alert) -> None:

@@ -89,6 +89,22 @@ def _clean(decision: Decision) -> Decision:
     return decision.model_copy(update={"explanation": evidence})
 
 
+def policy_scores(row: pd.Series) -> dict[str, float] | None:
+    """The scores the policy reads from one row of a detector's scores (None: no finite one).
+
+    The detector's "combined" column raises one alarm per event and then stays quiet (NAB
+    rewards that); to confirm a symptom that lasts, the policy also needs the strongest field
+    while the event goes on ("sustained").
+    """
+    scores = {
+        str(k): float(v) for k, v in row.items() if isinstance(v, int | float) and math.isfinite(v)
+    }
+    per_field = [v for k, v in scores.items() if k != "combined"]
+    if per_field:
+        scores["sustained"] = max(per_field)
+    return scores or None
+
+
 class DecisionEngine:
     """Decisions for the catalog's modules from a metric source and the champion models."""
 
@@ -224,18 +240,7 @@ class DecisionEngine:
             last = self._online_anomaly.latest(bundle, frame)
         if last is None:
             return None
-        scores = {
-            str(k): float(v)
-            for k, v in last.items()
-            if isinstance(v, int | float) and math.isfinite(v)
-        }
-        per_field = [v for k, v in scores.items() if k != "combined"]
-        if per_field:
-            # The detector's "combined" column raises one alarm per event and then stays quiet
-            # (NAB rewards that); to confirm a symptom that lasts, the policy also needs the
-            # strongest field while the event goes on.
-            scores["sustained"] = max(per_field)
-        return scores or None
+        return policy_scores(last)
 
     # -- decisions ------------------------------------------------------------------------
     def decide(

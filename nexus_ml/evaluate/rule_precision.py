@@ -20,12 +20,19 @@ simulation runs and, for a bad release, its deploy time (the executor observes t
   (demand ≤ (replicas − 1) × capacity per replica);
 - scale-up: the true demand of the next 15 minutes goes above the running replicas' capacity
   at the target utilisation (the extra replica is needed).
+
+Model mode (``detectors``, see :func:`fit_detectors`): each module's anomaly detector, fitted
+on 8 incident-free simulated days as the training pipeline fits it, scores the case's rows
+causally and the policy reads them as the service gives them (``engine.policy_scores``). It
+counts the early warnings too (an alert on a strong anomaly score with one symptom) and
+whether they came while an incident was active on the module.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,10 +42,12 @@ import pandas as pd
 
 from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.decide.canary import CanaryConfig
+from nexus_ml.decide.health import EARLY_WARNING
 from nexus_ml.decide.policy import DecisionInputs, decide
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain.decision import Action
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.engine.engine import policy_scores
 from nexus_ml.sim.history import simulate_history
 from nexus_ml.sim.incidents import (
     BadRelease,
@@ -82,6 +91,9 @@ class Tally:
     # restarts fired while a known deploy was younger than the canary's minimum samples (the
     # restart races the canary check that would roll the release back)
     racing_restarts: int = 0
+    # model mode: alerts on a strong anomaly score with one symptom, and those during an incident
+    early_warnings: int = 0
+    early_warnings_in_incident: int = 0
 
     def precision(self, action: Action) -> float:
         return self.right[action] / self.fired[action] if self.fired[action] else math.nan
@@ -93,6 +105,8 @@ class Tally:
         for k, v in other.wrong_restarts.items():
             self.wrong_restarts[k] = self.wrong_restarts.get(k, 0) + v
         self.racing_restarts += other.racing_restarts
+        self.early_warnings += other.early_warnings
+        self.early_warnings_in_incident += other.early_warnings_in_incident
 
 
 def wilson_lower(right: int, n: int, z: float = 1.96) -> float:
@@ -138,8 +152,29 @@ def _window(rows: pd.DataFrame, end: int, stamps: list[datetime]) -> MetricWindo
     )
 
 
-def run_case(catalog: Catalog, kind: str, rng: np.random.Generator, *, sim_seed: int) -> Tally:
-    """One simulated history with one incident of ``kind``; the rules' firings judged."""
+def fit_detectors(catalog: Catalog, *, seed: int = 99, days: float = 8.0) -> dict[str, Any]:
+    """Each module's anomaly detector, fitted on ``days`` incident-free simulated days."""
+    from nexus_ml.models.anomaly.detector import AnomalyDetector
+
+    frame = simulate_history(catalog, start=datetime(2026, 2, 1, tzinfo=UTC), days=days, seed=seed)
+    return {
+        name: AnomalyDetector().fit(
+            frame[frame["module"] == name].set_index("timestamp")[list(METRIC_FIELDS)]
+        )
+        for name in catalog.names
+    }
+
+
+def run_case(
+    catalog: Catalog,
+    kind: str,
+    rng: np.random.Generator,
+    *,
+    sim_seed: int,
+    detectors: Mapping[str, Any] | None = None,
+) -> Tally:
+    """One simulated history with one incident of ``kind``; the rules' firings judged (with
+    ``detectors``, the policy also reads their anomaly scores)."""
     module = catalog.names[int(rng.integers(len(catalog.names)))]
     start = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 60)))
     start += timedelta(hours=int(rng.integers(0, 17)))
@@ -154,6 +189,10 @@ def run_case(catalog: Catalog, kind: str, rng: np.random.Generator, *, sim_seed:
         stamps = [t.to_pydatetime() for t in rows["timestamp"]]
         demand = rows["demand_rpm"].to_numpy(dtype=float)
         replicas = rows["replicas"].to_numpy(dtype=int)
+        scores = None
+        if detectors is not None:  # a copy per case: every case starts where the fit ended
+            detector = copy.deepcopy(detectors[name])
+            scores = detector.score(rows.set_index("timestamp")[list(METRIC_FIELDS)])
         last_fired: dict[Action, int] = {}
         for end in range(WINDOW - 1, len(rows)):
             now = stamps[end]
@@ -165,12 +204,19 @@ def run_case(catalog: Catalog, kind: str, rng: np.random.Generator, *, sim_seed:
                     window=_window(rows, end, stamps),
                     now=now,
                     current_replicas=current,
+                    anomaly=policy_scores(scores.iloc[end]) if scores is not None else None,
                     # the executor observes a release's UpdatedAt: the policy knows the deploy
                     deployed_at=incident.start if deployed and now >= incident.start else None,
                     catalog=catalog,
                 )
             )
             action = decision.action
+            warned = action is Action.ALERT and EARLY_WARNING in decision.reason
+            if warned and end - last_fired.get(action, -10_000) >= COOLDOWN_MIN[Action.RESTART]:
+                last_fired[action] = end
+                tally.early_warnings += 1
+                active = name == incident.module and incident.start <= now < incident.end
+                tally.early_warnings_in_incident += int(active)
             if action not in COOLDOWN_MIN:
                 continue
             if end - last_fired.get(action, -10_000) < COOLDOWN_MIN[action]:
@@ -200,13 +246,20 @@ def run_case(catalog: Catalog, kind: str, rng: np.random.Generator, *, sim_seed:
 
 
 def measure(
-    seed: int, per_kind: int, catalog: Catalog | None = None, kinds: Iterable[str] = KINDS
+    seed: int,
+    per_kind: int,
+    catalog: Catalog | None = None,
+    kinds: Iterable[str] = KINDS,
+    *,
+    detectors: Mapping[str, Any] | None = None,
 ) -> Tally:
-    """``per_kind`` cases of each incident kind, all randomness from ``seed``."""
+    """``per_kind`` cases of each incident kind, all randomness from ``seed`` (with
+    ``detectors``: model mode, see the module doc)."""
     catalog = catalog or load_catalog()
     rng = np.random.default_rng(seed)
     total = Tally()
     for _ in range(per_kind):
         for kind in kinds:
-            total.add(run_case(catalog, kind, rng, sim_seed=int(rng.integers(1 << 30))))
+            sim_seed = int(rng.integers(1 << 30))
+            total.add(run_case(catalog, kind, rng, sim_seed=sim_seed, detectors=detectors))
     return total

@@ -330,6 +330,7 @@ def decision_alert(
         ),
         severity=level,
         action_taken=taken or phrase("hold", language),
+        acted=applied,
         impact=impact,
         key_metrics=metrics,
         normal_metrics={k: v for k, v in normal.items() if k in metrics},

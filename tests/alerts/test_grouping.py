@@ -36,3 +36,19 @@ def test_other_problems_keep_the_default_window_and_outcomes_are_never_grouped()
     assert grouper.admit(restart) == 0  # 10 min later it goes out again
     outcome = Alert(module="crm", problem="outcome")
     assert [grouper.admit(outcome) for _ in range(3)] == [0, 0, 0]
+
+
+def test_an_applied_action_is_not_held_back_behind_a_warning_without_one() -> None:
+    """An early warning (nothing done yet) and then the restart of the same module: two
+    messages; a second restart within the window is a repeat again."""
+    clock = Seconds()
+    grouper = AlertGrouper(600, clock=clock)
+    warning = Alert(module="agendamento", problem="degradation")
+    restart = Alert(module="agendamento", problem="degradation", acted=True)
+    assert grouper.admit(warning) == 0
+    clock.now = 60.0
+    assert grouper.admit(warning) is None  # a repeat of the warning
+    clock.now = 120.0
+    assert grouper.admit(restart) == 1  # news: it goes out, with the repeat it stands for
+    clock.now = 180.0
+    assert grouper.admit(restart) is None and grouper.admit(warning) is None

@@ -144,12 +144,12 @@ def test_without_a_champion_the_rules_also_scale_the_surge() -> None:
     assert d.policy == "rules" and d.action is Action.SCALE_UP and not d.restart
 
 
-def test_degradation_at_flat_demand_still_restarts_at_once() -> None:
+def test_degradation_at_flat_demand_is_alerted_at_once_not_scaled() -> None:
     window = surge_window(BASE_RPM * 1.1)  # a bad release: same symptoms, no extra demand
     d = decide(crm_inputs(window, forecast=strategy_at(BASE_RPM, CRM), anomaly=SCORES))
-    assert d.action is Action.RESTART and d.restart and not d.scale_up
-    assert d.confidence == 1.0
-    assert "anomaly score 1.00 with a degraded symptom" in d.reason
+    # one minute of symptoms: an early warning; the seed rule restarts once they last 3 min
+    assert d.action is Action.ALERT and d.alert_admin and not d.restart and not d.scale_up
+    assert "anomaly score 1.00 with a degraded symptom: alert" in d.reason
 
 
 def test_demand_jump_explains_symptoms_only_from_the_threshold() -> None:
@@ -171,7 +171,7 @@ def test_demand_jump_explains_symptoms_only_from_the_threshold() -> None:
     assert jumped.overloaded and not jumped.restart
     assert any("demand jumped 5.6x" in r for r in jumped.reasons)
     drift = health(1.3)
-    assert drift.restart and not drift.overloaded
+    assert drift.alert and not drift.restart and not drift.overloaded
 
 
 def test_a_demand_jump_without_symptoms_is_left_to_the_forecast() -> None:

@@ -72,3 +72,19 @@ def test_the_production_bars_let_the_seeds_rules_act() -> None:
     assert bars[Action.SCALE_DOWN] <= RULES_SCALE_DOWN_CONFIDENCE
     # the seed restart, held while a release is young (measured 16/16 on seed 202)
     assert bars[Action.RESTART] <= HealthThresholds().rules_confidence
+
+
+def test_with_a_detector_error_bursts_and_slow_dependencies_warn_without_a_restart() -> None:
+    """Model mode on the held-out seed, the two kinds a restart does not cure (they made the
+    old anomaly-alone restarts wrong): the policy warns during the incident and restarts
+    nothing (decide/health.py)."""
+    from nexus_ml.catalog import load_catalog
+    from nexus_ml.evaluate.rule_precision import fit_detectors
+
+    detectors = fit_detectors(load_catalog())
+    tally = measure(
+        HELD_OUT_SEED, per_kind=2, kinds=("error_burst", "slow_dependency"), detectors=detectors
+    )
+    assert tally.fired[Action.RESTART] == 0, tally.wrong_restarts
+    assert tally.early_warnings >= 1
+    assert tally.early_warnings_in_incident == tally.early_warnings
