@@ -113,7 +113,7 @@ def read_tasks(client: Any, service: str, *, limit: int = 50) -> list[dict[str, 
                 "message": status.get("Message", ""),
                 "error": status.get("Err", ""),
                 "exit_code": status.get("ContainerStatus", {}).get("ExitCode"),
-                "image": spec.get("Image", "").split("@")[0],
+                "image": _untagged(spec.get("Image", "")),
                 "at": status.get("Timestamp", ""),
             }
         )

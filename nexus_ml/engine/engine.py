@@ -232,10 +232,9 @@ class DecisionEngine:
     def _anomaly_scores(self, bundle: ModelBundle, window: MetricWindow) -> dict[str, float] | None:
         if bundle.detector is None or len(window) == 0:
             return None
-        frame = window.to_wide()
         # The detector folds each row once, as first seen: like the strategy, it takes only
         # settled minutes, so two replicas that read a filling minute seconds apart agree.
-        frame = frame.loc[frame.index <= settled_until(self.clock())]
+        frame = window.until(settled_until(self.clock())).to_wide()
         with self._anomaly_errors(bundle):
             last = self._online_anomaly.latest(bundle, frame)
         if last is None:

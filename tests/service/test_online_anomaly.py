@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
 from nexus_ml.catalog import load_catalog
+from nexus_ml.decide.window import MetricWindow
+from nexus_ml.domain import Decision, Evidence
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.engine import DecisionEngine, NullMetrics
 from nexus_ml.engine.online_anomaly import OnlineAnomalyScorer
+from nexus_ml.engine.strategies import SETTLE
+from nexus_ml.ingest.frame_source import FrameSource
 from nexus_ml.models.anomaly.detector import AnomalyDetector
 from nexus_ml.models.registry.store import ModelBundle
 from nexus_ml.sim import simulate_history
+from tests.service.fakes import calm_scaler
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +35,28 @@ def crm() -> pd.DataFrame:
 def bundle(crm: pd.DataFrame) -> ModelBundle:
     detector = AnomalyDetector().fit(crm.iloc[:1440])
     return ModelBundle(module="nexus-crm", version="1", forecasters={}, detector=detector)
+
+
+def engines_on(
+    crm: pd.DataFrame, bundle: ModelBundle, count: int
+) -> tuple[pd.DataFrame, dict[str, datetime], list[DecisionEngine]]:
+    """``count`` decision engines over CRM's metrics (as a source), serving ``bundle`` with a calm
+    scaler as CRM's champion, on one clock (``clock["now"]``, set to minute 1500)."""
+    frame = crm.reset_index().assign(module="nexus-crm")
+    champion = replace(bundle, scaler=calm_scaler("nexus-crm"))
+
+    class One:
+        def get(self, module: str) -> ModelBundle | None:
+            return champion if module == "nexus-crm" else None
+
+    clock = {"now": frame["timestamp"].iloc[1500].to_pydatetime()}
+    engines = [
+        DecisionEngine(
+            load_catalog(), FrameSource(frame), One(), NullMetrics(), clock=lambda: clock["now"]
+        )
+        for _ in range(count)
+    ]
+    return frame, clock, engines
 
 
 def test_sliding_windows_score_like_one_pass(crm: pd.DataFrame, bundle: ModelBundle) -> None:
@@ -79,29 +108,7 @@ def test_the_engine_keeps_the_online_detector_going_minute_after_minute(
 ) -> None:
     """The engine hands the detector time-indexed windows: after the first warm-up it never
     starts over (a reset per decision would mean rescoring the window every time)."""
-    from dataclasses import replace
-
-    from nexus_ml.decide.window import MetricWindow
-    from nexus_ml.engine import DecisionEngine, NullMetrics
-    from nexus_ml.ingest.frame_source import FrameSource
-    from tests.service.fakes import calm_scaler
-
-    catalog = load_catalog()
-    frame = crm.reset_index().assign(module="nexus-crm")
-    champion = replace(bundle, scaler=calm_scaler("nexus-crm"))
-
-    class One:
-        def get(self, module: str) -> ModelBundle | None:
-            return champion if module == "nexus-crm" else None
-
-    clock = {"now": frame["timestamp"].iloc[1500].to_pydatetime()}
-    engine = DecisionEngine(
-        catalog,
-        FrameSource(frame),
-        One(),
-        NullMetrics(),
-        clock=lambda: clock["now"],
-    )
+    frame, clock, (engine,) = engines_on(crm, bundle, 1)
     for minute in range(1500, 1530):
         window = MetricWindow.from_frame(frame.iloc[minute - 60 : minute], "nexus-crm")
         clock["now"] = window.timestamps[-1]
@@ -116,30 +123,7 @@ def test_two_engines_reading_a_filling_minute_seconds_apart_keep_the_same_detect
     """The newest minute is still filling in when one replica reads it (a burst of errors from
     a partial scrape) and final when the other does: the detector folds it only once settled,
     so both replicas score every later minute alike (the strategy's rule, SETTLE)."""
-    from dataclasses import replace
-    from datetime import timedelta
-
-    from nexus_ml.decide.window import MetricWindow
-    from nexus_ml.domain import Decision, Evidence
-    from nexus_ml.engine import DecisionEngine, NullMetrics
-    from nexus_ml.engine.strategies import SETTLE
-    from nexus_ml.ingest.frame_source import FrameSource
-    from tests.service.fakes import calm_scaler
-
-    frame = crm.reset_index().assign(module="nexus-crm")
-    champion = replace(bundle, scaler=calm_scaler("nexus-crm"))
-
-    class One:
-        def get(self, module: str) -> ModelBundle | None:
-            return champion if module == "nexus-crm" else None
-
-    clock = {"now": frame["timestamp"].iloc[1500].to_pydatetime()}
-    engines = [
-        DecisionEngine(
-            load_catalog(), FrameSource(frame), One(), NullMetrics(), clock=lambda: clock["now"]
-        )
-        for _ in range(2)
-    ]
+    frame, clock, engines = engines_on(crm, bundle, 2)
 
     def window(end: int, partial: bool = False) -> MetricWindow:
         rows = frame.iloc[end - 60 : end].copy()
