@@ -61,6 +61,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_load": "Sobrecarga: a demanda atual excede a capacidade das réplicas",
         "c_capacity": "No máximo de réplicas e ainda acima da capacidade",
         "c_health": "Tempo de resposta e taxa de erro degradados (regra de reinício preventivo)",
+        "c_early": "Alerta precoce: o detector de anomalias vê a degradação, a regra de "
+        "reinício ainda não a confirmou",
         "c_anomaly": "Comportamento anômalo detectado pelo detector de anomalias",
         "c_canary": "Regressão após a atualização: a versão nova tem mais erros ou latência",
         "c_slow_link": "Dependência lenta",
@@ -114,6 +116,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_load": "Overload: current demand exceeds the replicas' capacity",
         "c_capacity": "At the maximum replicas and still over capacity",
         "c_health": "Response time and error rate degraded (preventive restart rule)",
+        "c_early": "Early warning: the anomaly detector sees the degradation, the restart rule "
+        "has not confirmed it yet",
         "c_anomaly": "Anomalous behaviour flagged by the anomaly detector",
         "c_canary": "Regression after the release: the new version has more errors or latency",
         "c_slow_link": "Slow dependency",

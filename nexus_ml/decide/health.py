@@ -48,8 +48,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-#: What an early warning's reason says (a strong anomaly score with one symptom: an alert).
-EARLY_WARNING = "with a degraded symptom: alert"
+#: The evidence kind of an early warning (a strong anomaly score with one symptom: an alert,
+#: not a restart), so that alerts and the rule-precision harness tell it from the seed rule.
+EARLY_WARNING = "early_warning"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class HealthAssessment:
     budget_left: int
     reasons: tuple[str, ...] = ()
     overloaded: bool = False  # the symptoms are load: scale up, whatever the forecast says
+    warning: str | None = None  # the early warning's reason, when the detector alone alerts
 
 
 def response_baseline(response_time: Sequence[float], *, recent: int) -> float | None:
@@ -158,7 +160,8 @@ def assess_health(
     )
 
     reasons: list[str] = []
-    wants_restart = early_warning = False
+    wants_restart = False
+    warning: str | None = None
     confidence = 0.5
     if anomaly_score is not None and sustained_score is not None:
         anomaly_score = max(anomaly_score, sustained_score)
@@ -175,17 +178,16 @@ def assess_health(
         else:
             reasons.append(f"anomaly score {anomaly_score:.2f} below {t.anomaly}: alert only")
     elif anomaly_score is not None and anomaly_score >= t.anomaly_alone and one_symptom:
-        early_warning = True
-        reasons.append(
-            f"anomaly score {anomaly_score:.2f} {EARLY_WARNING}, the seed rule has not "
-            "confirmed a restart"
+        warning = (
+            f"anomaly score {anomaly_score:.2f} with a degraded symptom: alert early, the seed "
+            "rule has not confirmed a restart"
         )
 
     saturated = utilisation is not None and utilisation >= t.saturation
     jumped = demand_ratio is not None and demand_ratio >= t.demand_jump
     overloaded = one_symptom and (saturated or jumped)
     if overloaded:  # implied by a wanted restart on a saturated module (it needs a symptom)
-        wants_restart = False
+        wants_restart, warning = False, None
         reasons.append(
             f"utilisation {utilisation:.0%} explains the symptoms: scale, do not restart"
             if saturated
@@ -193,7 +195,7 @@ def assess_health(
             "the symptoms are load, scale, do not restart"
         )
     restart = wants_restart and budget_left > 0
-    alert = (seed_rule or (early_warning and not overloaded)) and not restart
+    alert = (seed_rule or warning is not None) and not restart
     if wants_restart and not restart:
         reasons.append(f"restart budget of {t.restart_budget} per {t.budget_window} used up")
         alert = True
@@ -207,4 +209,5 @@ def assess_health(
         budget_left=budget_left,
         reasons=tuple(reasons),
         overloaded=overloaded,
+        warning=warning,
     )

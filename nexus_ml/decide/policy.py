@@ -34,6 +34,7 @@ from nexus_ml.decide.guards import (
     hold_on_bad_data,
 )
 from nexus_ml.decide.health import (
+    EARLY_WARNING,
     HealthAssessment,
     HealthThresholds,
     assess_health,
@@ -380,14 +381,12 @@ def _evidence(
         scores = ", ".join(
             f"{k} {v:.2f}" for k, v in sorted(inputs.anomaly.items()) if k != "combined"
         )
-        evidence.append(
-            Evidence(
-                kind="anomaly",
-                detail=f"anomaly scores: {scores}",
-                value=inputs.anomaly.get("combined"),
-            )
+        evidence.append(  # the value: the severity the health check read (see assess_health)
+            Evidence(kind="anomaly", detail=f"anomaly scores: {scores}", value=health.anomaly)
         )
     evidence.extend(Evidence(kind="health", detail=r) for r in health.reasons)
+    if health.warning is not None:
+        evidence.append(Evidence(kind=EARLY_WARNING, detail=health.warning, value=health.anomaly))
     if slow:
         evidence.append(
             Evidence(
@@ -399,7 +398,17 @@ def _evidence(
     return evidence
 
 
-_REASON_KINDS = ("guard", "health", "load", "slow_link", "canary", "rule", "scaling", "capacity")
+_REASON_KINDS = (
+    "guard",
+    "health",
+    EARLY_WARNING,
+    "load",
+    "slow_link",
+    "canary",
+    "rule",
+    "scaling",
+    "capacity",
+)
 
 
 def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Decision:

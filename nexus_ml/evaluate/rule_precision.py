@@ -211,7 +211,9 @@ def run_case(
                 )
             )
             action = decision.action
-            warned = action is Action.ALERT and EARLY_WARNING in decision.reason
+            warned = action is Action.ALERT and any(
+                e.kind == EARLY_WARNING for e in decision.explanation
+            )
             if warned and end - last_fired.get(action, -10_000) >= COOLDOWN_MIN[Action.RESTART]:
                 last_fired[action] = end
                 tally.early_warnings += 1

@@ -50,6 +50,7 @@ _CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most
     ("capacity", "c_capacity"),
     ("load", "c_load"),
     ("health", "c_health"),
+    ("early_warning", "c_early"),
     ("anomaly", "c_anomaly"),
     ("slow_link", "c_slow_link"),
     ("alert", "c_alert"),
@@ -213,8 +214,10 @@ def probable_cause(decision: Decision, language: Language = "pt") -> str:
         evidence = kinds.get(kind)
         if evidence is None:
             continue
-        if kind == "anomaly" and (evidence.value is None or evidence.value < 0.6):
-            continue
+        if kind == "anomaly" and (
+            evidence.value is None or evidence.value < 0.6 or "c_early" in keys
+        ):
+            continue  # a weak score, or the early warning already names the detector
         if key in ("c_forecast", "c_rule"):
             if decision.action not in (Action.SCALE_UP, Action.SCALE_DOWN):
                 continue

@@ -149,7 +149,9 @@ def test_degradation_at_flat_demand_is_alerted_at_once_not_scaled() -> None:
     d = decide(crm_inputs(window, forecast=strategy_at(BASE_RPM, CRM), anomaly=SCORES))
     # one minute of symptoms: an early warning; the seed rule restarts once they last 3 min
     assert d.action is Action.ALERT and d.alert_admin and not d.restart and not d.scale_up
-    assert "anomaly score 1.00 with a degraded symptom: alert" in d.reason
+    assert "anomaly score 1.00 with a degraded symptom: alert early" in d.reason
+    warning = [e for e in d.explanation if e.kind == "early_warning"]
+    assert len(warning) == 1 and warning[0].value == 1.0
 
 
 def test_demand_jump_explains_symptoms_only_from_the_threshold() -> None:

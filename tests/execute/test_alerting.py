@@ -102,6 +102,24 @@ def test_the_cause_is_in_words_never_the_policys_reason() -> None:
     )
 
 
+def test_an_early_warning_names_the_detector_not_the_restart_rule() -> None:
+    warning = decision(
+        action="alert",
+        explanation=(
+            Evidence(kind="anomaly", detail="anomaly scores: response_time 1.00", value=1.0),
+            Evidence(kind="early_warning", detail="anomaly score 1.00 ...", value=1.0),
+        ),
+    )
+    assert probable_cause(warning) == (
+        "Alerta precoce: o detector de anomalias vê a degradação, a regra de reinício ainda "
+        "não a confirmou"
+    )  # once: the anomaly evidence says the same
+    confirmed = warning.model_copy(
+        update={"explanation": (Evidence(kind="anomaly", detail="scores", value=1.0),)}
+    )
+    assert probable_cause(confirmed, "en") == "Anomalous behaviour flagged by the anomaly detector"
+
+
 def _restart_alert(context: MetricContext) -> PendingOutcome:
     d = decision(action="restart", confidence=0.95)
     alert = decision_alert(d, "degradation", "Serviço reiniciado", context=context)
