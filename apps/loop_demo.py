@@ -27,6 +27,7 @@ from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.decide.strategy import Sizing
 from nexus_ml.domain.decision import Action
 from nexus_ml.domain.frame import FRAME_COLUMNS
+from nexus_ml.domain.metrics import METRIC_FIELDS, REPLICAS
 from nexus_ml.execute.audit import JsonlAudit
 from nexus_ml.execute.client import DecisionClient
 from nexus_ml.execute.context import MetricContext
@@ -103,11 +104,16 @@ def day_incidents(day: datetime) -> tuple[Incident, ...]:
     )
 
 
+#: What the demo's source serves: the metrics and, as Prometheus' ``nexus:replicas`` does, the
+#: replicas running each minute.
+SOURCE_COLUMNS = [*FRAME_COLUMNS, REPLICAS]
+
+
 class GrowingSource:
     """A MetricSource over the history plus the minutes replayed so far."""
 
     def __init__(self, history: pd.DataFrame) -> None:
-        self._parts: list[pd.DataFrame] = [history[list(FRAME_COLUMNS)]]
+        self._parts: list[pd.DataFrame] = [history[SOURCE_COLUMNS]]
         self._rows: list[dict[str, object]] = []
         self._source: FrameSource | None = None
         self._lock = threading.Lock()
@@ -127,7 +133,7 @@ class GrowingSource:
         with self._lock:
             if self._source is None:
                 if self._rows:
-                    fresh = pd.DataFrame(self._rows, columns=list(FRAME_COLUMNS))
+                    fresh = pd.DataFrame(self._rows, columns=SOURCE_COLUMNS)
                     fresh["timestamp"] = pd.to_datetime(fresh["timestamp"], utc=True)
                     self._parts.append(fresh)
                     self._rows = []
@@ -267,7 +273,12 @@ def run_loop_demo(
             replicas = {m: s.replicas for m, s in cluster.services().items()}
             snaps = sim.snapshot(now, replicas)
             rows = [
-                {"module": m, "timestamp": now, **{f: getattr(s, f) for f in FRAME_COLUMNS[2:]}}
+                {
+                    "module": m,
+                    "timestamp": now,
+                    **{f: getattr(s, f) for f in METRIC_FIELDS},
+                    REPLICAS: s.replicas,
+                }
                 for m, s in snaps.items()
             ]
             source.append(rows)

@@ -83,7 +83,6 @@ def trial(docker_host: str, prometheus_url: str, targets_dir: Path) -> dict[str,
         source = CompressedSource(
             PrometheusSource(prometheus_url, timeout_s=5, catalog=raw_query_catalog(run)),
             clock,
-            run,
         )
         app = create_app(
             ServiceSettings(

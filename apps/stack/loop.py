@@ -63,9 +63,9 @@ def raw_query_catalog(run_label: str) -> QueryCatalog:
     def by_service(expr: str) -> str:
         return f'sum by (module) (label_replace({expr}, "module", "$1", "service", "(.+)"))'
 
-    def by_container(expr: str) -> str:
+    def by_container(expr: str, how: str = "avg") -> str:
         return (
-            f'avg by (module) (label_replace({expr}, "module", "$1", '
+            f'{how} by (module) (label_replace({expr}, "module", "$1", '
             '"container_label_com_docker_swarm_service_name", "(.+)"))'
         )
 
@@ -102,26 +102,18 @@ def raw_query_catalog(run_label: str) -> QueryCatalog:
             f"rate(nexus_dependency_request_duration_seconds_sum{{{svc}}}{rate}) / "
             f"rate(nexus_dependency_request_duration_seconds_count{{{svc}}}{rate}),"
             ' "module", "$1", "service", "(.+)"))',
+            "replicas": by_container(f"container_spec_cpu_period{{{cont}}}", "count"),
         },
         source="closed-loop raw queries",
     )
 
 
 class CompressedSource:
-    """A MetricSource on simulated time over the real PrometheusSource on wall time.
+    """A MetricSource on simulated time over the real PrometheusSource on wall time."""
 
-    It also fills the frame's optional ``replicas`` column (newest row of each module) with the
-    number of containers cAdvisor reports: the bundled query catalog has no replica field, and
-    without it the service can only assume its own last target was applied — which drifts as
-    soon as the executor's guardrails skip an action.
-    """
-
-    def __init__(
-        self, inner: PrometheusSource, clock: CompressedClock, run_label: str | None = None
-    ) -> None:
+    def __init__(self, inner: PrometheusSource, clock: CompressedClock) -> None:
         self.inner = inner
         self.clock = clock
-        self.run_label = run_label
 
     def fetch(
         self,
@@ -137,18 +129,6 @@ class CompressedSource:
         frame = got.frame.copy()
         wall = frame["timestamp"].map(lambda ts: self.clock.to_sim(ts.to_pydatetime()))
         frame["timestamp"] = pd.to_datetime(wall, utc=True)
-        if self.run_label is not None:
-            frame["replicas"] = float("nan")
-            regex = "|".join(modules)
-            counts = self.inner.query(
-                f'count by (module) (label_replace(container_spec_cpu_quota{{exec_loop="'
-                f'{self.run_label}", container_label_com_docker_swarm_service_name=~"{regex}"}},'
-                ' "module", "$1", "container_label_com_docker_swarm_service_name", "(.+)"))'
-            )
-            for series in counts:
-                rows = frame.index[frame["module"] == series["metric"].get("module")]
-                if len(rows):
-                    frame.loc[rows[-1], "replicas"] = float(series["value"][1])
         return MetricFetch(frame=frame, quality=got.quality)
 
 

@@ -20,6 +20,12 @@ METRIC_FIELDS: tuple[str, ...] = (
     "requests_per_min",
 )
 
+#: An optional column of a metric frame: the module's replica containers running in the
+#: minute (Prometheus: ``nexus:replicas``, counted from cAdvisor; the simulator: its count).
+#: Not a health metric — the quality report does not count its gaps — but the scaling
+#: strategy folds it in to know the capacity each past minute had (``decide/strategy.py``).
+REPLICAS = "replicas"
+
 
 class ContainerHealthMetrics(Frozen):
     """One observation.

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nexus_ml.domain.frame import validate_metric_frame
-from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.domain.metrics import METRIC_FIELDS, REPLICAS
 from nexus_ml.errors import InputError
 from nexus_ml.ingest.quality import assess_quality
 from nexus_ml.ingest.source import MetricFetch
@@ -45,8 +45,10 @@ def read_metric_frame(path: Path) -> pd.DataFrame:
     return validate_metric_frame(frame, source=str(path))
 
 
-def regrid(rows: pd.DataFrame, grid: Grid) -> dict[str, np.ndarray]:
-    """Each field of one module's rows (sorted, unique timestamps) on ``grid``.
+def regrid(
+    rows: pd.DataFrame, grid: Grid, fields: Sequence[str] = METRIC_FIELDS
+) -> dict[str, np.ndarray]:
+    """Each of ``fields`` of one module's rows (sorted, unique timestamps) on ``grid``.
 
     Like a Prometheus instant query, an instant takes the newest sample at or before it, but
     only from within one step: older samples do not paper over a gap.
@@ -54,12 +56,12 @@ def regrid(rows: pd.DataFrame, grid: Grid) -> dict[str, np.ndarray]:
     target = pd.DataFrame({"timestamp": grid.timestamps()})
     matched = pd.merge_asof(
         target,
-        rows[["timestamp", *METRIC_FIELDS]],
+        rows[["timestamp", *fields]],
         on="timestamp",
         direction="backward",
         tolerance=pd.Timedelta(seconds=grid.step) - pd.Timedelta(1, "ns"),
     )
-    return {f: matched[f].to_numpy(dtype=float) for f in METRIC_FIELDS}
+    return {f: matched[f].to_numpy(dtype=float) for f in fields}
 
 
 class FrameSource:
@@ -68,7 +70,9 @@ class FrameSource:
     Parameters
     ----------
     frame
-        A metric frame (see :mod:`nexus_ml.domain.frame`); extra columns are ignored.
+        A metric frame (see :mod:`nexus_ml.domain.frame`). Its replica counts
+        (:data:`~nexus_ml.domain.metrics.REPLICAS`), when it has them, are served too; other
+        extra columns are ignored.
     stale_after
         A module whose newest value is older than this at the end of a fetch is stale.
     name
@@ -89,6 +93,7 @@ class FrameSource:
         self._by_module = dict(tuple(self._frame.groupby("module", sort=False)))
         self.stale_after = stale_after
         self.name = name
+        self._extra: tuple[str, ...] = (REPLICAS,) if REPLICAS in frame.columns else ()
 
     @classmethod
     def from_path(cls, path: Path, *, stale_after: timedelta = DEFAULT_STALE_AFTER) -> FrameSource:
@@ -132,9 +137,9 @@ class FrameSource:
                 & (rows["timestamp"] <= hi)
             ]
             nan_values[module] = int(window[list(METRIC_FIELDS)].isna().to_numpy().sum())
-            for f, values in regrid(window, grid).items():
+            for f, values in regrid(window, grid, (*METRIC_FIELDS, *self._extra)).items():
                 columns[(module, f)] = values
-        frame = grid_frame(grid, modules, columns)
+        frame = grid_frame(grid, modules, columns, self._extra)
         quality = assess_quality(
             frame,
             modules,

@@ -185,7 +185,8 @@ class PrometheusSource:
         """
         grid = aligned_grid(start, end, step)
         chunks = plan_chunks(grid, self.chunk_points)
-        jobs = [(f, self.catalog.query(f, modules, step), c) for f in METRIC_FIELDS for c in chunks]
+        fields = (*METRIC_FIELDS, *self.catalog.extra)
+        jobs = [(f, self.catalog.query(f, modules, step), c) for f in fields for c in chunks]
         pieces: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
         nan_values = dict.fromkeys(modules, 0)
         wanted = set(modules)
@@ -211,7 +212,8 @@ class PrometheusSource:
                                 "ingest.series_ignored", reason="no wanted module", labels=labels
                             )
                             continue
-                        nan_values[module] += int(np.isnan(values).sum())
+                        if futures[fut] in METRIC_FIELDS:  # the quality of the metrics
+                            nan_values[module] += int(np.isnan(values).sum())
                         pieces.setdefault((module, futures[fut]), []).append((seconds, values))
                     done_count += 1
                     if progress is not None:
@@ -221,7 +223,7 @@ class PrometheusSource:
         for (module, f), parts in pieces.items():
             columns[(module, f)], dup = stitch(parts, grid)
             duplicates[module] += dup
-        frame = grid_frame(grid, modules, columns)
+        frame = grid_frame(grid, modules, columns, self.catalog.extra)
         end_at = datetime.fromtimestamp(grid.end, UTC)
         quality = assess_quality(
             frame,

@@ -1,5 +1,8 @@
 """The query catalog: which PromQL expression yields each metric-frame field.
 
+Every metric field needs an expression; the replica count (``replicas``, the optional frame
+column the scaling strategy folds in) may have one.
+
 The catalog is YAML (bundled ``queries.yaml``, overridable by a path). Templates take the
 module regular expression as ``{modules}``, optionally the look-back window ``{window}`` (one
 step minus a millisecond, so a missing sample is not replaced by an older one), and, for
@@ -18,7 +21,7 @@ from typing import Any
 import yaml
 
 from nexus_ml import safe_yaml
-from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.domain.metrics import METRIC_FIELDS, REPLICAS
 from nexus_ml.errors import ConfigError
 
 BUNDLED_QUERIES = Path(__file__).with_name("queries.yaml")
@@ -52,6 +55,11 @@ class QueryCatalog:
     fields: Mapping[str, str]
     counter_resets: tuple[str, ...] = ()
     source: str = "query catalog"
+
+    @property
+    def extra(self) -> tuple[str, ...]:
+        """The optional columns this catalog has an expression for (the replica count)."""
+        return (REPLICAS,) if REPLICAS in self.fields else ()
 
     def query(
         self, field: str, modules: Sequence[str], step: timedelta = timedelta(minutes=1)
@@ -103,16 +111,17 @@ def load_query_catalog(path: Path | None = None) -> QueryCatalog:
     if not isinstance(data, dict) or not isinstance(data.get("fields"), dict):
         raise ConfigError(f"{path}: query catalog needs a 'fields' mapping", source=source)
     fields: dict[str, Any] = data["fields"]
-    unknown = sorted(set(fields) - set(METRIC_FIELDS))
+    unknown = sorted(set(fields) - {*METRIC_FIELDS, REPLICAS})
     if unknown:
         raise ConfigError(
             f"{path}: fields.{unknown[0]}: unknown field {unknown[0]!r}; known: "
-            f"{', '.join(METRIC_FIELDS)}",
+            f"{', '.join(METRIC_FIELDS)} and, optionally, {REPLICAS}",
             source=source,
             field=f"fields.{unknown[0]}",
             value=unknown[0],
         )
-    for name in METRIC_FIELDS:
+    optional = (REPLICAS,) if REPLICAS in fields else ()
+    for name in (*METRIC_FIELDS, *optional):
         template = fields.get(name)
         if not isinstance(template, str) or "{modules}" not in template:
             raise ConfigError(
@@ -131,7 +140,7 @@ def load_query_catalog(path: Path | None = None) -> QueryCatalog:
             value=resets,
         )
     return QueryCatalog(
-        fields={name: fields[name] for name in METRIC_FIELDS},
+        fields={name: fields[name] for name in (*METRIC_FIELDS, *optional)},
         counter_resets=tuple(resets),
         source=source,
     )

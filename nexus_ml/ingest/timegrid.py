@@ -116,16 +116,20 @@ def stitch(pieces: list[tuple[np.ndarray, np.ndarray]], grid: Grid) -> tuple[np.
 
 
 def grid_frame(
-    grid: Grid, modules: Sequence[str], columns: Mapping[tuple[str, str], np.ndarray]
+    grid: Grid,
+    modules: Sequence[str],
+    columns: Mapping[tuple[str, str], np.ndarray],
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
     """A metric frame with one row per (module, grid instant); ``columns[(module, field)]``
-    holds that series on the grid, and absent series are all NaN."""
+    holds that series on the grid, and absent series are all NaN. ``extra`` names optional
+    columns (e.g. :data:`~nexus_ml.domain.metrics.REPLICAS`) written after the fields."""
     n = grid.points
     times = grid.timestamps()
     blocks = []
     for module in modules:
         data: dict[str, object] = {"module": [module] * n, "timestamp": times}
-        for f in METRIC_FIELDS:
+        for f in (*METRIC_FIELDS, *extra):
             data[f] = columns.get((module, f), np.full(n, np.nan))
         blocks.append(pd.DataFrame(data))
     if not blocks:

@@ -35,6 +35,15 @@ def test_full_frame_comes_back_unchanged_with_full_coverage() -> None:
     require_coverage(fetch.quality, 0.99)  # does not raise
 
 
+def test_the_replica_count_is_served_when_the_frame_has_it() -> None:
+    frame = synthetic_frame(T0, 30, modules=("nexus-crm",))
+    assert "replicas" not in FrameSource(frame).fetch(["nexus-crm"], T0, T0 + 29 * MIN).frame
+    counts = np.r_[[2.0] * 20, [np.nan] * 4, [3.0] * 6]
+    fetch = FrameSource(frame.assign(replicas=counts)).fetch(["nexus-crm"], T0, T0 + 29 * MIN)
+    np.testing.assert_array_equal(fetch.frame["replicas"].to_numpy(), counts)
+    assert fetch.quality.nan_values["nexus-crm"] == 0  # not a health metric: no gap counted
+
+
 def test_gap_nan_duplicates_and_missing_module_are_reported() -> None:
     frame = synthetic_frame(T0, 100, modules=("nexus-crm", "nexus-agendamento"))
     crm = frame["module"] == "nexus-crm"

@@ -105,6 +105,7 @@ def test_latest_values_match_the_simulator(prom: str, exporter: SimExporter) -> 
         got = windows[module].frame.iloc[-1]
         want = truth[module]
         assert want.replicas == REPLICAS[module]
+        assert got["replicas"] == REPLICAS[module]  # nexus:replicas, one per cAdvisor container
         for f in METRIC_FIELDS:
             if f == "network_latency" and module in NO_LINKS:
                 assert np.isnan(got[f])

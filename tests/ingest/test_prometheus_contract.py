@@ -83,7 +83,8 @@ def test_chunked_aligned_requests_stitch_to_the_full_grid(fake: str) -> None:
     start, end = T0 + timedelta(seconds=20), T0 + timedelta(days=7)  # 10,080 minutes
     fetch = PrometheusSource(fake, timeout_s=5, chunk_points=4000).fetch(["nexus-crm"], start, end)
     ranges = [r for r in FakePrometheus.requests if r["path"] == "/api/v1/query_range"]
-    assert len(ranges) == 8 * 3  # 8 fields x 3 chunks of at most 4,000 points
+    # 8 fields and the replica count x 3 chunks of at most 4,000 points
+    assert len(ranges) == 9 * 3
     spans = sorted({(int(r["start"]), int(r["end"])) for r in ranges})
     assert all(s % 60 == 0 and e % 60 == 0 for s, e in spans)
     assert all((e - s) // 60 + 1 <= 4000 for s, e in spans)
@@ -95,9 +96,11 @@ def test_chunked_aligned_requests_stitch_to_the_full_grid(fake: str) -> None:
     seconds = frame["timestamp"].astype("int64").to_numpy() // 10**9
     want = np.array([float(value_at(int(t))) for t in seconds])
     np.testing.assert_array_equal(frame["cpu_usage"].to_numpy(), want)
+    np.testing.assert_array_equal(frame["replicas"].to_numpy(), want)  # an optional column
     q = fetch.quality
     hours = int(np.isnan(want).sum())
-    assert q.nan_values["nexus-crm"] == 8 * hours  # "NaN" answers are counted, per field
+    # "NaN" answers are counted per metric field; the replica count is not a health metric
+    assert q.nan_values["nexus-crm"] == 8 * hours
     assert q.coverage["nexus-crm"]["cpu_usage"] == pytest.approx(1 - hours / 10_080)
     assert q.counter_resets["nexus-crm"] == 2 * 2  # two reset queries, each answering 2
     resets = [r for r in FakePrometheus.requests if r["path"] == "/api/v1/query"]
@@ -109,7 +112,7 @@ def test_progress_reports_every_query(fake: str) -> None:
     PrometheusSource(fake, timeout_s=5, concurrency=2).fetch(
         ["nexus-crm"], T0, T0 + timedelta(hours=2), progress=lambda d, t: calls.append((d, t))
     )
-    assert calls == [(i, 8) for i in range(1, 9)]
+    assert calls == [(i, 9) for i in range(1, 10)]
 
 
 def test_compression_can_be_asked_for(fake: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.domain.metrics import METRIC_FIELDS, REPLICAS
 from nexus_ml.errors import ConfigError
 from nexus_ml.ingest.queries import BUNDLED_QUERIES, load_query_catalog, modules_regex
 
@@ -22,7 +22,8 @@ def test_bundled_catalog_covers_every_field_with_recorded_series() -> None:
         for r in g["rules"]
         if "record" in r
     }
-    for f in METRIC_FIELDS:
+    assert catalog.extra == (REPLICAS,)  # the optional replica count is bundled too
+    for f in (*METRIC_FIELDS, REPLICAS):
         q = catalog.query(f, ["nexus-crm", "nexus-agendamento"], timedelta(minutes=5))
         assert '{module=~"nexus-crm|nexus-agendamento"}' in q
         assert "[299999ms]" in q  # one step minus a millisecond: no lookback over gaps
@@ -60,6 +61,7 @@ def test_override_file_replaces_queries(tmp_path: Path) -> None:
         ),
         (lambda d: d["fields"].update(cpu_usage="up"), r"fields\.cpu_usage: .*got 'up'"),
         (lambda d: d["fields"].update(gpu=1), r"fields\.gpu: unknown field 'gpu'"),
+        (lambda d: d["fields"].update(replicas="up"), r"fields\.replicas: .*got 'up'"),
         (lambda d: d.update(counter_resets="x"), r"counter_resets: expected a list"),
         (lambda d: d.pop("fields"), r"needs a 'fields' mapping"),
     ],
@@ -72,6 +74,14 @@ def test_bad_catalog_names_file_and_field(tmp_path: Path, mutate, message: str) 
     with pytest.raises(ConfigError, match=message) as err:
         load_query_catalog(path)
     assert str(path) in str(err.value)
+
+
+def test_the_replica_count_is_optional(tmp_path: Path) -> None:
+    data = yaml.safe_load(BUNDLED_QUERIES.read_text())
+    data["fields"].pop(REPLICAS)
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert load_query_catalog(path).extra == ()
 
 
 def test_unknown_field_query_is_a_config_error() -> None:

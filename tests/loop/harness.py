@@ -239,7 +239,6 @@ def closed_loop(
         source = CompressedSource(
             PrometheusSource(prometheus_url, timeout_s=5, catalog=raw_query_catalog(run)),
             clock,
-            run,
         )
         replicas = [
             ServiceThread(
