@@ -75,13 +75,14 @@ def test_the_service_answers_what_the_replay_decided(tmp_path: Path) -> None:
     assert len(policy.decisions) == SCORED
     assert {d.action.value for *_, d in policy.decisions} >= {"scale_up"}  # it had work
 
-    ready = np.r_[trace.demanded[:HISTORY], result.ready]
+    # what Prometheus' nexus:replicas reports: the replicas running (ready or starting)
+    running = np.r_[trace.demanded[:HISTORY], result.targets]
     frame = pd.DataFrame(
         {
             "module": MODULE,
             "timestamp": trace.timestamps,
             "requests_per_min": trace.demand,
-            "replicas": ready.astype(float),
+            "replicas": running.astype(float),
         }
     )
     source = KnownMinutes(frame)

@@ -7,8 +7,11 @@ of the trace, as the metric source would, to :meth:`nexus_ml.engine.DecisionEngi
 the method behind ``/v1/decisions`` — with the replica count in force as the executor would
 observe it, and applies the decision through the executor's own
 :class:`~nexus_ml.execute.guardrails.Guardrails` (confidence bars, cooldowns, step limits), as
-the executor does. It sees only what replay model v1 allows: demand and ready replicas before
-the current minute.
+the executor does. It sees only what replay model v1 allows: demand and replicas before the
+current minute. The window carries, per minute, the replicas *running* (ready or starting: the
+target in force), which is what the deployed metric source reports — Prometheus'
+``nexus:replicas`` counts the containers cAdvisor sees, and a container runs seconds after a
+scale, long before it serves.
 """
 
 from __future__ import annotations
@@ -143,6 +146,9 @@ class NexusPolicy:
         self.guardrails = Guardrails(self.guardrail_config)
         self.stamps = [ts.to_pydatetime() for ts in trace.timestamps]
         self.recent: list[RecentAction] = []
+        # replicas running per minute: the history as replay model v1 serves it (no replica
+        # starting), then the target in force of each replayed minute
+        self.running: list[float] = trace.demanded[: trace.start].astype(float).tolist()
         self.decision_seconds = 0.0
         self.decisions = []
         self.skips: dict[str, int] = {}  # scale decisions the guardrails held, by reason
@@ -152,11 +158,13 @@ class NexusPolicy:
         lo = max(0, t - WINDOW_MINUTES)
         now = self.stamps[t]
         self.clock_now = now
+        if len(self.running) < t:  # the minute before ran the target in force now
+            self.running.append(float(obs.target))
         window = MetricWindow(
             module=MODULE,
             timestamps=tuple(self.stamps[lo:t]),
             values={"requests_per_min": obs.demand[lo:t].tolist()},
-            replicas=obs.ready[lo:t].tolist(),
+            replicas=self.running[lo:t],
         )
         began = time.perf_counter()
         recent = tuple(self.recent)
