@@ -10,6 +10,8 @@ and ``nexus_ml/decide/rules.py`` are these lower ends (rounded down); the test
     .venv/bin/python bench/bench_rule_precision.py [--per-kind 30] [--seed 101]
         [--kinds latency_degradation,memory_leak,bad_release] [--detector]
 
+It also prints, per incident kind, how many cases were answered while the incident was active
+(acted on or told to an operator; a surge scaled up) and the median minutes to that answer.
 ``--detector`` runs the policy in model mode (each module's anomaly detector fitted on 8
 simulated days, its scores given to the policy as the service gives them) and also counts the
 early warnings; it writes ``bench/results/rule_precision_detector.json``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -71,6 +74,19 @@ def main() -> None:
         "rules": rows,
         "wrong_restarts_by_incident": tally.wrong_restarts,
         "restarts_racing_the_canary": racing,
+        "incidents_answered": {
+            kind: {
+                "cases": tally.cases.get(kind, 0),
+                "answered": len(tally.answered_after.get(kind, [])),
+                "recall": round(tally.recall(kind), 4),
+                "median_minutes_to_answer": (
+                    float(statistics.median(tally.answered_after[kind]))
+                    if tally.answered_after.get(kind)
+                    else None
+                ),
+            }
+            for kind in kinds
+        },
     }
     if detectors is not None:
         result["early_warnings"] = tally.early_warnings

@@ -21,6 +21,12 @@ simulation runs and, for a bad release, its deploy time (the executor observes t
 - scale-up: the true demand of the next 15 minutes goes above the running replicas' capacity
   at the target utilisation (the extra replica is needed).
 
+Recall, per incident kind: a case is *answered* when, while its incident is active, the policy
+acts on the incident's module or tells an operator about it (a restart, a rollback, or an
+alert: an early warning, a seed-rule alert) or, for a demand surge, scales it up; with the
+minutes from the incident's start to the first answer. Precision says how often a firing is
+right; this says how many incidents nobody hears about.
+
 Model mode (``detectors``, see :func:`fit_detectors`): each module's anomaly detector, fitted
 on 8 incident-free simulated days as the training pipeline fits it, scores the case's rows
 causally and the policy reads them as the service gives them (``engine.policy_scores``). It
@@ -94,6 +100,15 @@ class Tally:
     # model mode: alerts on a strong anomaly score with one symptom, and those during an incident
     early_warnings: int = 0
     early_warnings_in_incident: int = 0
+    # per incident kind: cases, and the minutes from the incident's start to the first answer
+    # of each answered case (see the module doc)
+    cases: dict[str, int] = field(default_factory=dict)
+    answered_after: dict[str, list[int]] = field(default_factory=dict)
+
+    def recall(self, kind: str) -> float:
+        """The share of ``kind``'s cases answered while the incident was active."""
+        n = self.cases.get(kind, 0)
+        return len(self.answered_after.get(kind, [])) / n if n else math.nan
 
     def precision(self, action: Action) -> float:
         return self.right[action] / self.fired[action] if self.fired[action] else math.nan
@@ -107,6 +122,10 @@ class Tally:
         self.racing_restarts += other.racing_restarts
         self.early_warnings += other.early_warnings
         self.early_warnings_in_incident += other.early_warnings_in_incident
+        for k, n in other.cases.items():
+            self.cases[k] = self.cases.get(k, 0) + n
+        for k, minutes in other.answered_after.items():
+            self.answered_after.setdefault(k, []).extend(minutes)
 
 
 def wilson_lower(right: int, n: int, z: float = 1.96) -> float:
@@ -182,7 +201,8 @@ def run_case(
     frame = simulate_history(
         catalog, start=start, days=HOURS / 24, seed=sim_seed, incidents=[incident]
     )
-    tally = Tally()
+    tally = Tally(cases={kind: 1})
+    answered_at: datetime | None = None
     for name in catalog.names:
         profile = catalog.get(name)
         rows = frame[frame["module"] == name].reset_index(drop=True)
@@ -211,6 +231,11 @@ def run_case(
                 )
             )
             action = decision.action
+            if answered_at is None and name == incident.module and incident.start <= now:
+                surge_answer = kind == "demand_surge" and action is Action.SCALE_UP
+                acted = action in (Action.RESTART, Action.ROLLBACK)
+                if now < incident.end and (decision.alert_admin or acted or surge_answer):
+                    answered_at = now
             warned = action is Action.ALERT and any(
                 e.kind == EARLY_WARNING for e in decision.explanation
             )
@@ -244,6 +269,8 @@ def run_case(
                 need = current * profile.capacity_rpm_per_replica * profile.target_utilisation
                 ok = bool(len(ahead)) and float(ahead.max()) > need
             tally.right[action] += int(ok)
+    if answered_at is not None:
+        tally.answered_after[kind] = [int((answered_at - incident.start).total_seconds() // 60)]
     return tally
 
 

@@ -66,6 +66,14 @@ def test_no_rule_confidence_claims_more_than_its_held_out_precision(
     assert not math.isnan(held_out.precision(action))
 
 
+def test_every_held_out_bad_release_is_answered_within_minutes(held_out) -> None:  # type: ignore[no-untyped-def]
+    """Recall: each bad release is rolled back or alerted while it is live (on the design seed
+    10 of 10, 3 minutes after the deploy at the median)."""
+    assert held_out.cases["bad_release"] == 4
+    assert held_out.recall("bad_release") == 1.0
+    assert max(held_out.answered_after["bad_release"]) <= 10
+
+
 def test_the_production_bars_let_the_seeds_rules_act() -> None:
     bars = GuardrailConfig().min_confidence
     assert bars[Action.SCALE_UP] <= RULES_SCALE_UP_CONFIDENCE
