@@ -74,6 +74,15 @@ def main() -> None:
         "rules": rows,
         "wrong_restarts_by_incident": tally.wrong_restarts,
         "restarts_racing_the_canary": racing,
+        "memory_restarts": {
+            "fired": tally.memory_restarts,
+            "right": tally.memory_restarts_right,
+            "wilson_lower_95": round(
+                wilson_lower(tally.memory_restarts_right, tally.memory_restarts), 4
+            ),
+        },
+        "memory_alerts": tally.memory_alerts,
+        "memory_alerts_during_a_leak": tally.memory_alerts_in_leak,
         "incidents_answered": {
             kind: {
                 "cases": tally.cases.get(kind, 0),

@@ -33,6 +33,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_release": "Taxa de erro em {err} após a atualização (normal {normal})",
         "p_cpu": "CPU em {value}",
         "p_memory": "Memória em {value}",
+        "p_memory_trend": "Memória em {value} do limite e subindo: limite previsto em "
+        "~{minutes}min",
         "p_for": "{what} há {minutes}min",
         # impact
         "impact_pending": "Em avaliação: resultado medido em {minutes}min",
@@ -61,6 +63,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_load": "Sobrecarga: a demanda atual excede a capacidade das réplicas",
         "c_capacity": "No máximo de réplicas e ainda acima da capacidade",
         "c_health": "Tempo de resposta e taxa de erro degradados (regra de reinício preventivo)",
+        "c_memory": "Vazamento de memória provável: o uso sobe sem parar rumo ao limite",
         "c_early": "Alerta precoce: o detector de anomalias vê a degradação, a regra de "
         "reinício ainda não a confirmou",
         "c_anomaly": "Comportamento anômalo detectado pelo detector de anomalias",
@@ -92,6 +95,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_release": "Error rate at {err} after the release (normal {normal})",
         "p_cpu": "CPU at {value}",
         "p_memory": "Memory at {value}",
+        "p_memory_trend": "Memory at {value} of its limit and rising: the limit in ~{minutes}min",
         "p_for": "{what} for {minutes}min",
         "impact_pending": "Being measured: outcome in {minutes}min",
         "impact_blind": "No fresh decisions: no automatic change until the service is back",
@@ -116,6 +120,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_load": "Overload: current demand exceeds the replicas' capacity",
         "c_capacity": "At the maximum replicas and still over capacity",
         "c_health": "Response time and error rate degraded (preventive restart rule)",
+        "c_memory": "Probable memory leak: use climbing steadily toward the limit",
         "c_early": "Early warning: the anomaly detector sees the degradation, the restart rule "
         "has not confirmed it yet",
         "c_anomaly": "Anomalous behaviour flagged by the anomaly detector",

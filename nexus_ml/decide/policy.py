@@ -43,6 +43,7 @@ from nexus_ml.decide.health import (
 )
 from nexus_ml.decide.links import LinkLatency, describe, links_from_network_latency, slow_links
 from nexus_ml.decide.load import LoadView, assess_load, replicas_for_overload
+from nexus_ml.decide.memory import FIT_MINUTES, MEMORY_TREND, MemoryTrend, memory_trend
 from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
 from nexus_ml.decide.rollback import analyse_rollback
 from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
@@ -284,9 +285,12 @@ class _Condition:
 
     health: HealthAssessment
     load: LoadView
+    memory: MemoryTrend | None
 
 
-def _condition(inputs: DecisionInputs, current: int, config: PolicyConfig) -> _Condition:
+def _condition(
+    inputs: DecisionInputs, current: int, since_change_s: float | None, config: PolicyConfig
+) -> _Condition:
     window, profile = inputs.window, inputs.profile
     rt, err = window.field("response_time"), window.field("error_rate")
     baseline = response_baseline(rt, recent=max(config.health.sustain_min, 15))
@@ -300,6 +304,9 @@ def _condition(inputs: DecisionInputs, current: int, config: PolicyConfig) -> _C
         capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
         recent=config.health.sustain_min,
     )
+    # a window that spans a change of the service is not one set of containers' trend
+    steady = since_change_s is None or since_change_s >= 60.0 * FIT_MINUTES
+    memory = memory_trend(window.field("memory_usage")) if steady else None
     health = assess_health(
         rt,
         err,
@@ -309,9 +316,10 @@ def _condition(inputs: DecisionInputs, current: int, config: PolicyConfig) -> _C
         utilisation=load.utilisation,
         sustained_score=scores.get("sustained"),
         demand_ratio=load.demand_ratio,
+        memory=memory,
         thresholds=config.health,
     )
-    return _Condition(health, load)
+    return _Condition(health, load, memory)
 
 
 def _size_for_overload(
@@ -365,6 +373,7 @@ def _evidence(
     canary_evidence: list[Evidence],
     fresh: Freshness,
     health: HealthAssessment,
+    memory: MemoryTrend | None,
     slow: Sequence[LinkLatency],
     config: PolicyConfig,
 ) -> list[Evidence]:
@@ -387,6 +396,9 @@ def _evidence(
     evidence.extend(Evidence(kind="health", detail=r) for r in health.reasons)
     if health.warning is not None:
         evidence.append(Evidence(kind=EARLY_WARNING, detail=health.warning, value=health.anomaly))
+    if health.memory is not None and memory is not None:  # value: minutes to the limit
+        minutes = round(memory.minutes_to_limit, 1)
+        evidence.append(Evidence(kind=MEMORY_TREND, detail=health.memory, value=minutes))
     if slow:
         evidence.append(
             Evidence(
@@ -402,6 +414,7 @@ _REASON_KINDS = (
     "guard",
     "health",
     EARLY_WARNING,
+    MEMORY_TREND,
     "load",
     "slow_link",
     "canary",
@@ -431,7 +444,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         list(window.field("requests_per_min")[-5:]),
         max_age_s=config.max_age_s,
     )
-    condition = _condition(inputs, current, config)
+    condition = _condition(inputs, current, since_change_s, config)
     health = _hold_restart_for_canary(condition.health, inputs, config)
     scaling = _size_for_overload(
         _scale_target(inputs, current, since_change_s),
@@ -446,7 +459,9 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     rollback, canary_evidence = _canary(inputs, config)
     saturated = _at_max_overload(inputs, current, target, config) if fresh.usable else None
     action = _primary(target, current, health, bool(slow), rollback, saturated is not None)
-    evidence = _evidence(inputs, scaling, guard_notes, canary_evidence, fresh, health, slow, config)
+    evidence = _evidence(
+        inputs, scaling, guard_notes, canary_evidence, fresh, health, condition.memory, slow, config
+    )
     if saturated is not None:
         evidence.append(saturated)
     confidence = {

@@ -25,7 +25,9 @@ Recall, per incident kind: a case is *answered* when, while its incident is acti
 acts on the incident's module or tells an operator about it (a restart, a rollback, or an
 alert: an early warning, a seed-rule alert) or, for a demand surge, scales it up; with the
 minutes from the incident's start to the first answer. Precision says how often a firing is
-right; this says how many incidents nobody hears about.
+right; this says how many incidents nobody hears about. The memory trend's restarts and alerts
+are counted apart too (``memory_restarts``: a restart the seed rule did not make; an alert is
+right while a memory leak is active on the module).
 
 Model mode (``detectors``, see :func:`fit_detectors`): each module's anomaly detector, fitted
 on 8 incident-free simulated days as the training pipeline fits it, scores the case's rows
@@ -49,6 +51,7 @@ import pandas as pd
 from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.decide.canary import CanaryConfig
 from nexus_ml.decide.health import EARLY_WARNING
+from nexus_ml.decide.memory import MEMORY_TREND
 from nexus_ml.decide.policy import DecisionInputs, decide
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain.decision import Action
@@ -100,6 +103,12 @@ class Tally:
     # model mode: alerts on a strong anomaly score with one symptom, and those during an incident
     early_warnings: int = 0
     early_warnings_in_incident: int = 0
+    # alerts of the memory trend (no restart yet), and those while a memory leak was active
+    memory_alerts: int = 0
+    memory_alerts_in_leak: int = 0
+    # restarts the memory trend made (the seed rule did not fire), and the right ones
+    memory_restarts: int = 0
+    memory_restarts_right: int = 0
     # per incident kind: cases, and the minutes from the incident's start to the first answer
     # of each answered case (see the module doc)
     cases: dict[str, int] = field(default_factory=dict)
@@ -122,6 +131,10 @@ class Tally:
         self.racing_restarts += other.racing_restarts
         self.early_warnings += other.early_warnings
         self.early_warnings_in_incident += other.early_warnings_in_incident
+        self.memory_alerts += other.memory_alerts
+        self.memory_alerts_in_leak += other.memory_alerts_in_leak
+        self.memory_restarts += other.memory_restarts
+        self.memory_restarts_right += other.memory_restarts_right
         for k, n in other.cases.items():
             self.cases[k] = self.cases.get(k, 0) + n
         for k, minutes in other.answered_after.items():
@@ -236,14 +249,17 @@ def run_case(
                 acted = action in (Action.RESTART, Action.ROLLBACK)
                 if now < incident.end and (decision.alert_admin or acted or surge_answer):
                     answered_at = now
-            warned = action is Action.ALERT and any(
-                e.kind == EARLY_WARNING for e in decision.explanation
-            )
-            if warned and end - last_fired.get(action, -10_000) >= COOLDOWN_MIN[Action.RESTART]:
-                last_fired[action] = end
-                tally.early_warnings += 1
+            kinds = {e.kind for e in decision.explanation} if action is Action.ALERT else set()
+            alerted = kinds & {EARLY_WARNING, MEMORY_TREND}
+            if alerted and end - last_fired.get(action, -10_000) >= COOLDOWN_MIN[Action.RESTART]:
+                last_fired[action] = end  # one alert per restart cooldown, as for restarts
                 active = name == incident.module and incident.start <= now < incident.end
-                tally.early_warnings_in_incident += int(active)
+                if EARLY_WARNING in alerted:
+                    tally.early_warnings += 1
+                    tally.early_warnings_in_incident += int(active)
+                if MEMORY_TREND in alerted:
+                    tally.memory_alerts += 1
+                    tally.memory_alerts_in_leak += int(active and kind == "memory_leak")
             if action not in COOLDOWN_MIN:
                 continue
             if end - last_fired.get(action, -10_000) < COOLDOWN_MIN[action]:
@@ -256,6 +272,10 @@ def run_case(
                 if not ok:
                     cause = kind if active else "none"
                     tally.wrong_restarts[cause] = tally.wrong_restarts.get(cause, 0) + 1
+                kinds = {e.kind for e in decision.explanation}
+                if MEMORY_TREND in kinds and "health" not in kinds:  # not the seed rule's
+                    tally.memory_restarts += 1
+                    tally.memory_restarts_right += int(ok)
                 young = deployed and now - incident.start < timedelta(minutes=CANARY_MIN_SAMPLES)
                 tally.racing_restarts += int(young and now >= incident.start)
             elif action is Action.SCALE_DOWN:

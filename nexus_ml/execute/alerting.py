@@ -19,6 +19,7 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
+from nexus_ml.decide.memory import MEMORY_TREND
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.execute.context import MetricContext
@@ -49,6 +50,7 @@ _CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most
     ("canary", "c_canary"),
     ("capacity", "c_capacity"),
     ("load", "c_load"),
+    (MEMORY_TREND, "c_memory"),
     ("health", "c_health"),
     ("early_warning", "c_early"),
     ("anomaly", "c_anomaly"),
@@ -101,6 +103,11 @@ def describe_problem(
     """The problem with its value and how long it has held; "" when no metric says it."""
     lang = language
     action = decision.action
+    trend = next((e for e in decision.explanation if e.kind == MEMORY_TREND), None)
+    memory = metrics.get("memory_usage")
+    if action in (Action.RESTART, Action.ALERT) and trend is not None and memory is not None:
+        left = number(trend.value or 0.0, lang)
+        return phrase("p_memory_trend", lang, value=percent(memory, lang), minutes=left)
     if action is Action.ALERT:
         for kind, key in (("memory_usage", "p_memory"), ("cpu_usage", "p_cpu")):
             value = metrics.get(kind)

@@ -120,6 +120,25 @@ def test_an_early_warning_names_the_detector_not_the_restart_rule() -> None:
     assert probable_cause(confirmed, "en") == "Anomalous behaviour flagged by the anomaly detector"
 
 
+def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
+    restart = decision(
+        action="restart",
+        explanation=(
+            Evidence(kind="memory_trend", detail="memory at 95% ... (memory trend)", value=11.2),
+        ),
+    )
+    metrics = {"memory_usage": 0.95, "response_time": 190.0, "error_rate": 0.004}
+    assert describe_problem(restart, metrics, {}, {}) == (
+        "Memória em 95% do limite e subindo: limite previsto em ~11min"
+    )
+    assert probable_cause(restart) == (
+        "Vazamento de memória provável: o uso sobe sem parar rumo ao limite"
+    )
+    assert probable_cause(restart, "en") == (
+        "Probable memory leak: use climbing steadily toward the limit"
+    )
+
+
 def _restart_alert(context: MetricContext) -> PendingOutcome:
     d = decision(action="restart", confidence=0.95)
     alert = decision_alert(d, "degradation", "Serviço reiniciado", context=context)

@@ -1,0 +1,91 @@
+"""The memory trend: a leak's line toward the limit alerts within the hour and restarts before
+an operator could act; noise, a flat plateau and load do not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nexus_ml.decide.health import assess_health
+from nexus_ml.decide.memory import FIT_MINUTES, memory_trend
+
+RT, ERR = [200.0] * 60, [0.01] * 60
+
+
+def leak(start: float, per_minute: float, n: int = 60, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return list(start + per_minute * np.arange(n) + rng.normal(0, 0.01, n))
+
+
+def test_a_steady_rise_is_projected_to_the_limit() -> None:
+    trend = memory_trend(leak(0.40, 0.005))  # 0.695 at the newest minute, +0.3 an hour
+    assert trend is not None
+    assert abs(trend.slope - 0.005) < 0.001
+    assert abs(trend.level - 0.695) < 0.02
+    assert abs(trend.minutes_to_limit - (1 - 0.695) / 0.005) < 8
+
+
+def test_noise_and_a_plateau_are_not_rising() -> None:
+    flat = memory_trend(leak(0.40, 0.0, seed=3))
+    assert flat is not None and math.isinf(flat.minutes_to_limit)
+    falling = memory_trend(leak(0.60, -0.002))
+    assert falling is not None and math.isinf(falling.minutes_to_limit)
+
+
+def test_too_few_observations_give_no_trend() -> None:
+    assert memory_trend([0.5] * (FIT_MINUTES - 1)) is None
+    gappy = leak(0.4, 0.005)
+    gappy[-FIT_MINUTES : -FIT_MINUTES + 8] = [math.nan] * 8  # 22 of 30 minutes: too few
+    assert memory_trend(gappy) is None
+
+
+def test_a_leak_alerts_within_the_hour_and_restarts_before_an_operator_could_act() -> None:
+    far = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
+                        memory=memory_trend(leak(0.20, 0.005)))  # fmt: skip
+    assert not far.restart and not far.alert and far.memory is None  # ~100 min away
+    soon = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
+                         memory=memory_trend(leak(0.45, 0.005)))  # fmt: skip
+    assert soon.alert and not soon.restart  # ~50 min away: an operator has time
+    assert soon.memory is not None and "(memory trend)" in soon.memory
+    now = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
+                        memory=memory_trend(leak(0.65, 0.005)))  # fmt: skip
+    assert now.restart and not now.alert  # ~11 min away: before anyone could act
+    assert now.memory is not None and "restart before it is killed" in now.memory
+    spent = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=3,
+                          memory=memory_trend(leak(0.65, 0.005)))  # fmt: skip
+    assert not spent.restart and spent.alert  # the restart budget still holds
+
+
+def test_memory_filling_under_saturating_load_alerts_but_does_not_restart() -> None:
+    busy = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
+                         utilisation=1.1, memory=memory_trend(leak(0.65, 0.005)))  # fmt: skip
+    assert not busy.restart and busy.alert
+
+
+def test_the_policy_restarts_a_leak_and_says_why_unless_the_window_spans_a_change() -> None:
+    from datetime import timedelta
+
+    from nexus_ml.catalog import load_catalog
+    from nexus_ml.decide.observed import RecentAction
+    from nexus_ml.decide.policy import DecisionInputs, decide
+    from nexus_ml.domain import Action
+    from tests.decide.windows import NOW, make_window
+
+    catalog = load_catalog()
+    um = catalog.get("nexus-user-management")
+    window = make_window(memory_usage=leak(0.65, 0.005))
+
+    def decision(**kw):  # type: ignore[no-untyped-def]
+        return decide(DecisionInputs(profile=um, window=window, now=NOW, catalog=catalog, **kw))
+
+    d = decision()
+    assert d.action is Action.RESTART and d.restart and d.confidence == 0.86
+    trend = [e for e in d.explanation if e.kind == "memory_trend"]
+    assert len(trend) == 1 and 5 < (trend[0].value or 0) < 20  # minutes to the limit
+    assert "(memory trend)" in d.reason
+    # restarted 20 minutes ago: the window mixes the old containers and the new ones
+    recent = (RecentAction(Action.RESTART, NOW - timedelta(minutes=20)),)
+    after = decision(recent_actions=recent)
+    assert after.action is not Action.RESTART
+    assert not any(e.kind == "memory_trend" for e in after.explanation)
