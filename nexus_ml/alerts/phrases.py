@@ -45,6 +45,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "o_err_normal": "Taxa de erro normalizada ({before} → {after})",
         "o_err_still": "Taxa de erro ainda em {after}",
         "o_rt_kept": "Tempo de resposta manteve-se normal ({after})",
+        "o_mem_normal": "Memória normalizada ({before} → {after})",
+        "o_mem_still": "Memória ainda em {after}",
         "o_unmeasured": "Não medido: métricas indisponíveis",
         # next action, with a duration
         "next_scale_up": "Monitorar por {minutes}min; reduzir réplicas quando a demanda cair",
@@ -105,6 +107,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "o_err_normal": "Error rate back to normal ({before} → {after})",
         "o_err_still": "Error rate still at {after}",
         "o_rt_kept": "Response time stayed normal ({after})",
+        "o_mem_normal": "Memory back to normal ({before} → {after})",
+        "o_mem_still": "Memory still at {after}",
         "o_unmeasured": "Not measured: metrics unavailable",
         "next_scale_up": "Watch for {minutes}min; lower replicas when demand falls",
         "next_scale_down": "Watch for {minutes}min; scale up again if demand rises",

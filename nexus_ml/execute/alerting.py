@@ -376,7 +376,8 @@ def outcome_alert(
 
     Response time counts as normalised within 1.5x its normal value (the normal of the time
     of the action: an incident's minutes must not become the yardstick); the error rate when
-    it is under the seed's 5 % and at most twice its normal.
+    it is under the seed's 5 % and at most twice its normal; memory, when it was at or above
+    85 % of its limit (a leak's restart), once it is below that.
     """
     lang = language
     parts: list[str] = []
@@ -409,6 +410,12 @@ def outcome_alert(
         healthy &= ok
         key = "o_err_normal" if ok else "o_err_still"
         parts.append(phrase(key, lang, before=percent(err_0, lang), after=percent(err, lang)))
+    mem, mem_0 = metrics.get("memory_usage"), pending.before.get("memory_usage")
+    if mem is not None and mem_0 is not None and mem_0 >= SATURATED:  # memory was the problem
+        ok = mem < SATURATED
+        healthy &= ok
+        key = "o_mem_normal" if ok else "o_mem_still"
+        parts.append(phrase(key, lang, before=percent(mem_0, lang), after=percent(mem, lang)))
     measured = bool(parts)
     if not measured:
         parts.append(phrase("o_unmeasured", lang))

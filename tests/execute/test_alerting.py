@@ -172,6 +172,16 @@ def test_outcome_says_normalised_or_not_against_the_normal_of_the_time() -> None
     assert not helped and unmeasured.impact == "Não medido: métricas indisponíveis"
 
 
+def test_a_leaks_restart_is_judged_by_its_memory() -> None:
+    leaking = frame(CRM, range(-40, 1), memory_usage=lambda m: 0.95 + m / 400)
+    pending = _restart_alert(context_of(leaking, lambda: T0))
+    metrics = {"response_time": 185.0, "error_rate": 0.004}
+    freed, helped = outcome_alert(pending, {**metrics, "memory_usage": 0.35})
+    assert helped and freed.impact.endswith("Memória normalizada (95% → 35%)")
+    full, helped = outcome_alert(pending, {**metrics, "memory_usage": 0.92}, language="en")
+    assert not helped and full.impact.endswith("Memory still at 92%")
+
+
 def degraded_then_healed() -> pd.DataFrame:
     """CRM's metrics: slow and failing for the three minutes up to T0, healthy after."""
     return frame(
