@@ -49,10 +49,10 @@ saturated. Measured (``bench_rule_precision.py``), design seed 101: all kinds, 3
 2 memory restarts, both right (none in the 150 cases of other kinds), 28 of its 30 alerts while
 a leak was active; 900 leak cases, 22 memory restarts, all right: pooled 24 of 24, Wilson 95 %
 lower end 0.862, so ``memory_confidence`` is 0.86, above the executor's restart bar. Seed 202
-agreed (1 of 1 and 30 of 30). Its alerts came during a leak 888 times in 908 (seed 101) and 957 in 978 (202); a
-leak is answered in 461 of 900 cases (34 minutes after it began, at the median) and 482 of 900
-(38): the rest grow too slowly to reach the limit within the hour before the simulator's OOM
-kill ends them, at 55–85 % of the limit.
+agreed (1 of 1 and 30 of 30). In the leak runs its alerts came during a leak 888 times in 908
+(seed 101) and 957 in 978 (202); a leak is answered in 461 of 900 cases (34 minutes after it
+began, at the median) and 482 of 900 (38): the rest grow too slowly to reach the limit within
+the hour before the simulator's OOM kill ends them, at 55–85 % of the limit.
 """
 
 from __future__ import annotations
