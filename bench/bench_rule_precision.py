@@ -81,8 +81,10 @@ def main() -> None:
                 wilson_lower(tally.memory_restarts_right, tally.memory_restarts), 4
             ),
         },
-        "memory_alerts": tally.memory_alerts,
-        "memory_alerts_during_a_leak": tally.memory_alerts_in_leak,
+        "alerts": {
+            kind: {"fired": tally.alerts[kind], "right": tally.alerts_right[kind]}
+            for kind in tally.alerts
+        },
         "incidents_answered": {
             kind: {
                 "cases": tally.cases.get(kind, 0),
@@ -97,9 +99,6 @@ def main() -> None:
             for kind in kinds
         },
     }
-    if detectors is not None:
-        result["early_warnings"] = tally.early_warnings
-        result["early_warnings_during_an_incident"] = tally.early_warnings_in_incident
     print(json.dumps(result, indent=2))
     name = "rule_precision_detector" if detectors is not None else "rule_precision"
     out = ROOT / "bench" / "results" / f"{name}.json"

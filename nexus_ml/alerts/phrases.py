@@ -33,6 +33,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_release": "Taxa de erro em {err} após a atualização (normal {normal})",
         "p_cpu": "CPU em {value}",
         "p_memory": "Memória em {value}",
+        "p_slow_link": "Chamadas lentas: {links}",
         "p_memory_trend": "Memória em {value} do limite e subindo: limite previsto em "
         "~{minutes}min",
         "p_for": "{what} há {minutes}min",
@@ -97,6 +98,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_release": "Error rate at {err} after the release (normal {normal})",
         "p_cpu": "CPU at {value}",
         "p_memory": "Memory at {value}",
+        "p_slow_link": "Slow calls: {links}",
         "p_memory_trend": "Memory at {value} of its limit and rising: the limit in ~{minutes}min",
         "p_for": "{what} for {minutes}min",
         "impact_pending": "Being measured: outcome in {minutes}min",

@@ -41,7 +41,13 @@ from nexus_ml.decide.health import (
     response_baseline,
     restarts_in_window,
 )
-from nexus_ml.decide.links import LinkLatency, describe, links_from_network_latency, slow_links
+from nexus_ml.decide.links import (
+    LinkLatency,
+    describe,
+    links_from_network_latency,
+    slow_links,
+    slow_threshold_ms,
+)
 from nexus_ml.decide.load import LoadView, assess_load, replicas_for_overload
 from nexus_ml.decide.memory import FIT_MINUTES, MEMORY_TREND, MemoryTrend, memory_trend
 from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
@@ -358,12 +364,26 @@ def _size_for_overload(
     )
 
 
-def _slow_links(inputs: DecisionInputs, config: PolicyConfig) -> Sequence[LinkLatency]:
-    latencies = inputs.link_latencies
-    if latencies is None:
-        net = finite(inputs.window.field("network_latency"))
-        latencies = links_from_network_latency(inputs.profile, net[-1]) if net else ()
-    return slow_links(latencies, threshold_ms=config.slow_link_ms)
+def _slow_links(
+    inputs: DecisionInputs, config: PolicyConfig
+) -> tuple[Sequence[LinkLatency], float]:
+    """The slow links and the latency they were judged against. Per-link latencies (when the
+    executor sends them) are judged against the seed's limit; the module's own network
+    latency also against its usual level, when it held above that for the last minutes."""
+    limit = config.slow_link_ms
+    if inputs.link_latencies is not None:
+        return slow_links(inputs.link_latencies, threshold_ms=limit), limit
+    net = inputs.window.field("network_latency")
+    sustain = config.health.sustain_min
+    usual = response_baseline(net, recent=max(sustain, 15))  # the same "usual" as latency's
+    threshold = slow_threshold_ms(usual, limit_ms=limit)
+    tail = list(net[-sustain:])
+    held = len(tail) == sustain and all(math.isfinite(v) and v > threshold for v in tail)
+    newest = tail[-1] if tail and math.isfinite(tail[-1]) else math.nan
+    if not held:  # only the seed's limit, on the newest minute
+        threshold = limit
+    links = links_from_network_latency(inputs.profile, newest)
+    return slow_links(links, threshold_ms=threshold), threshold
 
 
 def _evidence(
@@ -374,8 +394,7 @@ def _evidence(
     fresh: Freshness,
     health: HealthAssessment,
     memory: MemoryTrend | None,
-    slow: Sequence[LinkLatency],
-    config: PolicyConfig,
+    slow: tuple[Sequence[LinkLatency], float],
 ) -> list[Evidence]:
     evidence: list[Evidence] = [*scaling.evidence, *guard_notes, *canary_evidence]
     age = "none" if fresh.age_s is None else f"{fresh.age_s:.0f} s"
@@ -399,12 +418,13 @@ def _evidence(
     if health.memory is not None and memory is not None:  # value: minutes to the limit
         minutes = round(memory.minutes_to_limit, 1)
         evidence.append(Evidence(kind=MEMORY_TREND, detail=health.memory, value=minutes))
-    if slow:
+    links, threshold = slow
+    if links:
         evidence.append(
             Evidence(
                 kind="slow_link",
-                detail=describe(slow, threshold_ms=config.slow_link_ms),
-                value=slow[0].latency_ms,
+                detail=describe(links, threshold_ms=threshold),
+                value=links[0].latency_ms,
             )
         )
     return evidence
@@ -456,11 +476,12 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     )
     target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
     slow = _slow_links(inputs, config)
+    slowed = bool(slow[0])
     rollback, canary_evidence = _canary(inputs, config)
     saturated = _at_max_overload(inputs, current, target, config) if fresh.usable else None
-    action = _primary(target, current, health, bool(slow), rollback, saturated is not None)
+    action = _primary(target, current, health, slowed, rollback, saturated is not None)
     evidence = _evidence(
-        inputs, scaling, guard_notes, canary_evidence, fresh, health, condition.memory, slow, config
+        inputs, scaling, guard_notes, canary_evidence, fresh, health, condition.memory, slow
     )
     if saturated is not None:
         evidence.append(saturated)
@@ -468,7 +489,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         Action.ROLLBACK: rollback.confidence if rollback else 0.5,
         Action.RESTART: health.confidence,
         # an overload at the maximum is observed, not predicted
-        Action.ALERT: max(health.confidence, 0.6 if slow else 0.0, 0.9 if saturated else 0.0),
+        Action.ALERT: max(health.confidence, 0.6 if slowed else 0.0, 0.9 if saturated else 0.0),
     }.get(action, scaling.confidence)
     if not fresh.usable and action in (Action.HOLD, Action.SCALE_UP):
         confidence = min(confidence, 0.5)  # a decision on stale data is a guess
@@ -483,7 +504,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         restart=health.restart,
         rollback=rollback is not None,
         rollback_scope=rollback.scope if rollback else None,
-        alert_admin=health.alert or bool(slow) or rollback is not None or saturated is not None,
+        alert_admin=health.alert or slowed or rollback is not None or saturated is not None,
         reason=reason or "no change needed",
         confidence=round(min(max(confidence, 0.0), 1.0), 4),
         explanation=tuple(evidence),

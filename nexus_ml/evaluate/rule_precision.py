@@ -25,9 +25,10 @@ Recall, per incident kind: a case is *answered* when, while its incident is acti
 acts on the incident's module or tells an operator about it (a restart, a rollback, or an
 alert: an early warning, a seed-rule alert) or, for a demand surge, scales it up; with the
 minutes from the incident's start to the first answer. Precision says how often a firing is
-right; this says how many incidents nobody hears about. The memory trend's restarts and alerts
-are counted apart too (``memory_restarts``: a restart the seed rule did not make; an alert is
-right while a memory leak is active on the module).
+right; this says how many incidents nobody hears about. The memory trend's restarts are
+counted apart (``memory_restarts``: a restart the seed rule did not make), and so are the alerts
+of an early warning, the memory trend and a slow link (:data:`ALERT_KINDS`: each is right while
+an incident it looks for is active on the module).
 
 Model mode (``detectors``, see :func:`fit_detectors`): each module's anomaly detector, fitted
 on 8 incident-free simulated days as the training pipeline fits it, scores the case's rows
@@ -85,6 +86,14 @@ MAGNITUDES = {
     "demand_surge": (0.5, 3.0),
 }
 RESTART_CURES = frozenset({"latency_degradation", "memory_leak"})
+#: The alerts counted apart (evidence kind), and the incidents each one is right about: an
+#: early warning about any incident, the memory trend about a leak, a slow link about a slow
+#: dependency.
+ALERT_KINDS: dict[str, frozenset[str]] = {
+    EARLY_WARNING: frozenset(KINDS),
+    MEMORY_TREND: frozenset({"memory_leak"}),
+    "slow_link": frozenset({"slow_dependency"}),
+}
 COOLDOWN_MIN = {Action.RESTART: 10, Action.SCALE_DOWN: 5, Action.SCALE_UP: 1}
 WINDOW, HOURS, INCIDENT_AT_H = 60, 7, 4
 CANARY_MIN_SAMPLES = CanaryConfig().min_samples
@@ -100,12 +109,10 @@ class Tally:
     # restarts fired while a known deploy was younger than the canary's minimum samples (the
     # restart races the canary check that would roll the release back)
     racing_restarts: int = 0
-    # model mode: alerts on a strong anomaly score with one symptom, and those during an incident
-    early_warnings: int = 0
-    early_warnings_in_incident: int = 0
-    # alerts of the memory trend (no restart yet), and those while a memory leak was active
-    memory_alerts: int = 0
-    memory_alerts_in_leak: int = 0
+    # alerts that are not a restart's (one per restart cooldown), by evidence kind (see
+    # ALERT_KINDS), and the right ones: those while an incident the kind looks for was active
+    alerts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALERT_KINDS, 0))
+    alerts_right: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALERT_KINDS, 0))
     # restarts the memory trend made (the seed rule did not fire), and the right ones
     memory_restarts: int = 0
     memory_restarts_right: int = 0
@@ -129,10 +136,9 @@ class Tally:
         for k, v in other.wrong_restarts.items():
             self.wrong_restarts[k] = self.wrong_restarts.get(k, 0) + v
         self.racing_restarts += other.racing_restarts
-        self.early_warnings += other.early_warnings
-        self.early_warnings_in_incident += other.early_warnings_in_incident
-        self.memory_alerts += other.memory_alerts
-        self.memory_alerts_in_leak += other.memory_alerts_in_leak
+        for k in ALERT_KINDS:
+            self.alerts[k] += other.alerts[k]
+            self.alerts_right[k] += other.alerts_right[k]
         self.memory_restarts += other.memory_restarts
         self.memory_restarts_right += other.memory_restarts_right
         for k, n in other.cases.items():
@@ -250,16 +256,14 @@ def run_case(
                 if now < incident.end and (decision.alert_admin or acted or surge_answer):
                     answered_at = now
             kinds = {e.kind for e in decision.explanation} if action is Action.ALERT else set()
-            alerted = kinds & {EARLY_WARNING, MEMORY_TREND}
+            alerted = kinds & set(ALERT_KINDS)
             if alerted and end - last_fired.get(action, -10_000) >= COOLDOWN_MIN[Action.RESTART]:
                 last_fired[action] = end  # one alert per restart cooldown, as for restarts
                 active = name == incident.module and incident.start <= now < incident.end
-                if EARLY_WARNING in alerted:
-                    tally.early_warnings += 1
-                    tally.early_warnings_in_incident += int(active)
-                if MEMORY_TREND in alerted:
-                    tally.memory_alerts += 1
-                    tally.memory_alerts_in_leak += int(active and kind == "memory_leak")
+                for alert_kind in alerted:
+                    looks_for = ALERT_KINDS[alert_kind]
+                    tally.alerts[alert_kind] += 1
+                    tally.alerts_right[alert_kind] += int(active and kind in looks_for)
             if action not in COOLDOWN_MIN:
                 continue
             if end - last_fired.get(action, -10_000) < COOLDOWN_MIN[action]:

@@ -124,6 +124,9 @@ def describe_problem(
         slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
         if slow or (err is not None and err > ERROR_RATE):
             return _degradation(decision, metrics, normal, series, lang)
+        link = next((e for e in decision.explanation if e.kind == "slow_link"), None)
+        if link is not None:  # "slow calls (> 100 ms): a → b 312 ms": the links, as they are
+            return phrase("p_slow_link", lang, links=link.detail.partition(": ")[2])
         return ""
     return _demand(decision, metrics, normal, series, capacity_per_replica, lang)
 

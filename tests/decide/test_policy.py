@@ -12,7 +12,7 @@ from nexus_ml.catalog import load_catalog
 from nexus_ml.decide.observed import RecentAction
 from nexus_ml.decide.policy import DecisionInputs, decide
 from nexus_ml.decide.strategy import SCALE_DOWN_WINDOW
-from nexus_ml.domain import Action, RollbackScope
+from nexus_ml.domain import Action, Decision, RollbackScope
 from tests.decide.windows import NAN, NOW, make_window, strategy_at
 
 CATALOG = load_catalog()
@@ -195,6 +195,23 @@ def test_slow_inter_container_call_alerts_with_the_link_named() -> None:
     d = decide(inputs(window, profile=ag, current_replicas=1))
     assert d.action is Action.ALERT and d.alert_admin
     assert "nexus-agendamento → nexus-crm 820 ms" in d.reason
+
+
+def test_calls_three_times_slower_than_usual_alert_from_a_tenth_of_a_second() -> None:
+    """Usual calls take 15 ms: 180 ms for three minutes is slow (3x, above the 0.1 s floor);
+    one minute of it, or 60 ms (4x but under the floor), is not (decide/links.py)."""
+    ag = CATALOG.get("nexus-agendamento")
+
+    def with_latency(tail: list[float]) -> Decision:
+        latency = [15.0] * (60 - len(tail)) + tail
+        window = make_window("nexus-agendamento", network_latency=latency, requests_per_min=50.0)
+        return decide(inputs(window, profile=ag, current_replicas=1))
+
+    slow = with_latency([180.0] * 3)
+    assert slow.action is Action.ALERT and slow.alert_admin
+    assert "slow calls (> 100 ms): nexus-agendamento → nexus-crm 180 ms" in slow.reason
+    for calm in (with_latency([15.0, 15.0, 180.0]), with_latency([60.0] * 3)):
+        assert calm.action is Action.HOLD and not calm.alert_admin
 
 
 def test_regression_after_a_deploy_recommends_a_scoped_rollback() -> None:

@@ -120,6 +120,24 @@ def test_an_early_warning_names_the_detector_not_the_restart_rule() -> None:
     assert probable_cause(confirmed, "en") == "Anomalous behaviour flagged by the anomaly detector"
 
 
+def test_a_slow_link_alert_names_the_calls() -> None:
+    alert = decision(
+        action="alert",
+        explanation=(
+            Evidence(
+                kind="slow_link",
+                detail="slow calls (> 100 ms): nexus-agendamento → nexus-crm 312 ms",
+                value=312.0,
+            ),
+        ),
+    )
+    metrics = {"response_time": 190.0, "error_rate": 0.004}
+    assert describe_problem(alert, metrics, {"response_time": 180.0}, {}) == (
+        "Chamadas lentas: nexus-agendamento → nexus-crm 312 ms"
+    )
+    assert probable_cause(alert) == "Dependência lenta"
+
+
 def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
     restart = decision(
         action="restart",
