@@ -379,10 +379,10 @@ def _slow_links(
     threshold = slow_threshold_ms(usual, limit_ms=limit)
     tail = list(net[-sustain:])
     held = len(tail) == sustain and all(math.isfinite(v) and v > threshold for v in tail)
-    newest = tail[-1] if tail and math.isfinite(tail[-1]) else math.nan
-    if not held:  # only the seed's limit, on the newest minute
+    if not held:  # only the seed's limit, on the newest minute observed
         threshold = limit
-    links = links_from_network_latency(inputs.profile, newest)
+    seen = finite(net)
+    links = links_from_network_latency(inputs.profile, seen[-1]) if seen else ()
     return slow_links(links, threshold_ms=threshold), threshold
 
 
