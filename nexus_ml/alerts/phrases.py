@@ -34,6 +34,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_cpu": "CPU em {value}",
         "p_memory": "Memória em {value}",
         "p_slow_link": "Chamadas lentas: {links}",
+        "p_latency_trend": "Tempo de resposta {rt} ({ratio} o normal) e subindo: {limit} previsto "
+        "em ~{minutes}min",
         "p_memory_trend": "Memória em {value} do limite e subindo: limite previsto em "
         "~{minutes}min",
         "p_for": "{what} há {minutes}min",
@@ -67,6 +69,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_capacity": "No máximo de réplicas e ainda acima da capacidade",
         "c_health": "Tempo de resposta e taxa de erro degradados (regra de reinício preventivo)",
         "c_memory": "Vazamento de memória provável: o uso sobe sem parar rumo ao limite",
+        "c_latency": "Degradação progressiva: o tempo de resposta sobe sem parar",
         "c_early": "Alerta precoce: o detector de anomalias vê a degradação, a regra de "
         "reinício ainda não a confirmou",
         "c_anomaly": "Comportamento anômalo detectado pelo detector de anomalias",
@@ -99,6 +102,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_cpu": "CPU at {value}",
         "p_memory": "Memory at {value}",
         "p_slow_link": "Slow calls: {links}",
+        "p_latency_trend": "Response time {rt} ({ratio} normal) and rising: {limit} in "
+        "~{minutes}min",
         "p_memory_trend": "Memory at {value} of its limit and rising: the limit in ~{minutes}min",
         "p_for": "{what} for {minutes}min",
         "impact_pending": "Being measured: outcome in {minutes}min",
@@ -127,6 +132,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_capacity": "At the maximum replicas and still over capacity",
         "c_health": "Response time and error rate degraded (preventive restart rule)",
         "c_memory": "Probable memory leak: use climbing steadily toward the limit",
+        "c_latency": "Creeping degradation: response time climbing steadily",
         "c_early": "Early warning: the anomaly detector sees the degradation, the restart rule "
         "has not confirmed it yet",
         "c_anomaly": "Anomalous behaviour flagged by the anomaly detector",

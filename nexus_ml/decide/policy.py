@@ -49,11 +49,11 @@ from nexus_ml.decide.links import (
     slow_threshold_ms,
 )
 from nexus_ml.decide.load import LoadView, assess_load, replicas_for_overload
-from nexus_ml.decide.memory import FIT_MINUTES, MEMORY_TREND, MemoryTrend, memory_trend
 from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
 from nexus_ml.decide.rollback import analyse_rollback
 from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
 from nexus_ml.decide.strategy import ScaleProposal, Sizing
+from nexus_ml.decide.trend import FIT_MINUTES, LATENCY_TREND, MEMORY_TREND, Trend, trend_to_limit
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
@@ -291,7 +291,8 @@ class _Condition:
 
     health: HealthAssessment
     load: LoadView
-    memory: MemoryTrend | None
+    memory: Trend | None
+    latency: Trend | None
 
 
 def _condition(
@@ -312,7 +313,14 @@ def _condition(
     )
     # a window that spans a change of the service is not one set of containers' trend
     steady = since_change_s is None or since_change_s >= 60.0 * FIT_MINUTES
-    memory = memory_trend(window.field("memory_usage")) if steady else None
+    memory = trend_to_limit(window.field("memory_usage")) if steady else None
+    latency = None
+    # above its target utilisation a module's response time may rise with the load, which the
+    # scaling answers: the response-time trend reads only modules below it
+    loaded = load.utilisation is not None and load.utilisation >= profile.target_utilisation
+    if steady and baseline and not loaded:
+        ratio = [v / baseline for v in rt]
+        latency = trend_to_limit(ratio, limit=config.health.response_ratio)
     health = assess_health(
         rt,
         err,
@@ -323,9 +331,10 @@ def _condition(
         sustained_score=scores.get("sustained"),
         demand_ratio=load.demand_ratio,
         memory=memory,
+        latency=latency,
         thresholds=config.health,
     )
-    return _Condition(health, load, memory)
+    return _Condition(health, load, memory, latency)
 
 
 def _size_for_overload(
@@ -393,7 +402,7 @@ def _evidence(
     canary_evidence: list[Evidence],
     fresh: Freshness,
     health: HealthAssessment,
-    memory: MemoryTrend | None,
+    condition: _Condition,
     slow: tuple[Sequence[LinkLatency], float],
 ) -> list[Evidence]:
     evidence: list[Evidence] = [*scaling.evidence, *guard_notes, *canary_evidence]
@@ -415,9 +424,14 @@ def _evidence(
     evidence.extend(Evidence(kind="health", detail=r) for r in health.reasons)
     if health.warning is not None:
         evidence.append(Evidence(kind=EARLY_WARNING, detail=health.warning, value=health.anomaly))
-    if health.memory is not None and memory is not None:  # value: minutes to the limit
-        minutes = round(memory.minutes_to_limit, 1)
-        evidence.append(Evidence(kind=MEMORY_TREND, detail=health.memory, value=minutes))
+    for kind, note, trend in (
+        (MEMORY_TREND, health.memory, condition.memory),
+        (LATENCY_TREND, health.latency, condition.latency),
+    ):
+        if note is not None and trend is not None:  # value: minutes to the limit
+            evidence.append(
+                Evidence(kind=kind, detail=note, value=round(trend.minutes_to_limit, 1))
+            )
     links, threshold = slow
     if links:
         evidence.append(
@@ -435,6 +449,7 @@ _REASON_KINDS = (
     "health",
     EARLY_WARNING,
     MEMORY_TREND,
+    LATENCY_TREND,
     "load",
     "slow_link",
     "canary",
@@ -481,7 +496,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     saturated = _at_max_overload(inputs, current, target, config) if fresh.usable else None
     action = _primary(target, current, health, slowed, rollback, saturated is not None)
     evidence = _evidence(
-        inputs, scaling, guard_notes, canary_evidence, fresh, health, condition.memory, slow
+        inputs, scaling, guard_notes, canary_evidence, fresh, health, condition, slow
     )
     if saturated is not None:
         evidence.append(saturated)

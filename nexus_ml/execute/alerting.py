@@ -19,7 +19,7 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
-from nexus_ml.decide.memory import MEMORY_TREND
+from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.execute.context import MetricContext
@@ -51,6 +51,7 @@ _CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most
     ("capacity", "c_capacity"),
     ("load", "c_load"),
     (MEMORY_TREND, "c_memory"),
+    (LATENCY_TREND, "c_latency"),
     ("health", "c_health"),
     ("early_warning", "c_early"),
     ("anomaly", "c_anomaly"),
@@ -124,6 +125,16 @@ def describe_problem(
         slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
         if slow or (err is not None and err > ERROR_RATE):
             return _degradation(decision, metrics, normal, series, lang)
+        creep = next((e for e in decision.explanation if e.kind == LATENCY_TREND), None)
+        if creep is not None and rt is not None and rt_n:
+            return phrase(
+                "p_latency_trend",
+                lang,
+                rt=millis(rt, lang),
+                ratio=times(rt / rt_n, lang),
+                limit=times(SLOW_RATIO, lang),
+                minutes=number(creep.value or 0.0, lang),
+            )
         link = next((e for e in decision.explanation if e.kind == "slow_link"), None)
         if link is not None:  # "slow calls (> 100 ms): a → b 312 ms": the links, as they are
             return phrase("p_slow_link", lang, links=link.detail.partition(": ")[2])

@@ -138,6 +138,20 @@ def test_a_slow_link_alert_names_the_calls() -> None:
     assert probable_cause(alert) == "Dependência lenta"
 
 
+def test_a_response_time_trend_says_how_soon_it_reaches_the_seed_bar() -> None:
+    alert = decision(
+        action="alert",
+        explanation=(
+            Evidence(kind="latency_trend", detail="... (response-time trend)", value=7.6),
+        ),
+    )
+    metrics = {"response_time": 500.0, "error_rate": 0.004}
+    assert describe_problem(alert, metrics, {"response_time": 200.0}, {}) == (
+        "Tempo de resposta 500 ms (2,5× o normal) e subindo: 3,0× previsto em ~8min"
+    )
+    assert probable_cause(alert, "en") == "Creeping degradation: response time climbing steadily"
+
+
 def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
     restart = decision(
         action="restart",

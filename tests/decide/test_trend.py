@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from nexus_ml.decide.health import assess_health
-from nexus_ml.decide.memory import FIT_MINUTES, memory_trend
+from nexus_ml.decide.trend import FIT_MINUTES, trend_to_limit
 
 RT, ERR = [200.0] * 60, [0.01] * 60
 
@@ -19,7 +19,7 @@ def leak(start: float, per_minute: float, n: int = 60, seed: int = 0) -> list[fl
 
 
 def test_a_steady_rise_is_projected_to_the_limit() -> None:
-    trend = memory_trend(leak(0.40, 0.005))  # 0.695 at the newest minute, +0.3 an hour
+    trend = trend_to_limit(leak(0.40, 0.005))  # 0.695 at the newest minute, +0.3 an hour
     assert trend is not None
     assert abs(trend.slope - 0.005) < 0.001
     assert abs(trend.level - 0.695) < 0.02
@@ -27,39 +27,39 @@ def test_a_steady_rise_is_projected_to_the_limit() -> None:
 
 
 def test_noise_and_a_plateau_are_not_rising() -> None:
-    flat = memory_trend(leak(0.40, 0.0, seed=3))
+    flat = trend_to_limit(leak(0.40, 0.0, seed=3))
     assert flat is not None and math.isinf(flat.minutes_to_limit)
-    falling = memory_trend(leak(0.60, -0.002))
+    falling = trend_to_limit(leak(0.60, -0.002))
     assert falling is not None and math.isinf(falling.minutes_to_limit)
 
 
 def test_too_few_observations_give_no_trend() -> None:
-    assert memory_trend([0.5] * (FIT_MINUTES - 1)) is None
+    assert trend_to_limit([0.5] * (FIT_MINUTES - 1)) is None
     gappy = leak(0.4, 0.005)
     gappy[-FIT_MINUTES : -FIT_MINUTES + 8] = [math.nan] * 8  # 22 of 30 minutes: too few
-    assert memory_trend(gappy) is None
+    assert trend_to_limit(gappy) is None
 
 
 def test_a_leak_alerts_within_the_hour_and_restarts_before_an_operator_could_act() -> None:
     far = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
-                        memory=memory_trend(leak(0.20, 0.005)))  # fmt: skip
+                        memory=trend_to_limit(leak(0.20, 0.005)))  # fmt: skip
     assert not far.restart and not far.alert and far.memory is None  # ~100 min away
     soon = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
-                         memory=memory_trend(leak(0.45, 0.005)))  # fmt: skip
+                         memory=trend_to_limit(leak(0.45, 0.005)))  # fmt: skip
     assert soon.alert and not soon.restart  # ~50 min away: an operator has time
     assert soon.memory is not None and "(memory trend)" in soon.memory
     now = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
-                        memory=memory_trend(leak(0.65, 0.005)))  # fmt: skip
+                        memory=trend_to_limit(leak(0.65, 0.005)))  # fmt: skip
     assert now.restart and not now.alert  # ~11 min away: before anyone could act
     assert now.memory is not None and "restart before it is killed" in now.memory
     spent = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=3,
-                          memory=memory_trend(leak(0.65, 0.005)))  # fmt: skip
+                          memory=trend_to_limit(leak(0.65, 0.005)))  # fmt: skip
     assert not spent.restart and spent.alert  # the restart budget still holds
 
 
 def test_memory_filling_under_saturating_load_alerts_but_does_not_restart() -> None:
     busy = assess_health(RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
-                         utilisation=1.1, memory=memory_trend(leak(0.65, 0.005)))  # fmt: skip
+                         utilisation=1.1, memory=trend_to_limit(leak(0.65, 0.005)))  # fmt: skip
     assert not busy.restart and busy.alert
 
 
@@ -89,3 +89,25 @@ def test_the_policy_restarts_a_leak_and_says_why_unless_the_window_spans_a_chang
     after = decision(recent_actions=recent)
     assert after.action is not Action.RESTART
     assert not any(e.kind == "memory_trend" for e in after.explanation)
+
+
+def creep(start: float, per_minute: float, n: int = 60, seed: int = 1) -> list[float]:
+    """Response times (ms) over a 200 ms baseline: flat for the first half, then creeping."""
+    rng = np.random.default_rng(seed)
+    ratio = np.r_[np.ones(n // 2), start + per_minute * np.arange(n - n // 2)]
+    return list(200.0 * ratio * rng.lognormal(0, 0.03, n))
+
+
+def test_response_time_creeping_toward_the_seed_rules_bar_alerts_before_it_fires() -> None:
+    def health(rt: list[float], **kw):  # type: ignore[no-untyped-def]
+        ratio = [v / 200.0 for v in rt]
+        return assess_health(rt, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
+                             latency=trend_to_limit(ratio, limit=3.0), **kw)  # fmt: skip
+
+    rising = health(creep(1.5, 0.04))  # 2.7x now, +2.4x an hour: 3x within minutes
+    assert rising.alert and not rising.restart
+    assert rising.latency is not None and "(response-time trend)" in rising.latency
+    slow = health(creep(1.2, 0.01))  # 1.5x now, +0.6x an hour: 3x in over two hours
+    assert not slow.alert and slow.latency is None
+    busy = health(creep(1.5, 0.04), utilisation=1.2)  # saturated: load, scaled not alerted
+    assert not busy.alert and busy.latency is None

@@ -1,10 +1,12 @@
-"""Memory climbing toward its limit: the line a leak draws before the OOM killer ends it (pure).
+"""A metric climbing toward a limit: when will it get there? (pure)
 
-A leak shows no symptom in latency or errors until the container is killed, so the health rules
-on response time and errors never see it coming. :func:`memory_trend` fits a straight line
-through the module's memory share (per replica, of its limit) over the last
-:data:`FIT_MINUTES` and projects when it reaches the limit; ``decide/health.py`` alerts when
-that is within the hour and restarts when it would come before an operator could act.
+:func:`trend_to_limit` fits a straight line through a metric over the last
+:data:`FIT_MINUTES` and projects when it reaches a limit. ``decide/health.py`` reads two:
+
+* **memory** (share of the limit per replica) toward the limit: a leak shows no symptom in
+  latency or errors until the OOM killer ends it, so the rules on those never see it coming;
+* **response time** (over its baseline) toward the seed rule's 3×: a degradation that creeps up
+  crosses it late, often only at the crash.
 
 A window that spans a change of the service (a restart, a scale, a release) is not one set of
 containers' trend — a new replica warming up raises the average — so the policy fits only
@@ -24,28 +26,29 @@ import numpy as np
 FIT_MINUTES = 30
 #: A fit needs this share of its minutes observed.
 MIN_OBSERVED = 0.8
-#: The evidence kind of a decision the memory trend made or backed.
+#: The evidence kinds of a decision the memory trend, or the response-time trend, made or backed.
 MEMORY_TREND = "memory_trend"
+LATENCY_TREND = "latency_trend"
 
 
 @dataclass(frozen=True)
-class MemoryTrend:
+class Trend:
     """The fitted line at the newest minute."""
 
-    level: float  # the fitted share of the limit now
-    slope: float  # share of the limit per minute
+    level: float  # the fitted value now
+    slope: float  # per minute
     minutes_to_limit: float  # when the line reaches the limit; inf when not surely rising
 
 
-def memory_trend(
-    memory: Sequence[float], *, minutes: int = FIT_MINUTES, limit: float = 1.0
-) -> MemoryTrend | None:
-    """The memory line over the last ``minutes`` (None with too few observations).
+def trend_to_limit(
+    values: Sequence[float], *, minutes: int = FIT_MINUTES, limit: float = 1.0
+) -> Trend | None:
+    """The line through ``values`` over the last ``minutes`` (None with too few observations).
 
-    Memory counts as rising only when the slope is above zero by two standard errors; the
+    The metric counts as rising only when the slope is above zero by two standard errors; the
     projection then uses the fitted slope.
     """
-    tail = np.asarray(memory[-minutes:], dtype=float)
+    tail = np.asarray(values[-minutes:], dtype=float)
     x = np.flatnonzero(np.isfinite(tail)).astype(float)
     if len(tail) < minutes or x.size < max(3, math.ceil(MIN_OBSERVED * minutes)):
         return None
@@ -57,5 +60,5 @@ def memory_trend(
     residual = y - (y.mean() + slope * x_centred)
     se = math.sqrt(float(np.sum(residual**2)) / (x.size - 2) / spread)
     if slope - 2 * se <= 0:
-        return MemoryTrend(level, slope, math.inf)
-    return MemoryTrend(level, slope, max(limit - level, 0.0) / slope)
+        return Trend(level, slope, math.inf)
+    return Trend(level, slope, max(limit - level, 0.0) / slope)
