@@ -256,8 +256,8 @@ def run_case(
                 acted = action in (Action.RESTART, Action.ROLLBACK)
                 if now < incident.end and (decision.alert_admin or acted or surge_answer):
                     answered_at = now
-            kinds = {e.kind for e in decision.explanation} if action is Action.ALERT else set()
-            alerted = kinds & set(ALERT_KINDS)
+            kinds = {e.kind for e in decision.explanation}
+            alerted = kinds & set(ALERT_KINDS) if action is Action.ALERT else set()
             if alerted and end - last_fired.get(action, -10_000) >= COOLDOWN_MIN[Action.RESTART]:
                 last_fired[action] = end  # one alert per restart cooldown, as for restarts
                 active = name == incident.module and incident.start <= now < incident.end
@@ -277,7 +277,6 @@ def run_case(
                 if not ok:
                     cause = kind if active else "none"
                     tally.wrong_restarts[cause] = tally.wrong_restarts.get(cause, 0) + 1
-                kinds = {e.kind for e in decision.explanation}
                 if MEMORY_TREND in kinds and "health" not in kinds:  # not the seed rule's
                     tally.memory_restarts += 1
                     tally.memory_restarts_right += int(ok)

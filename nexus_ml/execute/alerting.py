@@ -19,8 +19,9 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
+from nexus_ml.decide.health import EARLY_WARNING
 from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
-from nexus_ml.domain.decision import Action, Decision
+from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.logs import get_logger
@@ -53,7 +54,7 @@ _CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most
     (MEMORY_TREND, "c_memory"),
     (LATENCY_TREND, "c_latency"),
     ("health", "c_health"),
-    ("early_warning", "c_early"),
+    (EARLY_WARNING, "c_early"),
     ("anomaly", "c_anomaly"),
     ("slow_link", "c_slow_link"),
     ("alert", "c_alert"),
@@ -104,7 +105,7 @@ def describe_problem(
     """The problem with its value and how long it has held; "" when no metric says it."""
     lang = language
     action = decision.action
-    trend = next((e for e in decision.explanation if e.kind == MEMORY_TREND), None)
+    trend = _evidence_of(decision, MEMORY_TREND)
     memory = metrics.get("memory_usage")
     if action in (Action.RESTART, Action.ALERT) and trend is not None and memory is not None:
         left = number(trend.value or 0.0, lang)
@@ -125,7 +126,7 @@ def describe_problem(
         slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
         if slow or (err is not None and err > ERROR_RATE):
             return _degradation(decision, metrics, normal, series, lang)
-        creep = next((e for e in decision.explanation if e.kind == LATENCY_TREND), None)
+        creep = _evidence_of(decision, LATENCY_TREND)
         if creep is not None and rt is not None and rt_n:
             return phrase(
                 "p_latency_trend",
@@ -135,7 +136,7 @@ def describe_problem(
                 limit=times(SLOW_RATIO, lang),
                 minutes=number(creep.value or 0.0, lang),
             )
-        link = next((e for e in decision.explanation if e.kind == "slow_link"), None)
+        link = _evidence_of(decision, "slow_link")
         if link is not None:  # "slow calls (> 100 ms): a → b 312 ms": the links, as they are
             return phrase("p_slow_link", lang, links=link.detail.partition(": ")[2])
         return ""
@@ -203,7 +204,8 @@ def _demand(
     if capacity and rpm > capacity:
         text = phrase("p_demand_over", lang, rpm=shown, capacity=number(capacity, lang))
         return _for(text, _run(rpm_series, lambda v: v > capacity), lang)
-    peak = next((e.value for e in decision.explanation if e.kind == "forecast_peak"), None)
+    forecast = _evidence_of(decision, "forecast_peak")
+    peak = forecast.value if forecast is not None else None
     if capacity and peak is not None and peak > capacity:
         return phrase(
             "p_demand_forecast",
@@ -266,9 +268,14 @@ def next_action(decision: Decision, problem: str, taken: str | None, language: L
     return phrase("next_escalate", language, minutes=OPERATOR_MIN)
 
 
+def _evidence_of(decision: Decision, kind: str) -> Evidence | None:
+    """The decision's first evidence of ``kind`` (None: it has none)."""
+    return next((e for e in decision.explanation if e.kind == kind), None)
+
+
 def at_maximum(decision: Decision) -> bool:
     """The policy says the module runs its maximum and is still over capacity."""
-    return any(e.kind == "capacity" for e in decision.explanation)
+    return _evidence_of(decision, "capacity") is not None
 
 
 def applied_problem(decision: Decision) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,9 +13,12 @@ import pandas as pd
 
 from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.engine import DecisionEngine, NullMetrics
+from nexus_ml.ingest.frame_source import FrameSource
 from nexus_ml.ingest.source import MetricFetch, QualityReport
 from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 from nexus_ml.models.registry.store import ModelBundle
+from nexus_ml.sim import simulate_history
 
 NOW = datetime(2026, 11, 30, 14, 0, 30, tzinfo=UTC)
 TOKEN = "test-token-0123456789abcdef"
@@ -90,6 +93,28 @@ def bundle(module: str, version: str, growth: float = 1.0) -> ModelBundle:
         detector=ErrorDetector(),
         scaler=calm_scaler(module),
     )
+
+
+class NoChampions:
+    """Champions for no module: the seed's rules decide."""
+
+    def get(self, module: str) -> ModelBundle | None:
+        return None
+
+
+def rules_engine(frame: pd.DataFrame, clock: Callable[[], datetime]) -> DecisionEngine:
+    """A decision engine over ``frame`` (a FrameSource) with no champion, uncached."""
+    return DecisionEngine(
+        load_catalog(), FrameSource(frame), NoChampions(), NullMetrics(), clock=clock, cache_s=0.0
+    )
+
+
+def crm_history() -> pd.DataFrame:
+    """Six simulated hours of CRM (seed 5), with the simulator's replica counts."""
+    frame = simulate_history(
+        load_catalog(), start=datetime(2026, 11, 2, 3, tzinfo=UTC), days=0.25, seed=5
+    )
+    return frame[frame["module"] == "nexus-crm"].reset_index(drop=True)
 
 
 @dataclass

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
 from nexus_ml.catalog import load_catalog
 from nexus_ml.domain import Action
-from nexus_ml.engine import DecisionEngine, NullMetrics
 from nexus_ml.engine.strategies import SETTLE
-from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.registry.store import ModelBundle
-from nexus_ml.sim import simulate_history
+from tests.service.fakes import crm_history, rules_engine
 
 CRM = "nexus-crm"
 
 
-class NoChampions:
-    def get(self, module: str) -> ModelBundle | None:
-        return None
-
-
 @pytest.fixture(scope="module")
 def history() -> pd.DataFrame:
-    frame = simulate_history(
-        load_catalog(), start=datetime(2026, 11, 2, 3, tzinfo=UTC), days=0.25, seed=5
-    )
-    return frame[frame["module"] == CRM].reset_index(drop=True)
+    return crm_history()
 
 
 def test_two_replicas_reading_a_filling_minute_seconds_apart_decide_alike(
@@ -45,13 +34,8 @@ def test_two_replicas_reading_a_filling_minute_seconds_apart_decide_alike(
     partial.loc[partial.index[-1], "requests_per_min"] = burst
     clock = {"now": newest}
 
-    def engine(frame: pd.DataFrame) -> DecisionEngine:
-        return DecisionEngine(
-            load_catalog(), FrameSource(frame), NoChampions(), NullMetrics(),
-            clock=lambda: clock["now"], cache_s=0.0,
-        )  # fmt: skip
-
-    early_engine, late_engine = engine(partial), engine(history)
+    early_engine = rules_engine(partial, lambda: clock["now"])
+    late_engine = rules_engine(history, lambda: clock["now"])
     clock["now"] = newest + timedelta(seconds=5)
     early = early_engine.decide(CRM)
     clock["now"] = newest + timedelta(seconds=12)

@@ -8,52 +8,34 @@ replicas really running, and the scaling strategy folds the count each past minu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
 from nexus_ml.catalog import load_catalog
-from nexus_ml.engine import DecisionEngine, NullMetrics
 from nexus_ml.engine.strategies import SETTLE
-from nexus_ml.ingest.frame_source import FrameSource
-from nexus_ml.models.registry.store import ModelBundle
-from nexus_ml.sim import simulate_history
+from tests.service.fakes import crm_history, rules_engine
 
 CRM = "nexus-crm"
 
 
-class NoChampions:
-    def get(self, module: str) -> ModelBundle | None:
-        return None
-
-
 @pytest.fixture(scope="module")
 def history() -> pd.DataFrame:
-    frame = simulate_history(
-        load_catalog(), start=datetime(2026, 11, 2, 3, tzinfo=UTC), days=0.25, seed=5
-    )
-    return frame[frame["module"] == CRM].reset_index(drop=True).assign(replicas=3.0)
-
-
-def _engine(frame: pd.DataFrame, now: datetime) -> DecisionEngine:
-    return DecisionEngine(
-        load_catalog(), FrameSource(frame), NoChampions(), NullMetrics(),
-        clock=lambda: now, cache_s=0.0,
-    )  # fmt: skip
+    return crm_history().assign(replicas=3.0)
 
 
 def test_a_decision_without_the_executor_starts_from_the_replicas_running(
     history: pd.DataFrame,
 ) -> None:
     now = history["timestamp"].iloc[-1].to_pydatetime() + SETTLE + timedelta(seconds=1)
-    engine = _engine(history, now)
+    engine = rules_engine(history, lambda: now)
     window = engine.read_windows([CRM])[CRM]
     assert list(window.replicas) == [3.0] * len(window)
     assert engine.decide(CRM).current_replicas == 3
     # the executor's observation, when sent, is what the cluster has now: it wins
     assert engine.decide(CRM, current_replicas=2).current_replicas == 2
     # a source without the count: the catalog's minimum stands in, as before
-    blind = _engine(history.drop(columns=["replicas"]), now)
+    blind = rules_engine(history.drop(columns=["replicas"]), lambda: now)
     assert blind.read_windows([CRM])[CRM].replicas == []
     assert blind.decide(CRM).current_replicas == load_catalog().get(CRM).min_replicas
