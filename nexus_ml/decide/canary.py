@@ -14,6 +14,12 @@ robust standard deviations, 1.4826 × MAD): a regression is a change larger than
 normal variation, whatever its scale. And a ratio of tiny error rates (0.16 % → 0.27 %) is a
 real but immaterial change: ratios are taken against at least a floor per metric
 (``floor``: half a percentage point of errors, a tenth of the seed rule's 5 % unhealthy rate).
+
+The first minute after the deploy is neither sample (Spinnaker's ``beginCanaryAnalysisAfterMins``,
+the canary's warm-up): a per-minute rate sampled then still averages mostly the old version (the
+bundled recording rules take rates over one minute, and a sample lands up to a scrape later).
+Counted as the release's, that old-version minute sits among the baseline's ranks and weakens
+the test exactly when the sample is smallest.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class CanaryConfig:
     alpha: float = 0.05  # significance of the Mann-Whitney test
     allowed_increase: float = 1.2  # canary/baseline median ratio tolerated (Kayenta effect size)
     min_samples: int = 5
+    # seconds after the deploy that belong to neither sample (the metrics' own lag)
+    warmup_s: float = 60.0
     # the median's shift must exceed this many robust standard deviations of the baseline
     noise_multiple: float = 3.0
     # ratios are taken against at least this baseline (a rise from 0.1 % to 0.3 % errors is
@@ -63,6 +71,11 @@ class CanaryConfig:
     floor: Mapping[str, float] = field(default_factory=lambda: {"error_rate": 0.005})
     pass_score: float = 75.0  # Kayenta's default "marginal" threshold
     critical: tuple[str, ...] = ("error_rate",)
+
+    @property
+    def ready_after_s(self) -> float:
+        """The release's age at which the canary can first be judged (one sample a minute)."""
+        return self.warmup_s + 60.0 * self.min_samples
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,14 @@ class CanaryReport:
     regression: bool
     error_type: ErrorType | None  # what the regression looks like, for the rollback scope
 
+    @property
+    def nodata(self) -> bool:
+        """Too few samples to judge any metric: neither a pass nor a failure."""
+        return all(j.verdict is Verdict.NODATA for j in self.judgements)
+
     def summary(self) -> str:
+        if self.nodata:
+            return "canary: too few minutes to judge"
         failed = [j for j in self.judgements if j.failed]
         if not failed:
             return f"canary score {self.score:.0f}: no regression"

@@ -19,6 +19,7 @@ Stale or missing data caps a hold or scale-up at 0.5.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -139,12 +140,13 @@ def _guard(
 def _judge_release(
     window: MetricWindow, deployed: datetime, config: canary_judge.CanaryConfig
 ) -> canary_judge.CanaryReport:
-    """The window's minutes after ``deployed`` against the minutes before it."""
-    split = sum(1 for ts in window.timestamps if ts < deployed)
+    """The window's minutes after ``deployed`` and its warm-up against the minutes before it."""
+    split = bisect_left(window.timestamps, deployed)
+    start = bisect_left(window.timestamps, deployed + timedelta(seconds=config.warmup_s))
     metrics = ("error_rate", "response_time")
     return canary_judge.judge_canary(
         {m: window.field(m)[:split] for m in metrics},
-        {m: window.field(m)[split:] for m in metrics},
+        {m: window.field(m)[start:] for m in metrics},
         config=config,
     )
 
@@ -172,8 +174,9 @@ def _canary(
     health: dict[str, bool] = {}
     for other in judged:
         theirs = _judge_release(inputs.other_windows[other], deployed, strict)
-        health[other] = not theirs.regression
-        if theirs.regression:
+        if not theirs.nodata:  # a neighbour without data is unknown, not healthy
+            health[other] = not theirs.regression
+        if theirs.regression or theirs.nodata:
             evidence.append(
                 Evidence(
                     kind="canary",
@@ -217,11 +220,11 @@ def _hold_restart_for_canary(
     it has its samples, and a restart cures nothing there. On simulated incidents every wrong
     seed-rule restart was one of these (see :mod:`nexus_ml.decide.health`)."""
     age = _release_age_s(inputs)
-    if not health.restart or age is None or not 0 <= age < 60.0 * config.canary.min_samples:
+    if not health.restart or age is None or not 0 <= age < config.canary.ready_after_s:
         return health
     note = (
         f"released {age / 60:.0f} min ago: restart held until the canary check has "
-        f"{config.canary.min_samples} minutes of the release"
+        f"{config.canary.min_samples} minutes of the release after its warm-up"
     )
     return replace(health, restart=False, alert=True, reasons=(*health.reasons, note))
 

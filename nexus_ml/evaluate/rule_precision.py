@@ -97,7 +97,7 @@ ALERT_KINDS: dict[str, frozenset[str]] = {
 }
 COOLDOWN_MIN = {Action.RESTART: 10, Action.SCALE_DOWN: 5, Action.SCALE_UP: 1}
 WINDOW, HOURS, INCIDENT_AT_H = 60, 7, 4
-CANARY_MIN_SAMPLES = CanaryConfig().min_samples
+CANARY_READY_S = CanaryConfig().ready_after_s
 
 
 @dataclass
@@ -280,7 +280,7 @@ def run_case(
                 if MEMORY_TREND in kinds and "health" not in kinds:  # not the seed rule's
                     tally.memory_restarts += 1
                     tally.memory_restarts_right += int(ok)
-                young = deployed and now - incident.start < timedelta(minutes=CANARY_MIN_SAMPLES)
+                young = deployed and now - incident.start < timedelta(seconds=CANARY_READY_S)
                 tally.racing_restarts += int(young and now >= incident.start)
             elif action is Action.SCALE_DOWN:
                 ahead = demand[end + 1 : end + 31]

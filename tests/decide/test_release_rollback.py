@@ -110,7 +110,7 @@ def test_a_release_older_than_the_window_is_not_judged() -> None:
         )
     )
     assert old.action is not Action.ROLLBACK
-    assert any("no regression" in e.detail for e in old.explanation if e.kind == "canary")
+    assert any("too few minutes" in e.detail for e in old.explanation if e.kind == "canary")
 
 
 def test_a_seed_restart_is_held_while_the_release_is_young() -> None:
@@ -151,7 +151,7 @@ def test_a_healthy_neighbour_with_noisy_minutes_does_not_widen_the_scope() -> No
             window=make_window(CRM, n, error_rate=crm),
             now=NOW,
             current_replicas=1,
-            deployed_at=NOW - timedelta(minutes=after - 1),
+            deployed_at=NOW - timedelta(minutes=after),  # its minute is the warm-up's
             catalog=CATALOG,
             current_version="nexus-module:2",
             last_stable_version="nexus-module:1",
@@ -163,3 +163,47 @@ def test_a_healthy_neighbour_with_noisy_minutes_does_not_widen_the_scope() -> No
     )
     assert d.action is Action.ROLLBACK and d.rollback_scope is RollbackScope.MODULE_ONLY
     assert f"{UM} since the release of {CRM}" not in d.reason
+
+
+def ramp(base: float, spread: float, high: float, old: float) -> list[float]:
+    """Seven calm minutes (base ± spread), the deploy's minute still the old version's (at
+    ``old`` spreads from the base), then the release's minutes at ``high``."""
+    calm = [base + spread * k / 3 for k in (0, 2, -1, 3, -3, 1, -2)]
+    release = [high * (1 + 0.01 * (i % 2)) for i in range(5)]
+    return [*calm, base + spread * old, 0.6 * high, *release]
+
+
+def test_the_minute_of_the_deploy_weighs_on_neither_side() -> None:
+    """The closed loop on the real stack, minute by minute: a sample lands 3 s after the deploy
+    and still shows the old version (its rate averages the minute before). Counted as the
+    release's, where it ranked among the baseline's minutes decided the rollback's scope: high
+    for CRM, its regression passed; low for Agendamento, its regression missed the neighbours'
+    stricter bar (p 0.030 > 0.025) in the same minute, and the rollback left Agendamento
+    broken (MODULE_ONLY)."""
+    n = 14
+    deployed = NOW - timedelta(minutes=n - 8) - timedelta(seconds=3)  # 3 s before the 8th sample
+    crm = make_window(
+        CRM, n, error_rate=ramp(0.0022, 0.0004, 0.102, 0.8), response_time=ramp(300, 12, 912, 0.8)
+    )
+    ag = make_window(
+        AG, n, error_rate=ramp(0.0022, 0.0004, 0.102, -0.5), response_time=ramp(158, 6, 489, -0.5)
+    )
+    um = make_window(UM, n, error_rate=ramp(0.0026, 0.0003, 0.0026, 0), response_time=64.0)
+    scopes = []
+    for last in range(8, n + 1):
+        now = crm.timestamps[last - 1]
+        d = decide(
+            DecisionInputs(
+                profile=CATALOG.get(CRM),
+                window=crm.until(now),
+                now=now,
+                current_replicas=1,
+                deployed_at=deployed,
+                catalog=CATALOG,
+                current_version="nexus-module:2",
+                last_stable_version="nexus-module:1",
+                other_windows={UM: um.until(now), AG: ag.until(now)},
+            )
+        )
+        scopes.append(d.rollback_scope if d.action is Action.ROLLBACK else None)
+    assert next(s for s in scopes if s is not None) is RollbackScope.DEPENDENCY_CHAIN, scopes
