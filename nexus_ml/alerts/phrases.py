@@ -70,6 +70,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_health": "Tempo de resposta e taxa de erro degradados (regra de reinício preventivo)",
         "c_memory": "Vazamento de memória provável: o uso sobe sem parar rumo ao limite",
         "c_latency": "Degradação progressiva: o tempo de resposta sobe sem parar",
+        "c_failing": "Requisições falhando sem lentidão: erro da aplicação ou de uma dependência",
         "c_early": "Alerta precoce: o detector de anomalias vê a degradação, a regra de "
         "reinício ainda não a confirmou",
         "c_anomaly": "Comportamento anômalo detectado pelo detector de anomalias",
@@ -133,6 +134,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "c_health": "Response time and error rate degraded (preventive restart rule)",
         "c_memory": "Probable memory leak: use climbing steadily toward the limit",
         "c_latency": "Creeping degradation: response time climbing steadily",
+        "c_failing": "Requests failing without slowness: an application or dependency error",
         "c_early": "Early warning: the anomaly detector sees the degradation, the restart rule "
         "has not confirmed it yet",
         "c_anomaly": "Anomalous behaviour flagged by the anomaly detector",

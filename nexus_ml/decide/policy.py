@@ -36,6 +36,7 @@ from nexus_ml.decide.guards import (
 )
 from nexus_ml.decide.health import (
     EARLY_WARNING,
+    FAILING_REQUESTS,
     HealthAssessment,
     HealthThresholds,
     assess_health,
@@ -427,6 +428,10 @@ def _evidence(
     evidence.extend(Evidence(kind="health", detail=r) for r in health.reasons)
     if health.warning is not None:
         evidence.append(Evidence(kind=EARLY_WARNING, detail=health.warning, value=health.anomaly))
+    if health.failing is not None:
+        evidence.append(
+            Evidence(kind=FAILING_REQUESTS, detail=health.failing, value=health.error_rate)
+        )
     for kind, note, trend in (
         (MEMORY_TREND, health.memory, condition.memory),
         (LATENCY_TREND, health.latency, condition.latency),
@@ -453,6 +458,7 @@ _REASON_KINDS = (
     EARLY_WARNING,
     MEMORY_TREND,
     LATENCY_TREND,
+    FAILING_REQUESTS,
     "load",
     "slow_link",
     "canary",

@@ -19,7 +19,7 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
-from nexus_ml.decide.health import EARLY_WARNING
+from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS
 from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.rollback import RollbackScope
@@ -53,6 +53,7 @@ _CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most
     ("load", "c_load"),
     (MEMORY_TREND, "c_memory"),
     (LATENCY_TREND, "c_latency"),
+    (FAILING_REQUESTS, "c_failing"),
     ("health", "c_health"),
     (EARLY_WARNING, "c_early"),
     ("anomaly", "c_anomaly"),
@@ -160,6 +161,9 @@ def _degradation(
         limit = max(2 * err_n, ERROR_RATE)
         text = phrase("p_release", lang, err=percent(err, lang), normal=percent(err_n, lang))
         return _for(text, _run(series.get("error_rate", []), lambda v: v > limit), lang)
+    slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
+    if err is not None and err > ERROR_RATE and not slow:  # failing, not slow: the errors alone
+        return _errors(err, err_n, series, lang)
     if rt is not None and rt_n and err is not None:
         minutes = min(
             _run(series.get("response_time", []), lambda v: v > SLOW_RATIO * rt_n),
@@ -178,10 +182,14 @@ def _degradation(
         text = phrase("p_slow", lang, rt=millis(rt, lang), ratio=times(rt / rt_n, lang))
         return _for(text, minutes, lang)
     if err is not None:
-        minutes = _run(series.get("error_rate", []), lambda v: v > ERROR_RATE)
-        shown = percent(err_n, lang) if err_n is not None else "?"
-        return _for(phrase("p_errors", lang, err=percent(err, lang), normal=shown), minutes, lang)
+        return _errors(err, err_n, series, lang)
     return ""
+
+
+def _errors(err: float, err_n: float | None, series: dict[str, list[float]], lang: Language) -> str:
+    minutes = _run(series.get("error_rate", []), lambda v: v > ERROR_RATE)
+    shown = percent(err_n, lang) if err_n is not None else "?"
+    return _for(phrase("p_errors", lang, err=percent(err, lang), normal=shown), minutes, lang)
 
 
 def _demand(

@@ -104,3 +104,23 @@ def test_sustained_field_score_confirms_the_seed_rule_and_warns_but_never_restar
     )
     # the uncapped field score reads for the early warning too: an alert, never a restart
     assert not one_symptom.restart and one_symptom.alert
+
+
+def test_requests_failing_without_slowness_alert_and_never_restart() -> None:
+    """An error burst fails requests at full speed: the seed rule (slow and failing) never
+    fires on it, a restart cures neither an application's error nor a dependency's, and in
+    rules mode nothing answered 29 of 30 simulated bursts (``rule_precision.py``)."""
+    calm_rt = [100.0] * 60
+    h = assess_health(calm_rt, FAILING, baseline_ms=BASE, anomaly_score=None, restarts_used=0)
+    assert h.alert and not h.restart
+    assert h.failing is not None and "error rate 8.0% above 5% for 3 min" in h.failing
+    blip = assess_health(
+        calm_rt, [0.01] * 58 + [0.08] * 2, baseline_ms=BASE, anomaly_score=None, restarts_used=0
+    )
+    assert not blip.alert and blip.failing is None  # two minutes: not yet sustained
+    seed = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=None, restarts_used=0)
+    assert seed.restart and seed.failing is None  # slow too: the seed rule's restart
+    busy = assess_health(
+        calm_rt, FAILING, baseline_ms=BASE, anomaly_score=None, restarts_used=0, utilisation=1.1
+    )
+    assert busy.failing is None and busy.overloaded  # load: scaled

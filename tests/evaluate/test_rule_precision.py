@@ -84,17 +84,21 @@ def test_held_out_memory_leaks_are_answered_and_its_restarts_are_right() -> None
     assert tally.memory_restarts_right == tally.memory_restarts
 
 
-def test_held_out_slowdowns_are_alerted_by_what_slows_them() -> None:
-    """The slow-link and response-time-trend alerts on the held-out seed, among incidents that
-    slow a module down or not (error bursts): on the design seeds every one of the 161
-    slow-link alerts came during a slow dependency (decide/links.py), and the trend's alerts
-    during what slows a module 86 of 91 and 85 of 92 times (decide/health.py)."""
+def test_held_out_slowdowns_and_failures_are_alerted_by_what_causes_them() -> None:
+    """The slow-link, response-time-trend and failing-requests alerts on the held-out seed,
+    among incidents that slow a module down or make it fail requests: on the design seeds every
+    one of the 161 slow-link alerts came during a slow dependency (decide/links.py), the
+    trend's alerts during what slows a module 86 of 91 and 85 of 92 times, and every one of the
+    326 and 305 failing-requests alerts during what fails requests, answering 30 of 30 error
+    bursts on each seed (decide/health.py)."""
     kinds = ("slow_dependency", "error_burst", "latency_degradation")
     tally = measure(HELD_OUT_SEED, per_kind=10, kinds=kinds)
     assert tally.recall("slow_dependency") >= 0.3
     assert tally.alerts_right["slow_link"] == tally.alerts["slow_link"] > 0
     assert tally.recall("latency_degradation") >= 0.3
     assert tally.alerts_right["latency_trend"] >= 0.8 * tally.alerts["latency_trend"] > 0
+    assert tally.recall("error_burst") >= 0.8
+    assert tally.alerts_right["failing_requests"] >= 0.95 * tally.alerts["failing_requests"] > 0
 
 
 def test_the_production_bars_let_the_seeds_rules_act() -> None:

@@ -402,3 +402,26 @@ def test_a_module_at_its_maximum_and_still_overloaded_is_one_alert_that_says_so(
     source.next = [at_max]
     ex.tick()
     assert len(notifier.sent) == 2
+
+
+def test_requests_failing_at_full_speed_are_told_as_errors_not_slowness() -> None:
+    alert = decision(
+        action="alert",
+        explanation=(
+            Evidence(kind="failing_requests", detail="error rate 12.0% above 5% ...", value=0.12),
+        ),
+    )
+    metrics = {"response_time": 185.0, "error_rate": 0.12}
+    normal = {"response_time": 180.0, "error_rate": 0.004}
+    errors = [0.004] * 30 + [0.12] * 4
+    assert describe_problem(alert, metrics, normal, {"error_rate": errors}) == (
+        "Taxa de erro em 12% (normal 0,4%) há 4min"
+    )
+    assert probable_cause(alert) == (
+        "Requisições falhando sem lentidão: erro da aplicação ou de uma dependência"
+    )
+    assert probable_cause(alert, "en") == (
+        "Requests failing without slowness: an application or dependency error"
+    )
+    slow = {"response_time": 600.0, "error_rate": 0.12}  # slow as well: both, as before
+    assert describe_problem(alert, slow, normal, {}).startswith("Tempo de resposta 600 ms")
