@@ -73,6 +73,12 @@ cases each): error bursts answered 30 of 30 on both seeds, 2 minutes in at the m
 alerts came while something failed the module's requests (a burst, a bad release, a
 degradation's late errors) 326 times in 326 (101) and 305 in 305 (202), never outside an
 incident. A bad release is now told 2 minutes in, before the canary can call its rollback.
+With it, every latency degradation is answered (rules mode, 30 of 30 on both seeds), most by
+the errors its end brings: 24 of 30 (101) and 25 of 30 (202) before its crash (its last 5 %),
+81 % and 68 % of the way through at the median. In model mode (seed 101, 10 cases a kind) the
+detector's early warning answers them sooner, 43 minutes in; there every restart was right
+(6 of 6), leaks answered 8 of 10, slow dependencies and bursts 10 of 10, the early warnings
+right 152 times in 153 and the failing-requests alerts 102 in 102.
 """
 
 from __future__ import annotations

@@ -24,8 +24,10 @@ simulation runs and, for a bad release, its deploy time (the executor observes t
 Recall, per incident kind: a case is *answered* when, while its incident is active, the policy
 acts on the incident's module or tells an operator about it (a restart, a rollback, or an
 alert: an early warning, a seed-rule alert) or, for a demand surge, scales it up; with the
-minutes from the incident's start to the first answer. Precision says how often a firing is
-right; this says how many incidents nobody hears about. The memory trend's restarts are
+minutes from the incident's start to the first answer and the share of the incident gone by
+then (a latency degradation ends in a crash, its last 5 %: answered before it is what the
+operators asked for). Precision says how often a firing is right; this says how many incidents
+nobody hears about. The memory trend's restarts are
 counted apart (``memory_restarts``: a restart the seed rule did not make), and so are the alerts
 of an early warning, the memory trend and a slow link (:data:`ALERT_KINDS`: each is right while
 an incident it looks for is active on the module).
@@ -123,6 +125,8 @@ class Tally:
     # of each answered case (see the module doc)
     cases: dict[str, int] = field(default_factory=dict)
     answered_after: dict[str, list[int]] = field(default_factory=dict)
+    # ... and the share of the incident's duration gone by at that answer
+    answered_at_share: dict[str, list[float]] = field(default_factory=dict)
 
     def recall(self, kind: str) -> float:
         """The share of ``kind``'s cases answered while the incident was active."""
@@ -148,6 +152,12 @@ class Tally:
             self.cases[k] = self.cases.get(k, 0) + n
         for k, minutes in other.answered_after.items():
             self.answered_after.setdefault(k, []).extend(minutes)
+        for k, shares in other.answered_at_share.items():
+            self.answered_at_share.setdefault(k, []).extend(shares)
+
+    def answered_before(self, kind: str, share: float) -> int:
+        """How many of ``kind``'s cases were answered before ``share`` of the incident."""
+        return sum(1 for s in self.answered_at_share.get(kind, []) if s < share)
 
 
 def wilson_lower(right: int, n: int, z: float = 1.96) -> float:
@@ -297,6 +307,7 @@ def run_case(
             tally.right[action] += int(ok)
     if answered_at is not None:
         tally.answered_after[kind] = [int((answered_at - incident.start).total_seconds() // 60)]
+        tally.answered_at_share[kind] = [(answered_at - incident.start) / incident.duration]
     return tally
 
 

@@ -72,6 +72,9 @@ def test_every_held_out_bad_release_is_answered_within_minutes(held_out) -> None
     assert held_out.cases["bad_release"] == 4
     assert held_out.recall("bad_release") == 1.0
     assert max(held_out.answered_after["bad_release"]) <= 10
+    shares = held_out.answered_at_share["bad_release"]
+    assert len(shares) == 4 and all(0 <= s < 1 for s in shares)  # while it was live
+    assert held_out.answered_before("bad_release", 0.5) == 4
 
 
 def test_held_out_memory_leaks_are_answered_and_its_restarts_are_right() -> None:
