@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from nexus_ml.crisis.rules import CrisisRules, Severity
+from nexus_ml.decide.health import FAILING_REQUESTS
+from nexus_ml.decide.trend import MEMORY_TREND
 from nexus_ml.domain.decision import Action, Decision
 
 #: Alert names → error type, first match wins (lower-case substrings).
@@ -87,9 +89,12 @@ def decision_error_type(decision: Decision) -> str:
         return "PERFORMANCE_DEGRADATION"  # the canary's own split (decide/canary.py)
     if regression is not None or decision.action is Action.ROLLBACK:
         return "ERROR_BURST"  # a failed release: errors came with a new version
+    if FAILING_REQUESTS in kinds:
+        return "ERROR_BURST"  # requests failing without slowness
     if "slow_link" in kinds:
         return "SLOW_DEPENDENCY"
-    if "memory" in decision.reason.lower() or "memória" in decision.reason.lower():
+    reason = decision.reason.lower()
+    if MEMORY_TREND in kinds or "memory" in reason or "memória" in reason:
         return "MEMORY_LEAK"
     if "health" in kinds and decision.action is Action.RESTART:
         return "CRASH"
