@@ -3,6 +3,7 @@ scope its spread calls for, with a confidence at the executor's rollback bar."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -207,3 +208,28 @@ def test_the_minute_of_the_deploy_weighs_on_neither_side() -> None:
         )
         scopes.append(d.rollback_scope if d.action is Action.ROLLBACK else None)
     assert next(s for s in scopes if s is not None) is RollbackScope.DEPENDENCY_CHAIN, scopes
+
+
+def test_a_neighbour_without_data_since_the_release_is_named_unknown() -> None:
+    def gone(level: float) -> list[float]:  # Agendamento's series stopped at the deploy
+        return [level] * 50 + [math.nan] * 10
+
+    d = decide(
+        DecisionInputs(
+            profile=CATALOG.get(CRM),
+            window=window(CRM, True),
+            now=NOW,
+            current_replicas=2,
+            deployed_at=DEPLOYED,
+            catalog=CATALOG,
+            current_version="nexus-module:2",
+            last_stable_version="nexus-module:1",
+            other_windows={
+                UM: window(UM, False),
+                AG: make_window(AG, error_rate=gone(0.002), response_time=gone(120)),
+            },
+        )
+    )
+    assert d.action is Action.ROLLBACK and d.rollback_scope is RollbackScope.MODULE_ONLY
+    assert f"{AG} since the release of {CRM}: canary: too few minutes to judge" in d.reason
+    assert f"{UM} since the release of {CRM}" not in d.reason  # judged healthy: not named
