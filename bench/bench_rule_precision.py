@@ -90,6 +90,7 @@ def main() -> None:
         "incidents_answered": {
             kind: {
                 "cases": tally.cases.get(kind, 0),
+                "absorbed_no_answer_needed": tally.absorbed.get(kind, 0),
                 "answered": len(tally.answered_after.get(kind, [])),
                 "recall": round(tally.recall(kind), 4),
                 "median_minutes_to_answer": (

@@ -23,7 +23,8 @@ simulation runs and, for a bad release, its deploy time (the executor observes t
 
 Recall, per incident kind: a case is *answered* when, while its incident is active, the policy
 acts on the incident's module or tells an operator about it (a restart, a rollback, or an
-alert: an early warning, a seed-rule alert) or, for a demand surge, scales it up; with the
+alert: an early warning, a seed-rule alert) or, for a demand surge, scales it up (a surge the
+running replicas serve within their target utilisation needs no answer and is no case); with the
 minutes from the incident's start to the first answer and the share of the incident gone by
 then (a latency degradation ends in a crash, its last 5 %: answered before it is what the
 operators asked for). Precision says how often a firing is right; this says how many incidents
@@ -127,6 +128,9 @@ class Tally:
     answered_after: dict[str, list[int]] = field(default_factory=dict)
     # ... and the share of the incident's duration gone by at that answer
     answered_at_share: dict[str, list[float]] = field(default_factory=dict)
+    # per kind, the cases that needed no answer (not counted in ``cases``): a surge the running
+    # replicas served within their target utilisation
+    absorbed: dict[str, int] = field(default_factory=dict)
 
     def recall(self, kind: str) -> float:
         """The share of ``kind``'s cases answered while the incident was active."""
@@ -152,6 +156,8 @@ class Tally:
             self.cases[k] = self.cases.get(k, 0) + n
         for k, minutes in other.answered_after.items():
             self.answered_after.setdefault(k, []).extend(minutes)
+        for k, n in other.absorbed.items():
+            self.absorbed[k] = self.absorbed.get(k, 0) + n
         for k, shares in other.answered_at_share.items():
             self.answered_at_share.setdefault(k, []).extend(shares)
 
@@ -216,6 +222,19 @@ def fit_detectors(catalog: Catalog, *, seed: int = 99, days: float = 8.0) -> dic
     }
 
 
+def _absorbed(frame: pd.DataFrame, incident: Incident, catalog: Catalog) -> bool:
+    """Whether the module's running replicas served the incident's demand at every minute
+    within their target utilisation (the simulation's own autoscaler runs them)."""
+    profile = catalog.get(incident.module)
+    rows = frame[
+        (frame["module"] == incident.module)
+        & (frame["timestamp"] >= incident.start)
+        & (frame["timestamp"] < incident.end)
+    ]
+    serves = rows["replicas"] * profile.capacity_rpm_per_replica * profile.target_utilisation
+    return bool((rows["demand_rpm"] <= serves).all())
+
+
 def run_case(
     catalog: Catalog,
     kind: str,
@@ -233,7 +252,9 @@ def run_case(
     frame = simulate_history(
         catalog, start=start, days=HOURS / 24, seed=sim_seed, incidents=[incident]
     )
-    tally = Tally(cases={kind: 1})
+    absorbed = kind == "demand_surge" and _absorbed(frame, incident, catalog)
+    # a surge the running replicas serve within their target utilisation needs no answer
+    tally = Tally(cases={} if absorbed else {kind: 1}, absorbed={kind: int(absorbed)})
     answered_at: datetime | None = None
     for name in catalog.names:
         profile = catalog.get(name)
@@ -305,7 +326,7 @@ def run_case(
                 need = current * profile.capacity_rpm_per_replica * profile.target_utilisation
                 ok = bool(len(ahead)) and float(ahead.max()) > need
             tally.right[action] += int(ok)
-    if answered_at is not None:
+    if answered_at is not None and not absorbed:
         tally.answered_after[kind] = [int((answered_at - incident.start).total_seconds() // 60)]
         tally.answered_at_share[kind] = [(answered_at - incident.start) / incident.duration]
     return tally
