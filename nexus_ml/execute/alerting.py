@@ -124,8 +124,7 @@ def describe_problem(
     if action is Action.ALERT:  # name a symptom only if there is one
         err = metrics.get("error_rate")
         rt, rt_n = metrics.get("response_time"), normal.get("response_time")
-        slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
-        if slow or (err is not None and err > ERROR_RATE):
+        if _slow(rt, rt_n) or (err is not None and err > ERROR_RATE):
             return _degradation(decision, metrics, normal, series, lang)
         creep = _evidence_of(decision, LATENCY_TREND)
         if creep is not None and rt is not None and rt_n:
@@ -161,8 +160,7 @@ def _degradation(
         limit = max(2 * err_n, ERROR_RATE)
         text = phrase("p_release", lang, err=percent(err, lang), normal=percent(err_n, lang))
         return _for(text, _run(series.get("error_rate", []), lambda v: v > limit), lang)
-    slow = rt is not None and bool(rt_n) and rt > SLOW_RATIO * (rt_n or 0)
-    if err is not None and err > ERROR_RATE and not slow:  # failing, not slow: the errors alone
+    if err is not None and err > ERROR_RATE and not _slow(rt, rt_n):  # the errors alone
         return _errors(err, err_n, series, lang)
     if rt is not None and rt_n and err is not None:
         minutes = min(
@@ -184,6 +182,11 @@ def _degradation(
     if err is not None:
         return _errors(err, err_n, series, lang)
     return ""
+
+
+def _slow(rt: float | None, normal: float | None) -> bool:
+    """Response time above the seed's multiple of its normal level."""
+    return rt is not None and bool(normal) and rt > SLOW_RATIO * (normal or 0.0)
 
 
 def _errors(err: float, err_n: float | None, series: dict[str, list[float]], lang: Language) -> str:
