@@ -20,6 +20,13 @@ def test_baseline_is_the_median_before_the_recent_minutes() -> None:
     assert response_baseline([100.0] * 10, recent=15) is None
 
 
+def test_a_creeping_degradation_does_not_drag_the_baseline_up_with_it() -> None:
+    creep = [100.0 * (1 + (i / 60) ** 2 * 4) for i in range(60)]  # 5x at the window's end
+    baseline = response_baseline(creep, recent=15)
+    assert baseline is not None and baseline < 110.0  # the window's oldest minutes
+    assert creep[-1] / baseline > 4.0  # judged against what the module was, not the creep
+
+
 def test_seed_rule_confirmed_by_detector_restarts() -> None:
     h = assess_health(SLOW, FAILING, baseline_ms=BASE, anomaly_score=0.9, restarts_used=0)
     assert h.restart and not h.alert

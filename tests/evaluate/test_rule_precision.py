@@ -99,9 +99,9 @@ def test_held_out_slowdowns_and_failures_are_alerted_by_what_causes_them() -> No
     """The slow-link, response-time-trend and failing-requests alerts on the held-out seed,
     among incidents that slow a module down or make it fail requests: on the design seeds every
     one of the 161 slow-link alerts came during a slow dependency (decide/links.py), the
-    trend's alerts during what slows a module 86 of 91 and 85 of 92 times, and every one of the
-    326 and 305 failing-requests alerts during what fails requests, answering 30 of 30 error
-    bursts on each seed (decide/health.py)."""
+    trend's alerts during what slows a module 130 of 144 and 97 of 118 times, and every one of
+    the 316 and 288 failing-requests alerts during what fails requests, answering 30 of 30
+    error bursts on each seed (decide/health.py)."""
     kinds = ("slow_dependency", "error_burst", "latency_degradation")
     tally = measure(HELD_OUT_SEED, per_kind=10, kinds=kinds)
     assert tally.recall("slow_dependency") >= 0.3
