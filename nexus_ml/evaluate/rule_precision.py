@@ -144,26 +144,28 @@ class Tally:
         for a in COOLDOWN_MIN:
             self.fired[a] += other.fired[a]
             self.right[a] += other.right[a]
-        for k, v in other.wrong_restarts.items():
-            self.wrong_restarts[k] = self.wrong_restarts.get(k, 0) + v
+        _add_counts(self.wrong_restarts, other.wrong_restarts)
         self.racing_restarts += other.racing_restarts
         for k in ALERT_KINDS:
             self.alerts[k] += other.alerts[k]
             self.alerts_right[k] += other.alerts_right[k]
         self.memory_restarts += other.memory_restarts
         self.memory_restarts_right += other.memory_restarts_right
-        for k, n in other.cases.items():
-            self.cases[k] = self.cases.get(k, 0) + n
+        _add_counts(self.cases, other.cases)
+        _add_counts(self.absorbed, other.absorbed)
         for k, minutes in other.answered_after.items():
             self.answered_after.setdefault(k, []).extend(minutes)
-        for k, n in other.absorbed.items():
-            self.absorbed[k] = self.absorbed.get(k, 0) + n
         for k, shares in other.answered_at_share.items():
             self.answered_at_share.setdefault(k, []).extend(shares)
 
     def answered_before(self, kind: str, share: float) -> int:
         """How many of ``kind``'s cases were answered before ``share`` of the incident."""
         return sum(1 for s in self.answered_at_share.get(kind, []) if s < share)
+
+
+def _add_counts(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for key, n in other.items():
+        into[key] = into.get(key, 0) + n
 
 
 def wilson_lower(right: int, n: int, z: float = 1.96) -> float:

@@ -31,8 +31,11 @@ def window(module: str, bad: bool):  # type: ignore[no-untyped-def]
     return make_window(module, error_rate=errors(bad))
 
 
-def release(module: str, broken: set[str], **kw):  # type: ignore[no-untyped-def]
-    others = {m: window(m, m in broken) for m in CATALOG.names if m != module}
+def release(module: str, broken: set[str], others=None, **kw):  # type: ignore[no-untyped-def]
+    """The decision on ``module``'s bad release; its neighbours regress when ``broken`` (or
+    are the ``others`` windows given)."""
+    if others is None:
+        others = {m: window(m, m in broken) for m in CATALOG.names if m != module}
     return decide(
         DecisionInputs(
             profile=CATALOG.get(module),
@@ -214,22 +217,8 @@ def test_a_neighbour_without_data_since_the_release_is_named_unknown() -> None:
     def gone(level: float) -> list[float]:  # Agendamento's series stopped at the deploy
         return [level] * 50 + [math.nan] * 10
 
-    d = decide(
-        DecisionInputs(
-            profile=CATALOG.get(CRM),
-            window=window(CRM, True),
-            now=NOW,
-            current_replicas=2,
-            deployed_at=DEPLOYED,
-            catalog=CATALOG,
-            current_version="nexus-module:2",
-            last_stable_version="nexus-module:1",
-            other_windows={
-                UM: window(UM, False),
-                AG: make_window(AG, error_rate=gone(0.002), response_time=gone(120)),
-            },
-        )
-    )
+    silent = make_window(AG, error_rate=gone(0.002), response_time=gone(120))
+    d = release(CRM, set(), others={UM: window(UM, False), AG: silent})
     assert d.action is Action.ROLLBACK and d.rollback_scope is RollbackScope.MODULE_ONLY
     assert f"{AG} since the release of {CRM}: canary: too few minutes to judge" in d.reason
     assert f"{UM} since the release of {CRM}" not in d.reason  # judged healthy: not named

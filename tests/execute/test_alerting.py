@@ -45,6 +45,11 @@ def context_of(data: pd.DataFrame, clock) -> MetricContext:  # type: ignore[no-u
     return MetricContext(FrameSource(data, stale_after=timedelta(hours=2)), clock)
 
 
+def told(kind: str, detail: str, value: float, action: str = "alert") -> Decision:
+    """A decision backed by one piece of evidence, as the policy attaches it."""
+    return decision(action=action, explanation=(Evidence(kind=kind, detail=detail, value=value),))
+
+
 def test_the_seeds_scale_up_problem_has_the_value_the_capacity_and_the_duration() -> None:
     rpm = [1500.0] * 30 + [2100.0] * 7
     scale_up = decision(action="scale_up", current=2, target=3)
@@ -121,16 +126,7 @@ def test_an_early_warning_names_the_detector_not_the_restart_rule() -> None:
 
 
 def test_a_slow_link_alert_names_the_calls() -> None:
-    alert = decision(
-        action="alert",
-        explanation=(
-            Evidence(
-                kind="slow_link",
-                detail="slow calls (> 100 ms): nexus-agendamento → nexus-crm 312 ms",
-                value=312.0,
-            ),
-        ),
-    )
+    alert = told("slow_link", "slow calls (> 100 ms): nexus-agendamento → nexus-crm 312 ms", 312.0)
     metrics = {"response_time": 190.0, "error_rate": 0.004}
     assert describe_problem(alert, metrics, {"response_time": 180.0}, {}) == (
         "Chamadas lentas: nexus-agendamento → nexus-crm 312 ms"
@@ -139,12 +135,7 @@ def test_a_slow_link_alert_names_the_calls() -> None:
 
 
 def test_a_response_time_trend_says_how_soon_it_reaches_the_seed_bar() -> None:
-    alert = decision(
-        action="alert",
-        explanation=(
-            Evidence(kind="latency_trend", detail="... (response-time trend)", value=7.6),
-        ),
-    )
+    alert = told("latency_trend", "... (response-time trend)", 7.6)
     metrics = {"response_time": 500.0, "error_rate": 0.004}
     assert describe_problem(alert, metrics, {"response_time": 200.0}, {}) == (
         "Tempo de resposta 500 ms (2,5× o normal) e subindo: 3,0× previsto em ~8min"
@@ -152,13 +143,26 @@ def test_a_response_time_trend_says_how_soon_it_reaches_the_seed_bar() -> None:
     assert probable_cause(alert, "en") == "Creeping degradation: response time climbing steadily"
 
 
-def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
-    restart = decision(
-        action="restart",
-        explanation=(
-            Evidence(kind="memory_trend", detail="memory at 95% ... (memory trend)", value=11.2),
-        ),
+def test_requests_failing_at_full_speed_are_told_as_errors_not_slowness() -> None:
+    alert = told("failing_requests", "error rate 12.0% above 5% ...", 0.12)
+    metrics = {"response_time": 185.0, "error_rate": 0.12}
+    normal = {"response_time": 180.0, "error_rate": 0.004}
+    errors = [0.004] * 30 + [0.12] * 4
+    assert describe_problem(alert, metrics, normal, {"error_rate": errors}) == (
+        "Taxa de erro em 12% (normal 0,4%) há 4min"
     )
+    assert probable_cause(alert) == (
+        "Requisições falhando sem lentidão: erro da aplicação ou de uma dependência"
+    )
+    assert probable_cause(alert, "en") == (
+        "Requests failing without slowness: an application or dependency error"
+    )
+    slow = {"response_time": 600.0, "error_rate": 0.12}  # slow as well: both, as before
+    assert describe_problem(alert, slow, normal, {}).startswith("Tempo de resposta 600 ms")
+
+
+def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
+    restart = told("memory_trend", "memory at 95% ... (memory trend)", 11.2, action="restart")
     metrics = {"memory_usage": 0.95, "response_time": 190.0, "error_rate": 0.004}
     assert describe_problem(restart, metrics, {}, {}) == (
         "Memória em 95% do limite e subindo: limite previsto em ~11min"
@@ -402,26 +406,3 @@ def test_a_module_at_its_maximum_and_still_overloaded_is_one_alert_that_says_so(
     source.next = [at_max]
     ex.tick()
     assert len(notifier.sent) == 2
-
-
-def test_requests_failing_at_full_speed_are_told_as_errors_not_slowness() -> None:
-    alert = decision(
-        action="alert",
-        explanation=(
-            Evidence(kind="failing_requests", detail="error rate 12.0% above 5% ...", value=0.12),
-        ),
-    )
-    metrics = {"response_time": 185.0, "error_rate": 0.12}
-    normal = {"response_time": 180.0, "error_rate": 0.004}
-    errors = [0.004] * 30 + [0.12] * 4
-    assert describe_problem(alert, metrics, normal, {"error_rate": errors}) == (
-        "Taxa de erro em 12% (normal 0,4%) há 4min"
-    )
-    assert probable_cause(alert) == (
-        "Requisições falhando sem lentidão: erro da aplicação ou de uma dependência"
-    )
-    assert probable_cause(alert, "en") == (
-        "Requests failing without slowness: an application or dependency error"
-    )
-    slow = {"response_time": 600.0, "error_rate": 0.12}  # slow as well: both, as before
-    assert describe_problem(alert, slow, normal, {}).startswith("Tempo de resposta 600 ms")
