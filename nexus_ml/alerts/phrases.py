@@ -36,8 +36,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_slow_link": "Chamadas lentas: {links}",
         "p_latency_trend": "Tempo de resposta {rt} ({ratio} o normal) e subindo: {limit} previsto "
         "em ~{minutes}min",
-        "p_memory_trend": "Memória em {value} do limite e subindo: limite previsto em "
-        "~{minutes}min",
+        "p_memory_trend": "Memória em {value} do limite e subindo: limite previsto em ~{left}",
         "p_for": "{what} há {minutes}min",
         # impact
         "impact_pending": "Em avaliação: resultado medido em {minutes}min",
@@ -105,7 +104,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "p_slow_link": "Slow calls: {links}",
         "p_latency_trend": "Response time {rt} ({ratio} normal) and rising: {limit} in "
         "~{minutes}min",
-        "p_memory_trend": "Memory at {value} of its limit and rising: the limit in ~{minutes}min",
+        "p_memory_trend": "Memory at {value} of its limit and rising: the limit in ~{left}",
         "p_for": "{what} for {minutes}min",
         "impact_pending": "Being measured: outcome in {minutes}min",
         "impact_blind": "No fresh decisions: no automatic change until the service is back",
@@ -170,6 +169,15 @@ def percent(fraction: float, language: Language = "pt") -> str:
 def times(ratio: float, language: Language = "pt") -> str:
     """A multiple of the normal value (``4,1×``)."""
     return number(ratio, language, 1) + "×"
+
+
+def span(minutes: float) -> str:
+    """A time ahead: minutes below an hour and a half (``11min``), hours above (``3h20min``)."""
+    whole = max(round(minutes), 0)
+    if whole < 90:
+        return f"{whole}min"
+    hours, rest = divmod(whole, 60)
+    return f"{hours}h{rest:02d}min" if rest else f"{hours}h"
 
 
 def millis(value: float, language: Language = "pt") -> str:

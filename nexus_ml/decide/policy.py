@@ -55,7 +55,14 @@ from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
 from nexus_ml.decide.rollback import analyse_rollback
 from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
 from nexus_ml.decide.strategy import ScaleProposal, Sizing
-from nexus_ml.decide.trend import FIT_MINUTES, LATENCY_TREND, MEMORY_TREND, Trend, trend_to_limit
+from nexus_ml.decide.trend import (
+    FIT_MINUTES,
+    LATENCY_TREND,
+    MEMORY_TREND,
+    WATCH_FIT_MINUTES,
+    Trend,
+    trend_to_limit,
+)
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
@@ -295,7 +302,6 @@ class _Condition:
 
     health: HealthAssessment
     load: LoadView
-    memory: Trend | None
     latency: Trend | None
 
 
@@ -318,6 +324,16 @@ def _condition(
     # a window that spans a change of the service is not one set of containers' trend
     steady = since_change_s is None or since_change_s >= 60.0 * FIT_MINUTES
     memory = trend_to_limit(window.field("memory_usage")) if steady else None
+    steady_hour = since_change_s is None or since_change_s >= 60.0 * WATCH_FIT_MINUTES
+    memory_hour = (
+        trend_to_limit(
+            window.field("memory_usage"),
+            minutes=WATCH_FIT_MINUTES,
+            load=window.field("requests_per_min"),
+        )
+        if steady_hour
+        else None
+    )
     latency = None
     # above its target utilisation a module's response time may rise with the load, which the
     # scaling answers: the response-time trend reads only modules below it
@@ -335,10 +351,11 @@ def _condition(
         sustained_score=scores.get("sustained"),
         demand_ratio=load.demand_ratio,
         memory=memory,
+        memory_hour=memory_hour,
         latency=latency,
         thresholds=config.health,
     )
-    return _Condition(health, load, memory, latency)
+    return _Condition(health, load, latency)
 
 
 def _size_for_overload(
@@ -432,14 +449,13 @@ def _evidence(
         evidence.append(
             Evidence(kind=FAILING_REQUESTS, detail=health.failing, value=health.error_rate)
         )
-    for kind, note, trend in (
-        (MEMORY_TREND, health.memory, condition.memory),
-        (LATENCY_TREND, health.latency, condition.latency),
+    latency_left = condition.latency.minutes_to_limit if condition.latency else None
+    for kind, note, left in (
+        (MEMORY_TREND, health.memory, health.memory_left_min),
+        (LATENCY_TREND, health.latency, latency_left),
     ):
-        if note is not None and trend is not None:  # value: minutes to the limit
-            evidence.append(
-                Evidence(kind=kind, detail=note, value=round(trend.minutes_to_limit, 1))
-            )
+        if note is not None and left is not None:  # value: minutes to the limit
+            evidence.append(Evidence(kind=kind, detail=note, value=round(left, 1)))
     links, threshold = slow
     if links:
         evidence.append(

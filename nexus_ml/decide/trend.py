@@ -24,6 +24,13 @@ import numpy as np
 #: Minutes the line is fitted over: half the decision window (60 min), long enough that the
 #: minute-to-minute noise of a healthy module averages out.
 FIT_MINUTES = 30
+#: Minutes of the slow-leak line: the whole decision window (1 h). Projected up to
+#: ``HealthThresholds.memory_watch_min`` (4 h) ahead, as Prometheus' canonical resource-filling
+#: alert does, ``predict_linear(...[1h], 4 * 3600)``.
+WATCH_FIT_MINUTES = 60
+#: A fall from one minute to the next this many robust standard deviations of the
+#: minute-to-minute changes below zero is a reset (a restart frees the memory it held).
+RESET_NOISE = 5.0
 #: A fit needs this share of its minutes observed.
 MIN_OBSERVED = 0.8
 #: The evidence kinds of a decision the memory trend, or the response-time trend, made or backed.
@@ -41,24 +48,50 @@ class Trend:
 
 
 def trend_to_limit(
-    values: Sequence[float], *, minutes: int = FIT_MINUTES, limit: float = 1.0
+    values: Sequence[float],
+    *,
+    minutes: int = FIT_MINUTES,
+    limit: float = 1.0,
+    load: Sequence[float] | None = None,
 ) -> Trend | None:
     """The line through ``values`` over the last ``minutes`` (None with too few observations).
 
-    The metric counts as rising only when the slope is above zero by two standard errors; the
-    projection then uses the fitted slope.
+    The metric counts as rising only when the slope is above zero by two standard errors and
+    it did not fall back within the fit (a reset: see :func:`_fell_back`); the projection then
+    uses the fitted slope. With ``load`` (the demand of the same minutes), the slope is the
+    climb at constant load — what the load explains is not a trend toward the limit.
     """
     tail = np.asarray(values[-minutes:], dtype=float)
-    x = np.flatnonzero(np.isfinite(tail)).astype(float)
-    if len(tail) < minutes or x.size < max(3, math.ceil(MIN_OBSERVED * minutes)):
+    seen = np.isfinite(tail)
+    covariate = None
+    if load is not None:
+        covariate = np.asarray(load[-minutes:], dtype=float)
+        if len(covariate) == len(tail) and np.isfinite(covariate[seen]).all():
+            covariate = covariate[seen]
+        else:
+            covariate = None  # no load for some minutes: the plain line
+    x = np.flatnonzero(seen).astype(float)
+    if len(tail) < minutes or x.size < max(4, math.ceil(MIN_OBSERVED * minutes)):
         return None
-    y = tail[np.isfinite(tail)]
-    x_centred = x - x.mean()
-    spread = float(np.sum(x_centred**2))
-    slope = float(np.sum(x_centred * (y - y.mean())) / spread)
-    level = float(y.mean() + slope * (minutes - 1 - x.mean()))
-    residual = y - (y.mean() + slope * x_centred)
-    se = math.sqrt(float(np.sum(residual**2)) / (x.size - 2) / spread)
-    if slope - 2 * se <= 0:
+    y = tail[seen]
+    columns = [np.ones_like(x), x - x.mean()]
+    if covariate is not None and np.ptp(covariate) > 0:
+        columns.append(covariate - covariate.mean())
+    design = np.column_stack(columns)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    variance = float(np.sum(residual**2)) / (x.size - design.shape[1])
+    slope = float(coef[1])
+    se = math.sqrt(variance * float(np.linalg.pinv(design.T @ design)[1, 1]))
+    level = float(design[-1] @ coef + slope * (minutes - 1 - x[-1]))
+    if slope - 2 * se <= 0 or _fell_back(y):
         return Trend(level, slope, math.inf)
     return Trend(level, slope, max(limit - level, 0.0) / slope)
+
+
+def _fell_back(values: np.ndarray) -> bool:
+    """Whether the metric fell back within the fit: a reset (a restart, a leak freed) after
+    which the line through the whole fit no longer describes the running containers."""
+    steps = np.diff(values)
+    spread = 1.4826 * float(np.median(np.abs(steps - np.median(steps))))
+    return bool(spread > 0 and steps.min() < -RESET_NOISE * spread)

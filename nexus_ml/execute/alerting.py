@@ -18,7 +18,7 @@ from statistics import median
 from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
-from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, times
+from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, span, times
 from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS
 from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
 from nexus_ml.domain.decision import Action, Decision, Evidence
@@ -109,8 +109,8 @@ def describe_problem(
     trend = _evidence_of(decision, MEMORY_TREND)
     memory = metrics.get("memory_usage")
     if action in (Action.RESTART, Action.ALERT) and trend is not None and memory is not None:
-        left = number(trend.value or 0.0, lang)
-        return phrase("p_memory_trend", lang, value=percent(memory, lang), minutes=left)
+        left = span(trend.value or 0.0)
+        return phrase("p_memory_trend", lang, value=percent(memory, lang), left=left)
     if action is Action.ALERT:
         for kind, key in (("memory_usage", "p_memory"), ("cpu_usage", "p_cpu")):
             value = metrics.get(kind)

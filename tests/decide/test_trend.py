@@ -1,5 +1,6 @@
 """The memory trend: a leak's line toward the limit alerts within the hour and restarts before
-an operator could act; noise, a flat plateau and load do not."""
+an operator could act; a slower one, seen over the hour, alerts hours ahead; noise, a flat
+plateau, a reset and load do not."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import numpy as np
 
 from nexus_ml.decide.health import assess_health
-from nexus_ml.decide.trend import FIT_MINUTES, trend_to_limit
+from nexus_ml.decide.trend import FIT_MINUTES, WATCH_FIT_MINUTES, trend_to_limit
 
 RT, ERR = [200.0] * 60, [0.01] * 60
 
@@ -38,6 +39,56 @@ def test_too_few_observations_give_no_trend() -> None:
     gappy = leak(0.4, 0.005)
     gappy[-FIT_MINUTES : -FIT_MINUTES + 8] = [math.nan] * 8  # 22 of 30 minutes: too few
     assert trend_to_limit(gappy) is None
+
+
+def test_a_fall_back_within_the_fit_stops_the_projection() -> None:
+    # a leak the OOM killer (or a restart) ended 3 minutes ago: memory is back at its level
+    freed = [*leak(0.40, 0.006)[:57], 0.40, 0.41, 0.40]
+    for minutes in (FIT_MINUTES, WATCH_FIT_MINUTES):
+        trend = trend_to_limit(freed, minutes=minutes)
+        assert trend is not None and math.isinf(trend.minutes_to_limit), minutes
+    # the same climb without the fall is projected
+    kept = trend_to_limit(leak(0.40, 0.006), minutes=WATCH_FIT_MINUTES)
+    assert kept is not None and math.isfinite(kept.minutes_to_limit)
+
+
+def test_a_climb_the_load_explains_is_not_a_trend_toward_the_limit() -> None:
+    rng = np.random.default_rng(4)
+    ramp = np.linspace(100.0, 600.0, 60) * rng.lognormal(0, 0.05, 60)  # a morning's demand
+    follows = list(0.30 + 0.0004 * ramp + rng.normal(0, 0.01, 60))  # memory held by requests
+    plain = trend_to_limit(follows, minutes=WATCH_FIT_MINUTES)
+    assert plain is not None and plain.minutes_to_limit < 240  # the line alone would alert
+    loaded = trend_to_limit(follows, minutes=WATCH_FIT_MINUTES, load=list(ramp))
+    assert loaded is not None and math.isinf(loaded.minutes_to_limit)
+    # a leak under a steady but noisy load keeps its slope
+    steady = 300.0 * rng.lognormal(0, 0.1, 60)
+    leaking = [m + 0.0002 * d for m, d in zip(leak(0.30, 0.003, seed=5), steady, strict=True)]
+    trend = trend_to_limit(leaking, minutes=WATCH_FIT_MINUTES, load=list(steady))
+    assert trend is not None and abs(trend.slope - 0.003) < 0.0005
+    # no load for some minutes: the plain line
+    gaps = [math.nan, *steady[1:]]
+    assert trend_to_limit(follows, minutes=WATCH_FIT_MINUTES, load=gaps) == plain
+
+
+def test_a_slow_leak_alerts_hours_ahead_and_never_restarts() -> None:
+    def health(memory: list[float], **kw):  # type: ignore[no-untyped-def]
+        return assess_health(
+            RT, ERR, baseline_ms=200.0, anomaly_score=None, restarts_used=0,
+            memory=trend_to_limit(memory),
+            memory_hour=trend_to_limit(memory, minutes=WATCH_FIT_MINUTES), **kw,
+        )  # fmt: skip
+
+    slow = health(leak(0.30, 0.003))  # 0.48 now, +18 % an hour: the limit in ~3 h
+    assert slow.alert and not slow.restart
+    assert slow.memory is not None and "(memory trend over the hour)" in slow.memory
+    assert slow.memory_left_min is not None and 150 < slow.memory_left_min < 200
+    slower = health(leak(0.20, 0.001))  # +6 % an hour: the limit in over 12 h
+    assert not slower.alert and slower.memory is None
+    busy = health(leak(0.30, 0.003), utilisation=1.1)  # saturated: the load may fill it
+    assert not busy.alert and busy.memory is None
+    soon = health(leak(0.45, 0.005))  # within the hour: the 30-minute line answers first
+    assert soon.memory is not None and "(memory trend)" in soon.memory
+    assert soon.memory_left_min is not None and soon.memory_left_min < 60
 
 
 def test_a_leak_alerts_within_the_hour_and_restarts_before_an_operator_could_act() -> None:
@@ -89,6 +140,31 @@ def test_the_policy_restarts_a_leak_and_says_why_unless_the_window_spans_a_chang
     after = decision(recent_actions=recent)
     assert after.action is not Action.RESTART
     assert not any(e.kind == "memory_trend" for e in after.explanation)
+
+
+def test_the_policy_alerts_a_slow_leak_but_not_memory_that_follows_the_load() -> None:
+    from nexus_ml.catalog import load_catalog
+    from nexus_ml.decide.policy import DecisionInputs, decide
+    from nexus_ml.domain import Action
+    from tests.decide.windows import NOW, make_window
+
+    catalog = load_catalog()
+    um = catalog.get("nexus-user-management")
+
+    def decision(**fields):  # type: ignore[no-untyped-def]
+        window = make_window(**fields)
+        return decide(DecisionInputs(profile=um, window=window, now=NOW, catalog=catalog))
+
+    slow = decision(memory_usage=leak(0.30, 0.003))
+    assert slow.action is Action.ALERT and not slow.restart
+    trend = [e for e in slow.explanation if e.kind == "memory_trend"]
+    assert len(trend) == 1 and 150 < (trend[0].value or 0) < 200  # minutes to the limit
+    assert "(memory trend over the hour)" in slow.reason
+    rng = np.random.default_rng(4)
+    ramp = np.linspace(100.0, 300.0, 60) * rng.lognormal(0, 0.05, 60)
+    follows = list(0.30 + 0.0008 * ramp + rng.normal(0, 0.01, 60))
+    busy = decision(memory_usage=follows, requests_per_min=list(ramp))
+    assert not any(e.kind == "memory_trend" for e in busy.explanation)
 
 
 def creep(start: float, per_minute: float, n: int = 60, seed: int = 1) -> list[float]:

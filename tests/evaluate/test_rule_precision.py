@@ -86,12 +86,12 @@ def test_held_out_surges_the_replicas_could_not_serve_are_scaled_up(held_out) ->
 
 
 def test_held_out_memory_leaks_are_answered_and_its_restarts_are_right() -> None:
-    """The memory trend on the held-out seed: on the design seeds about half the leaks were
-    answered (461 and 482 of 900), its alerts came during a leak 98 % of the time and every
-    memory restart was right (decide/health.py)."""
+    """The memory trend on the held-out seed: on the design seeds (101, 202, 303; 30 cases of
+    each kind) 28, 27 and 28 of 30 leaks were answered, every memory-trend alert came during a
+    leak (66/66, 98/98, 86/86) and every memory restart was right (decide/health.py)."""
     tally = measure(HELD_OUT_SEED, per_kind=20, kinds=("memory_leak",))
-    assert tally.recall("memory_leak") >= 0.3
-    assert tally.alerts_right["memory_trend"] >= 0.9 * tally.alerts["memory_trend"] > 0
+    assert tally.recall("memory_leak") >= 0.8
+    assert tally.alerts_right["memory_trend"] >= 0.95 * tally.alerts["memory_trend"] > 0
     assert tally.memory_restarts_right == tally.memory_restarts
 
 

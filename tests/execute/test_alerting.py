@@ -173,6 +173,13 @@ def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
     assert probable_cause(restart, "en") == (
         "Probable memory leak: use climbing steadily toward the limit"
     )
+    slow = told("memory_trend", "memory at 48% ... (memory trend over the hour)", 174.4)
+    assert describe_problem(slow, {"memory_usage": 0.48}, {}, {}) == (
+        "Memória em 48% do limite e subindo: limite previsto em ~2h54min"
+    )
+    assert describe_problem(slow, {"memory_usage": 0.48}, {}, {}, language="en") == (
+        "Memory at 48% of its limit and rising: the limit in ~2h54min"
+    )
 
 
 def _restart_alert(context: MetricContext) -> PendingOutcome:
