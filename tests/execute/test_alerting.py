@@ -332,7 +332,7 @@ def test_decision_alert_without_context_keeps_the_evidence_metrics() -> None:
 def test_a_seed_rule_restart_acts_on_production_bars_but_not_on_a_young_release(
     make_executor, clock
 ) -> None:
-    """Rules mode, production bars: the seed rule's restart (measured confidence 0.80, see
+    """Rules mode, production bars: the seed rule's restart (measured confidence 0.88, see
     decide/health.py) runs by itself; while a release is younger than the canary's samples
     it is held and the operators get the degradation alert with the values."""
     from nexus_ml.catalog import load_catalog
