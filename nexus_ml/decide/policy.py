@@ -484,6 +484,15 @@ _REASON_KINDS = (
 )
 
 
+def _reason(evidence: Sequence[Evidence], action: Action) -> str:
+    """The decision's reason: its evidence in order, except that a decision that is not a
+    scale leads with what decided it, not with why the replica count holds."""
+    told = [e for e in evidence if e.kind in _REASON_KINDS]
+    if action not in (Action.SCALE_UP, Action.SCALE_DOWN):
+        told.sort(key=lambda e: e.kind in ("rule", "scaling"))  # stable: order kept otherwise
+    return "; ".join(e.detail for e in told)
+
+
 def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Decision:
     """The decision for one module now, from its inputs alone.
 
@@ -533,7 +542,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     }.get(action, scaling.confidence)
     if not fresh.usable and action in (Action.HOLD, Action.SCALE_UP):
         confidence = min(confidence, 0.5)  # a decision on stale data is a guess
-    reason = "; ".join(e.detail for e in evidence if e.kind in _REASON_KINDS)
+    reason = _reason(evidence, action)
     return Decision(
         module=profile.name,
         action=action,

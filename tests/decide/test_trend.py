@@ -160,6 +160,8 @@ def test_the_policy_alerts_a_slow_leak_but_not_memory_that_follows_the_load() ->
     trend = [e for e in slow.explanation if e.kind == "memory_trend"]
     assert len(trend) == 1 and 150 < (trend[0].value or 0) < 200  # minutes to the limit
     assert "(memory trend over the hour)" in slow.reason
+    # what decided the alert leads its reason, not why the replica count holds (rules mode)
+    assert slow.reason.startswith("memory at ") and "no trigger" in slow.reason
     rng = np.random.default_rng(4)
     ramp = np.linspace(100.0, 300.0, 60) * rng.lognormal(0, 0.05, 60)
     follows = list(0.30 + 0.0008 * ramp + rng.normal(0, 0.01, 60))
