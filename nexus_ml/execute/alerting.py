@@ -19,7 +19,7 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, span, times
-from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS
+from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS, HealthThresholds
 from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.rollback import RollbackScope
@@ -287,6 +287,24 @@ def _evidence_of(decision: Decision, kind: str) -> Evidence | None:
 def at_maximum(decision: Decision) -> bool:
     """The policy says the module runs its maximum and is still over capacity."""
     return _evidence_of(decision, "capacity") is not None
+
+
+#: What else makes the policy alert; a memory trend with none of them is the memory's alone.
+_OTHER_ALERTS = frozenset(
+    {EARLY_WARNING, LATENCY_TREND, FAILING_REQUESTS, "health", "slow_link", "capacity", "canary"}
+)
+
+
+def slow_leak(decision: Decision) -> bool:
+    """The policy alerts on a memory leak alone, with hours left before the limit (the watch
+    over the hour; within the hour is a degradation, alerted as such)."""
+    trend = _evidence_of(decision, MEMORY_TREND)
+    return (
+        decision.action is Action.ALERT
+        and trend is not None
+        and (trend.value or 0.0) > HealthThresholds().memory_alert_min
+        and not any(e.kind in _OTHER_ALERTS for e in decision.explanation)
+    )
 
 
 def applied_problem(decision: Decision) -> str:

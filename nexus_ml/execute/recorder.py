@@ -25,6 +25,7 @@ from nexus_ml.execute.alerting import (
     at_maximum,
     decision_alert,
     outcome_alert,
+    slow_leak,
 )
 from nexus_ml.execute.audit import AuditEntry, AuditTrail
 from nexus_ml.execute.context import MetricContext
@@ -154,6 +155,8 @@ class Recorder:
         ):
             if at_maximum(decision):
                 return self._alert_once(now, decision, "capacity_max")
+            if slow_leak(decision):  # hours ahead: once, not every grouping window
+                return self._alert_once(now, decision, "memory_leak")
             return self.alert_decision(now, decision, "degradation", None)
         return False
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nexus_ml.alerts.notifier import LogNotifier
+from nexus_ml.alerts.render import problem_title
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.execute.alerting import (
@@ -18,6 +19,7 @@ from nexus_ml.execute.alerting import (
     describe_problem,
     outcome_alert,
     probable_cause,
+    slow_leak,
 )
 from nexus_ml.execute.audit import MemoryAudit
 from nexus_ml.execute.context import MetricContext
@@ -413,3 +415,34 @@ def test_a_module_at_its_maximum_and_still_overloaded_is_one_alert_that_says_so(
     source.next = [at_max]
     ex.tick()
     assert len(notifier.sent) == 2
+
+
+def test_a_slow_leak_is_told_once_and_again_when_the_limit_comes_within_the_hour(
+    make_executor, clock
+) -> None:
+    data = frame(CRM, range(-40, 16), memory_usage=lambda m: 0.45 + 0.003 * m)
+    source, notifier = ScriptedSource(clock), LogNotifier()
+    ex = make_executor(source=source, notifier=notifier, context=context_of(data, clock))
+
+    def leaking(minutes_left: float) -> Decision:
+        note = f"memory ... the limit in {minutes_left:.0f} min (memory trend over the hour)"
+        return told("memory_trend", note, minutes_left)
+
+    for _ in range(20):  # the policy says it every pass; the operators hear it once
+        source.next = [leaking(170.0)]
+        ex.tick()
+        clock.advance(60)
+    assert len(notifier.sent) == 1
+    (alert,) = notifier.sent
+    assert alert.problem == "memory_leak" and problem_title(alert.problem) == "Vazamento de memória"
+    assert alert.problem_detail.endswith("limite previsto em ~2h50min")
+    # within the hour it is a degradation again, alerted as such
+    source.next = [leaking(45.0)]
+    ex.tick()
+    assert len(notifier.sent) == 2 and notifier.sent[1].problem == "degradation"
+    # with another reason to alert, it is not the memory's alone
+    both = decision(action="alert", explanation=(
+        Evidence(kind="memory_trend", detail="... (memory trend over the hour)", value=170.0),
+        Evidence(kind="failing_requests", detail="error rate 9% ...", value=0.09),
+    ))  # fmt: skip
+    assert not slow_leak(both) and slow_leak(leaking(170.0))
