@@ -54,7 +54,8 @@ def trend_to_limit(
     limit: float = 1.0,
     load: Sequence[float] | None = None,
 ) -> Trend | None:
-    """The line through ``values`` over the last ``minutes`` (None with too few observations).
+    """The line through ``values`` over the last ``minutes`` (None with fewer than
+    :data:`MIN_OBSERVED` of them observed).
 
     The metric counts as rising only when the slope is above zero by two standard errors and
     it did not fall back within the fit (a reset: see :func:`_fell_back`); the projection then
@@ -71,8 +72,8 @@ def trend_to_limit(
         else:
             covariate = None  # no load for some minutes: the plain line
     x = np.flatnonzero(seen).astype(float)
-    if len(tail) < minutes or x.size < max(4, math.ceil(MIN_OBSERVED * minutes)):
-        return None
+    if x.size < max(4, math.ceil(MIN_OBSERVED * minutes)):
+        return None  # a window a minute short (a minute not settled yet) still fits
     y = tail[seen]
     columns = [np.ones_like(x), x - x.mean()]
     if covariate is not None and np.ptp(covariate) > 0:
@@ -83,7 +84,7 @@ def trend_to_limit(
     variance = float(np.sum(residual**2)) / (x.size - design.shape[1])
     slope = float(coef[1])
     se = math.sqrt(variance * float(np.linalg.pinv(design.T @ design)[1, 1]))
-    level = float(design[-1] @ coef + slope * (minutes - 1 - x[-1]))
+    level = float(design[-1] @ coef + slope * (len(tail) - 1 - x[-1]))
     if slope - 2 * se <= 0 or _fell_back(y):
         return Trend(level, slope, math.inf)
     return Trend(level, slope, max(limit - level, 0.0) / slope)

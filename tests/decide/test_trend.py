@@ -35,7 +35,10 @@ def test_noise_and_a_plateau_are_not_rising() -> None:
 
 
 def test_too_few_observations_give_no_trend() -> None:
-    assert trend_to_limit([0.5] * (FIT_MINUTES - 1)) is None
+    assert trend_to_limit([0.5] * (FIT_MINUTES - 7)) is None  # 23 of 30 minutes
+    # a window a minute short (its newest minute not settled yet) is still a line
+    short = trend_to_limit(leak(0.40, 0.005)[:-1], minutes=WATCH_FIT_MINUTES)
+    assert short is not None and abs(short.level - 0.69) < 0.02
     gappy = leak(0.4, 0.005)
     gappy[-FIT_MINUTES : -FIT_MINUTES + 8] = [math.nan] * 8  # 22 of 30 minutes: too few
     assert trend_to_limit(gappy) is None
@@ -157,6 +160,9 @@ def test_the_policy_alerts_a_slow_leak_but_not_memory_that_follows_the_load() ->
 
     slow = decision(memory_usage=leak(0.30, 0.003))
     assert slow.action is Action.ALERT and not slow.restart
+    # the served window is a minute short for the first seconds of each minute (settling)
+    short = decision(n=59, memory_usage=leak(0.30, 0.003)[:59])
+    assert any(e.kind == "memory_trend" for e in short.explanation)
     trend = [e for e in slow.explanation if e.kind == "memory_trend"]
     assert len(trend) == 1 and 150 < (trend[0].value or 0) < 200  # minutes to the limit
     assert "(memory trend over the hour)" in slow.reason
