@@ -59,6 +59,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "next_operator": "Verificação manual por um operador",
         "next_done": "Nenhuma: acompanhamento encerrado",
         "next_escalate": "Verificação manual por um operador em até {minutes}min",
+        "next_leak": "Investigar o vazamento; reiniciar num horário de pouco uso antes de "
+        "~{left}",
         # probable cause, from the decision's evidence
         "c_forecast": "Aumento de demanda previsto pelo modelo de previsão",
         "c_forecast_low": "Demanda prevista abaixo da capacidade atual",
@@ -124,6 +126,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "next_operator": "Manual check by an operator",
         "next_done": "None: follow-up closed",
         "next_escalate": "Manual check by an operator within {minutes}min",
+        "next_leak": "Investigate the leak; restart at a quiet time before ~{left}",
         "c_forecast": "Demand increase forecast by the forecasting model",
         "c_forecast_low": "Forecast demand below the current capacity",
         "c_rule_up": "Scaling rule: demand sustained above the threshold",

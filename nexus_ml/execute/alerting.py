@@ -276,6 +276,9 @@ def next_action(decision: Decision, problem: str, taken: str | None, language: L
     if taken and problem in ACTION_PROBLEMS and decision.action in FOLLOW_UP_MIN:
         key = f"next_{decision.action.value}"
         return phrase(key, language, minutes=FOLLOW_UP_MIN[decision.action])
+    if slow_leak(decision):  # hours left: a restart at a quiet time, not a page
+        trend = _evidence_of(decision, MEMORY_TREND)
+        return phrase("next_leak", language, left=span(trend.value if trend else 0.0))
     return phrase("next_escalate", language, minutes=OPERATOR_MIN)
 
 

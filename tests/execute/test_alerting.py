@@ -436,6 +436,9 @@ def test_a_slow_leak_is_told_once_and_again_when_the_limit_comes_within_the_hour
     (alert,) = notifier.sent
     assert alert.problem == "memory_leak" and problem_title(alert.problem) == "Vazamento de memória"
     assert alert.problem_detail.endswith("limite previsto em ~2h50min")
+    assert alert.next_action == (
+        "Investigar o vazamento; reiniciar num horário de pouco uso antes de ~2h50min"
+    )
     # within the hour it is a degradation again, alerted as such
     source.next = [leaking(45.0)]
     ex.tick()
