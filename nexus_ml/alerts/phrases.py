@@ -59,8 +59,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "next_operator": "Verificação manual por um operador",
         "next_done": "Nenhuma: acompanhamento encerrado",
         "next_escalate": "Verificação manual por um operador em até {minutes}min",
-        "next_leak": "Investigar o vazamento; reiniciar num horário de pouco uso antes de "
-        "~{left}",
+        "next_leak": "Investigar o vazamento; reiniciar num horário de pouco uso antes de ~{left}",
         # probable cause, from the decision's evidence
         "c_forecast": "Aumento de demanda previsto pelo modelo de previsão",
         "c_forecast_low": "Demanda prevista abaixo da capacidade atual",
