@@ -278,7 +278,7 @@ def next_action(decision: Decision, problem: str, taken: str | None, language: L
         return phrase(key, language, minutes=FOLLOW_UP_MIN[decision.action])
     if slow_leak(decision):  # hours left: a restart at a quiet time, not a page
         trend = _evidence_of(decision, MEMORY_TREND)
-        return phrase("next_leak", language, left=span(trend.value if trend else 0.0))
+        return phrase("next_leak", language, left=span((trend.value if trend else None) or 0.0))
     return phrase("next_escalate", language, minutes=OPERATOR_MIN)
 
 
