@@ -75,16 +75,22 @@ def trend_to_limit(
     if x.size < max(4, math.ceil(MIN_OBSERVED * minutes)):
         return None  # a window a minute short (a minute not settled yet) still fits
     y = tail[seen]
-    columns = [np.ones_like(x), x - x.mean()]
-    if covariate is not None and np.ptp(covariate) > 0:
-        columns.append(covariate - covariate.mean())
-    design = np.column_stack(columns)
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ coef
-    variance = float(np.sum(residual**2)) / (x.size - design.shape[1])
-    slope = float(coef[1])
-    se = math.sqrt(variance * float(np.linalg.pinv(design.T @ design)[1, 1]))
-    level = float(design[-1] @ coef + slope * (len(tail) - 1 - x[-1]))
+    xc, yc = x - x.mean(), y - y.mean()
+    sxx, sxy = float(xc @ xc), float(xc @ yc)
+    slope, fitted, se_scale, params = sxy / sxx, None, 1.0 / sxx, 2
+    if covariate is not None:  # least squares on time and load, in closed form (a 2x2 solve)
+        zc = covariate - covariate.mean()
+        szz, sxz, szy = float(zc @ zc), float(xc @ zc), float(zc @ yc)
+        det = sxx * szz - sxz * sxz
+        if szz > 0 and det > 1e-9 * sxx * szz:  # a load that varies apart from time
+            slope = (szz * sxy - sxz * szy) / det
+            per_load = (sxx * szy - sxz * sxy) / det
+            fitted, se_scale, params = slope * xc + per_load * zc, szz / det, 3
+    if fitted is None:
+        fitted = slope * xc
+    residual = yc - fitted
+    se = math.sqrt(float(residual @ residual) / (x.size - params) * se_scale)
+    level = float(y.mean() + fitted[-1] + slope * (len(tail) - 1 - x[-1]))
     if slope - 2 * se <= 0 or _fell_back(y):
         return Trend(level, slope, math.inf)
     return Trend(level, slope, max(limit - level, 0.0) / slope)

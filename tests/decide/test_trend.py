@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from nexus_ml.decide.health import assess_health
 from nexus_ml.decide.trend import FIT_MINUTES, WATCH_FIT_MINUTES, trend_to_limit
@@ -195,3 +196,18 @@ def test_response_time_creeping_toward_the_seed_rules_bar_alerts_before_it_fires
     assert not slow.alert and slow.latency is None
     busy = health(creep(1.5, 0.04), utilisation=1.2)  # saturated: load, scaled not alerted
     assert not busy.alert and busy.latency is None
+
+
+def test_the_line_with_load_is_the_least_squares_fit() -> None:
+    rng = np.random.default_rng(9)
+    load = 300.0 * rng.lognormal(0, 0.2, 60)
+    memory = 0.3 + 0.004 * np.arange(60) + 0.0003 * load + rng.normal(0, 0.01, 60)
+    trend = trend_to_limit(list(memory), minutes=WATCH_FIT_MINUTES, load=list(load))
+    design = np.column_stack([np.ones(60), np.arange(60.0), load])
+    coef, rss, *_ = np.linalg.lstsq(design, memory, rcond=None)
+    se = math.sqrt(rss[0] / 57 * np.linalg.inv(design.T @ design)[1, 1])
+    assert trend is not None
+    assert trend.slope == pytest.approx(coef[1], rel=1e-9)
+    assert trend.level == pytest.approx(design[-1] @ coef, rel=1e-9)
+    assert trend.minutes_to_limit == pytest.approx((1 - design[-1] @ coef) / coef[1], rel=1e-9)
+    assert coef[1] > 2 * se  # rising by the same test
