@@ -394,15 +394,21 @@ def _size_for_overload(
     )
 
 
-def _slow_links(
-    inputs: DecisionInputs, config: PolicyConfig
-) -> tuple[Sequence[LinkLatency], float]:
-    """The slow links and the latency they were judged against. Per-link latencies (when the
-    executor sends them) are judged against the seed's limit; the module's own network
-    latency also against its usual level, when it held above that for the last minutes."""
+@dataclass(frozen=True)
+class _SlowLinks:
+    """The slow links and the latency they were judged against."""
+
+    links: Sequence[LinkLatency]
+    threshold_ms: float
+
+
+def _slow_links(inputs: DecisionInputs, config: PolicyConfig) -> _SlowLinks:
+    """Per-link latencies (when the executor sends them) are judged against the seed's limit;
+    the module's own network latency also against its usual level, when it held above that
+    for the last minutes."""
     limit = config.slow_link_ms
     if inputs.link_latencies is not None:
-        return slow_links(inputs.link_latencies, threshold_ms=limit), limit
+        return _SlowLinks(slow_links(inputs.link_latencies, threshold_ms=limit), limit)
     net = inputs.window.field("network_latency")
     sustain = config.health.sustain_min
     usual = response_baseline(net, recent=max(sustain, 15))  # the same "usual" as latency's
@@ -413,7 +419,7 @@ def _slow_links(
         threshold = limit
     seen = finite(net)
     links = links_from_network_latency(inputs.profile, seen[-1]) if seen else ()
-    return slow_links(links, threshold_ms=threshold), threshold
+    return _SlowLinks(slow_links(links, threshold_ms=threshold), threshold)
 
 
 def _evidence(
@@ -424,7 +430,7 @@ def _evidence(
     fresh: Freshness,
     health: HealthAssessment,
     condition: _Condition,
-    slow: tuple[Sequence[LinkLatency], float],
+    slow: _SlowLinks,
 ) -> list[Evidence]:
     evidence: list[Evidence] = [*scaling.evidence, *guard_notes, *canary_evidence]
     age = "none" if fresh.age_s is None else f"{fresh.age_s:.0f} s"
@@ -456,13 +462,12 @@ def _evidence(
     ):
         if note is not None and left is not None:  # value: minutes to the limit
             evidence.append(Evidence(kind=kind, detail=note, value=round(left, 1)))
-    links, threshold = slow
-    if links:
+    if slow.links:
         evidence.append(
             Evidence(
                 kind="slow_link",
-                detail=describe(links, threshold_ms=threshold),
-                value=links[0].latency_ms,
+                detail=describe(slow.links, threshold_ms=slow.threshold_ms),
+                value=slow.links[0].latency_ms,
             )
         )
     return evidence
@@ -525,7 +530,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     )
     target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
     slow = _slow_links(inputs, config)
-    slowed = bool(slow[0])
+    slowed = bool(slow.links)
     rollback, canary_evidence = _canary(inputs, config)
     saturated = _at_max_overload(inputs, current, target, config) if fresh.usable else None
     action = _primary(target, current, health, slowed, rollback, saturated is not None)
