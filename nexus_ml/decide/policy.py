@@ -321,24 +321,25 @@ def _condition(
         capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
         recent=config.health.sustain_min,
     )
+
     # a window that spans a change of the service is not one set of containers' trend
-    steady = since_change_s is None or since_change_s >= 60.0 * FIT_MINUTES
-    memory = trend_to_limit(window.field("memory_usage")) if steady else None
-    steady_hour = since_change_s is None or since_change_s >= 60.0 * WATCH_FIT_MINUTES
+    def steady(minutes: int) -> bool:
+        return since_change_s is None or since_change_s >= 60.0 * minutes
+
+    used_memory = window.field("memory_usage")
+    memory = trend_to_limit(used_memory) if steady(FIT_MINUTES) else None
     memory_hour = (
         trend_to_limit(
-            window.field("memory_usage"),
-            minutes=WATCH_FIT_MINUTES,
-            load=window.field("requests_per_min"),
+            used_memory, minutes=WATCH_FIT_MINUTES, load=window.field("requests_per_min")
         )
-        if steady_hour
+        if steady(WATCH_FIT_MINUTES)
         else None
     )
     latency = None
     # above its target utilisation a module's response time may rise with the load, which the
     # scaling answers: the response-time trend reads only modules below it
     loaded = load.utilisation is not None and load.utilisation >= profile.target_utilisation
-    if steady and baseline and not loaded:
+    if steady(FIT_MINUTES) and baseline and not loaded:
         ratio = [v / baseline for v in rt]
         latency = trend_to_limit(ratio, limit=config.health.response_ratio)
     health = assess_health(

@@ -77,7 +77,8 @@ def trend_to_limit(
     y = tail[seen]
     xc, yc = x - x.mean(), y - y.mean()
     sxx, sxy = float(xc @ xc), float(xc @ yc)
-    slope, fitted, se_scale, params = sxy / sxx, None, 1.0 / sxx, 2
+    slope, se_scale, params = sxy / sxx, 1.0 / sxx, 2
+    fitted = slope * xc
     if covariate is not None:  # least squares on time and load, in closed form (a 2x2 solve)
         zc = covariate - covariate.mean()
         szz, sxz, szy = float(zc @ zc), float(xc @ zc), float(zc @ yc)
@@ -86,8 +87,6 @@ def trend_to_limit(
             slope = (szz * sxy - sxz * szy) / det
             per_load = (sxx * szy - sxz * sxy) / det
             fitted, se_scale, params = slope * xc + per_load * zc, szz / det, 3
-    if fitted is None:
-        fitted = slope * xc
     residual = yc - fitted
     se = math.sqrt(float(residual @ residual) / (x.size - params) * se_scale)
     level = float(y.mean() + fitted[-1] + slope * (len(tail) - 1 - x[-1]))

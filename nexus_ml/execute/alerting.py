@@ -276,9 +276,9 @@ def next_action(decision: Decision, problem: str, taken: str | None, language: L
     if taken and problem in ACTION_PROBLEMS and decision.action in FOLLOW_UP_MIN:
         key = f"next_{decision.action.value}"
         return phrase(key, language, minutes=FOLLOW_UP_MIN[decision.action])
-    if slow_leak(decision):  # hours left: a restart at a quiet time, not a page
-        trend = _evidence_of(decision, MEMORY_TREND)
-        return phrase("next_leak", language, left=span((trend.value if trend else None) or 0.0))
+    left = _slow_leak_left(decision)
+    if left is not None:  # hours left: a restart at a quiet time, not a page
+        return phrase("next_leak", language, left=span(left))
     return phrase("next_escalate", language, minutes=OPERATOR_MIN)
 
 
@@ -301,13 +301,19 @@ _OTHER_ALERTS = frozenset(
 def slow_leak(decision: Decision) -> bool:
     """The policy alerts on a memory leak alone, with hours left before the limit (the watch
     over the hour; within the hour is a degradation, alerted as such)."""
+    return _slow_leak_left(decision) is not None
+
+
+def _slow_leak_left(decision: Decision) -> float | None:
+    """The minutes a slow leak (see :func:`slow_leak`) leaves before the limit, else None."""
     trend = _evidence_of(decision, MEMORY_TREND)
-    return (
-        decision.action is Action.ALERT
-        and trend is not None
-        and (trend.value or 0.0) > HealthThresholds().memory_alert_min
-        and not any(e.kind in _OTHER_ALERTS for e in decision.explanation)
-    )
+    if decision.action is not Action.ALERT or trend is None or trend.value is None:
+        return None
+    if trend.value <= HealthThresholds().memory_alert_min:
+        return None
+    if any(e.kind in _OTHER_ALERTS for e in decision.explanation):
+        return None
+    return trend.value
 
 
 def applied_problem(decision: Decision) -> str:
