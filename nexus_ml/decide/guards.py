@@ -80,7 +80,10 @@ def apply_cooldown(
     scale_down_cooldown_s: float,
     scale_up_cooldown_s: float = 0.0,
 ) -> Guarded:
-    """Refuse a change that comes too soon after the last one.
+    """Refuse a change that comes too soon after the last one it waits on.
+
+    ``seconds_since_change`` counts from the change the cooldown waits on: for a scale-down, the
+    policy passes the last change that added or replaced replicas.
 
     Scale-ups are cheap to undo and late ones cost users, so their cooldown is short (zero by
     default); scale-downs wait longer so that a brief dip does not make the replicas flap.

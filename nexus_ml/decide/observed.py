@@ -64,21 +64,32 @@ class ModuleObservation:
         return self.updated_at if changed else None
 
 
-def replicas_changed_at(window: MetricWindow) -> datetime | None:
-    """The first minute of the window's current replica count (None: never seen changing)."""
+def replicas_changed_at(window: MetricWindow, *, falls: bool = True) -> datetime | None:
+    """The first minute of the window's current replica count (None: never seen changing).
+
+    ``falls=False``: the first minute after the count last rose (a fall is not a change)."""
     counts = np.asarray(window.replicas, dtype=float)
     seen = np.flatnonzero(np.isfinite(counts))
     if seen.size < 2:
         return None
     rounded = np.round(counts[seen])
-    moved = np.flatnonzero(rounded[1:] != rounded[:-1])
+    step = rounded[1:] - rounded[:-1]
+    moved = np.flatnonzero(step != 0 if falls else step > 0)
     return window.timestamps[int(seen[moved[-1] + 1])] if moved.size else None
 
 
-def last_change_at(window: MetricWindow, actions: Sequence[RecentAction]) -> datetime | None:
-    """When the module last changed: a replica count that moved, or an applied action."""
-    stamps = [a.at for a in actions if a.action in _CHANGES]
-    seen = replicas_changed_at(window)
+def last_change_at(
+    window: MetricWindow, actions: Sequence[RecentAction], *, scale_downs: bool = True
+) -> datetime | None:
+    """When the module last changed: a replica count that moved, or an applied action.
+
+    ``scale_downs=False`` leaves out what only removed replicas (a scale-down applied, a count
+    that fell): the changes after which replicas are new and still settling — what a
+    scale-down's wait counts from (successive scale-downs are paced by the strategy's
+    stabilisation, as Kubernetes' HPA paces them)."""
+    kinds = _CHANGES if scale_downs else tuple(a for a in _CHANGES if a is not Action.SCALE_DOWN)
+    stamps = [a.at for a in actions if a.action in kinds]
+    seen = replicas_changed_at(window, falls=scale_downs)
     if seen is not None:
         stamps.append(seen)
     return max(stamps) if stamps else None

@@ -76,6 +76,7 @@ class ScaleProposer(Protocol):
 @dataclass(frozen=True)
 class PolicyConfig:
     max_age_s: float = 180.0  # newest observation older than this: stale
+    # a scale-down's wait after a scale-up, restart or rollback (not after a scale-down)
     scale_down_cooldown_s: float = 300.0
     scale_up_cooldown_s: float = 0.0
     slow_link_ms: float = 500.0
@@ -124,15 +125,19 @@ def _guard(
     current: int,
     fresh: Freshness,
     since_change_s: float | None,
+    since_growth_s: float | None,
     profile: ModuleProfile,
     cfg: PolicyConfig,
 ) -> tuple[int, list[Evidence]]:
+    """``since_growth_s``: since the last change that added or replaced replicas (anything but
+    a scale-down), which a scale-down waits on; successive scale-downs are paced by the
+    strategy's stabilisation (or the rules' own wait), not by the cooldown."""
     # order matters: bad data holds first, then the cooldown, and the catalog bounds last
     held = hold_on_bad_data(raw, current, fresh, profile)
     cooled = apply_cooldown(
         held.target,
         current,
-        since_change_s,
+        since_growth_s if held.target < current else since_change_s,
         scale_down_cooldown_s=cfg.scale_down_cooldown_s,
         scale_up_cooldown_s=cfg.scale_up_cooldown_s,
     )
@@ -281,8 +286,8 @@ def _primary(
     return Action.HOLD
 
 
-def _since_change_s(inputs: DecisionInputs) -> float | None:
-    changed = last_change_at(inputs.window, inputs.recent_actions)
+def _since_change_s(inputs: DecisionInputs, *, scale_downs: bool = True) -> float | None:
+    changed = last_change_at(inputs.window, inputs.recent_actions, scale_downs=scale_downs)
     return None if changed is None else (inputs.now - changed).total_seconds()
 
 
@@ -529,7 +534,10 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         usable=fresh.usable,
         since_change_s=since_change_s,
     )
-    target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, profile, config)
+    since_growth_s = _since_change_s(inputs, scale_downs=False)
+    target, guard_notes = _guard(
+        scaling.target, current, fresh, since_change_s, since_growth_s, profile, config
+    )
     slow = _slow_links(inputs, config)
     slowed = bool(slow.links)
     rollback, canary_evidence = _canary(inputs, config)

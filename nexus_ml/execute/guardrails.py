@@ -18,6 +18,8 @@ from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.execute.backend import ServiceState
 
 CHANGING_ACTIONS = (Action.SCALE_UP, Action.SCALE_DOWN, Action.RESTART, Action.ROLLBACK)
+# The changes after which replicas are new and a scale-down waits for them to settle.
+_ADDING = tuple(a for a in CHANGING_ACTIONS if a is not Action.SCALE_DOWN)
 
 # Skip reasons worth waking an operator for; the others (cooldown, preview, ...) are routine.
 ALERTING_REASONS = frozenset(
@@ -53,8 +55,11 @@ def _default_confidence() -> dict[Action, float]:
 class GuardrailConfig:
     """Limits of the executor; every duration is in seconds.
 
-    ``cooldown_s[action]`` is the minimum time between two such actions on one module (a
-    scale-down also waits that long after any change of the module, to avoid flapping).
+    ``cooldown_s[action]`` is the minimum time between two such actions on one module, except
+    for scale-downs: a scale-down waits that long after a change that added or replaced
+    replicas (a scale-up, a restart, a rollback), so that they settle first; successive
+    scale-downs are paced by the strategy's stabilisation window, as Kubernetes replaced the
+    HPA's downscale delay by that window (docs/decision-core.md).
     ``max_scale_down_step`` makes replicas fall slowly whatever the policy says; None (the
     default, as Kubernetes' HPA, whose default scale-down policy removes up to 100 % of the
     replicas per period after its 5-minute stabilisation) lets a scale-down reach its target.
@@ -98,7 +103,6 @@ class Guardrails:
     def __init__(self, config: GuardrailConfig | None = None) -> None:
         self.config = config or GuardrailConfig()
         self._last: dict[tuple[str, Action], datetime] = {}
-        self._last_change: dict[str, datetime] = {}
         self._changes: deque[datetime] = deque()
         self._manual_since: dict[str, datetime] = {}
         self._applied: deque[tuple[str, Action, datetime]] = deque()  # the last hour's
@@ -190,7 +194,6 @@ class Guardrails:
         """Remember an applied action (for cooldowns, the hourly cap and what the decision
         service is told the executor did)."""
         self._last[(module, action)] = now
-        self._last_change[module] = now
         self._changes.append(now)
         self._manual_since.pop(module, None)
         self._applied.append((module, action, now))
@@ -215,7 +218,8 @@ class Guardrails:
         cooldown = self.config.cooldown_s.get(action, 0.0)
         last = self._last.get((module, action))
         if action is Action.SCALE_DOWN:
-            last = self._last_change.get(module)
+            added = [self._last.get((module, a)) for a in _ADDING]
+            last = max((at for at in added if at is not None), default=None)
         if last is None:
             return 0.0
         return cooldown - (now - last).total_seconds()

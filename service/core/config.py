@@ -58,7 +58,12 @@ class ServiceSettings(Settings):
     decision_cache_s: float = Field(5.0, ge=0, le=600, description="Reuse of GET decisions")
     model_poll_s: float = Field(30.0, gt=0, le=86_400, description="Champion alias polling")
     staleness_s: float = Field(180.0, gt=0, le=86_400, description="Older newest metric: stale")
-    scale_down_cooldown_s: float = Field(300.0, ge=0, le=86_400)
+    scale_down_cooldown_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="Wait of a scale-down after a scale-up, restart or rollback (not after one)",
+    )
     sim_seed: int = Field(0, description="Seed of the embedded simulator source")
     metrics_path: str | None = Field(None, description="Metric frame file served as the source")
 

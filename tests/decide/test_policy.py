@@ -189,6 +189,21 @@ def test_a_change_seen_in_the_window_starts_the_scale_down_cooldown() -> None:
     assert any("cooldown" in e.detail for e in d.explanation if e.kind == "guard")
 
 
+def test_a_scale_down_does_not_hold_the_next_one() -> None:
+    """Successive scale-downs are paced by the stabilisation, not by the cooldown (as HPA)."""
+    window = make_window(requests_per_min=300.0, replicas=[5.0] * 58 + [4.0] * 2)
+    fell = (RecentAction(Action.SCALE_DOWN, NOW - timedelta(minutes=1)),)
+    d = decide(inputs(window, strategy=strategy_at(300.0, UM), recent_actions=fell))
+    assert d.current_replicas == 4 and d.action is Action.SCALE_DOWN and d.target_replicas < 4
+    assert not any("cooldown" in e.detail for e in d.explanation if e.kind == "guard")
+    # the same minute after a scale-up instead: the new replicas settle first
+    grew = (RecentAction(Action.SCALE_UP, NOW - timedelta(minutes=1)),)
+    rose = make_window(requests_per_min=300.0, replicas=[3.0] * 58 + [4.0] * 2)
+    held = decide(inputs(rose, strategy=strategy_at(300.0, UM), recent_actions=grew))
+    assert held.target_replicas == 4
+    assert any("cooldown" in e.detail for e in held.explanation if e.kind == "guard")
+
+
 def test_slow_inter_container_call_alerts_with_the_link_named() -> None:
     ag = CATALOG.get("nexus-agendamento")
     window = make_window("nexus-agendamento", network_latency=820.0, requests_per_min=50.0)

@@ -75,15 +75,38 @@ def test_cooldown_per_action_then_allowed_again() -> None:
     assert check(guard, d, at=later, decided_at=later).act
 
 
-def test_scale_down_waits_after_any_change_then_reaches_its_target() -> None:
+@pytest.mark.parametrize("change", [Action.SCALE_UP, Action.RESTART, Action.ROLLBACK])
+def test_scale_down_waits_after_replicas_were_added_then_reaches_its_target(
+    change: Action,
+) -> None:
     guard = Guardrails(GuardrailConfig(cooldown_s={Action.SCALE_DOWN: 300}))
-    guard.record(CRM, Action.SCALE_UP, T0)
+    guard.record(CRM, change, T0)
     d = decision(action="scale_down", current=4, target=1)
     soon = T0 + timedelta(seconds=100)
     assert check(guard, d, state(4), at=soon, decided_at=soon).reason == "cooldown"
     later = T0 + timedelta(seconds=301)
     v = check(guard, d, state(4), at=later, decided_at=later)
     assert (v.act, v.target) == (True, 1)  # no step limit by default, as the HPA
+
+
+def test_successive_scale_downs_are_not_held_by_the_cooldown() -> None:
+    # the strategy's stabilisation paces them, as Kubernetes' HPA (no downscale delay)
+    guard = Guardrails()
+    guard.record(CRM, Action.SCALE_UP, T0)
+    first = T0 + timedelta(seconds=301)
+    assert check(
+        guard,
+        decision(action="scale_down", current=4, target=3),
+        state(4),
+        at=first,
+        decided_at=first,
+    ).act
+    guard.record(CRM, Action.SCALE_DOWN, first)
+    nxt = first + timedelta(seconds=60)
+    v = check(
+        guard, decision(action="scale_down", current=3, target=2), state(3), at=nxt, decided_at=nxt
+    )
+    assert (v.act, v.target) == (True, 2)
 
 
 def test_a_scale_down_step_limit_makes_replicas_fall_slowly() -> None:
