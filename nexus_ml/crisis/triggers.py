@@ -13,7 +13,7 @@ from datetime import datetime
 
 from nexus_ml.crisis.rules import CrisisRules, Severity
 from nexus_ml.decide.health import FAILING_REQUESTS
-from nexus_ml.decide.trend import MEMORY_TREND
+from nexus_ml.decide.trend import MEMORY_TREND, MEMORY_WATCH
 from nexus_ml.domain.decision import Action, Decision
 
 #: Alert names → error type, first match wins (lower-case substrings).
@@ -94,7 +94,7 @@ def decision_error_type(decision: Decision) -> str:
     if "slow_link" in kinds:
         return "SLOW_DEPENDENCY"
     reason = decision.reason.lower()
-    if MEMORY_TREND in kinds or "memory" in reason or "memória" in reason:
+    if MEMORY_TREND in kinds or MEMORY_WATCH in kinds or "memory" in reason or "memória" in reason:
         return "MEMORY_LEAK"
     if "health" in kinds and decision.action is Action.RESTART:
         return "CRASH"

@@ -64,6 +64,9 @@ A slow leak is watched over the whole hour (session 10): the line through the wi
 minutes, with the demand of the same minutes as a second regressor (memory that follows the
 load is not a leak), alerts when it reaches the limit within ``memory_watch_min`` (4 h:
 Prometheus' resource-filling alert, ``predict_linear(...[1h], 4 * 3600)``); never a restart.
+Its evidence has its own kind, ``memory_watch`` (``HealthAssessment.memory_watch``), so that
+the executor tells a slow leak (alerted once, with its deadline) from a limit within the hour
+(``memory_trend``, a degradation) by what the policy found, not by re-reading its thresholds.
 And a line that fell back within its fit (a minute-to-minute fall of 5 robust standard
 deviations: a restart or an OOM kill freed the memory, a degradation ended) projects nothing:
 before, the minutes after a leak ended were still alerted as rising. Rules mode, 30 cases a
@@ -171,6 +174,7 @@ class HealthAssessment:
     warning: str | None = None  # the early warning's reason, when the detector alone alerts
     memory: str | None = None  # the memory trend's reason, when it alerts or restarts
     memory_left_min: float | None = None  # ... and the minutes to the limit behind it
+    memory_watch: bool = False  # ... from the hour's line, hours ahead (a slow leak)
     latency: str | None = None  # the response-time trend's reason, when it alerts
     failing: str | None = None  # requests failing without slowness, when it alerts
 
@@ -324,6 +328,7 @@ def assess_health(
     slow_leak = memory_hour.minutes_to_limit if memory_hour is not None else math.inf
     memory_note: str | None = None
     memory_left: float | None = None
+    memory_watch = False
     if memory is not None and leak <= t.memory_alert_min:
         memory_note, memory_left = _rising(memory, "memory trend"), leak
         if leak <= t.memory_restart_min and not (saturated or jumped):
@@ -332,6 +337,7 @@ def assess_health(
             memory_note += ", restart before it is killed"
     elif memory_hour is not None and slow_leak <= t.memory_watch_min and not (saturated or jumped):
         memory_note, memory_left = _rising(memory_hour, "memory trend over the hour"), slow_leak
+        memory_watch = True
     soon = latency.minutes_to_limit if latency is not None else math.inf
     latency_note: str | None = None
     if (
@@ -370,6 +376,7 @@ def assess_health(
         warning=warning,
         memory=memory_note,
         memory_left_min=memory_left,
+        memory_watch=memory_watch,
         latency=latency_note,
         failing=failing_note,
     )

@@ -59,6 +59,7 @@ from nexus_ml.decide.trend import (
     FIT_MINUTES,
     LATENCY_TREND,
     MEMORY_TREND,
+    MEMORY_WATCH,
     WATCH_FIT_MINUTES,
     Trend,
     trend_to_limit,
@@ -463,7 +464,11 @@ def _evidence(
         )
     latency_left = condition.latency.minutes_to_limit if condition.latency else None
     for kind, note, left in (
-        (MEMORY_TREND, health.memory, health.memory_left_min),
+        (
+            MEMORY_WATCH if health.memory_watch else MEMORY_TREND,
+            health.memory,
+            health.memory_left_min,
+        ),
         (LATENCY_TREND, health.latency, latency_left),
     ):
         if note is not None and left is not None:  # value: minutes to the limit
@@ -484,6 +489,7 @@ _REASON_KINDS = (
     "health",
     EARLY_WARNING,
     MEMORY_TREND,
+    MEMORY_WATCH,
     LATENCY_TREND,
     FAILING_REQUESTS,
     "load",

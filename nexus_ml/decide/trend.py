@@ -34,7 +34,10 @@ RESET_NOISE = 5.0
 #: A fit needs this share of its minutes observed.
 MIN_OBSERVED = 0.8
 #: The evidence kinds of a decision the memory trend, or the response-time trend, made or backed.
+#: ``memory_trend``: the limit within the hour (alert, or restart when it is minutes away);
+#: ``memory_watch``: the hour's line reaches it within hours (a slow leak: alert only).
 MEMORY_TREND = "memory_trend"
+MEMORY_WATCH = "memory_watch"
 LATENCY_TREND = "latency_trend"
 
 

@@ -56,7 +56,7 @@ from nexus_ml.catalog import Catalog, load_catalog
 from nexus_ml.decide.canary import CanaryConfig
 from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS
 from nexus_ml.decide.policy import DecisionInputs, decide
-from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
+from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND, MEMORY_WATCH
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain.decision import Action
 from nexus_ml.domain.metrics import METRIC_FIELDS
@@ -90,12 +90,14 @@ MAGNITUDES = {
 }
 RESTART_CURES = frozenset({"latency_degradation", "memory_leak"})
 #: The alerts counted apart (evidence kind), and the incidents each one is right about: an
-#: early warning about any incident, the memory trend about a leak, the response-time trend
+#: early warning about any incident, the memory trend and the memory watch about a leak, the
+#: response-time trend
 #: about what slows a module down (not a surge: load), a slow link about a slow dependency,
 #: failing requests about what makes the module fail them (a degradation's errors come late).
 ALERT_KINDS: dict[str, frozenset[str]] = {
     EARLY_WARNING: frozenset(KINDS),
     MEMORY_TREND: frozenset({"memory_leak"}),
+    MEMORY_WATCH: frozenset({"memory_leak"}),
     LATENCY_TREND: frozenset({"latency_degradation", "bad_release", "slow_dependency"}),
     "slow_link": frozenset({"slow_dependency"}),
     FAILING_REQUESTS: frozenset({"error_burst", "bad_release", "latency_degradation"}),

@@ -19,8 +19,8 @@ from typing import Literal
 
 from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, span, times
-from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS, HealthThresholds
-from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND
+from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS
+from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND, MEMORY_WATCH
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.execute.context import MetricContext
@@ -52,6 +52,7 @@ _CAUSES: tuple[tuple[str, str], ...] = (  # evidence kind → cause phrase, most
     ("capacity", "c_capacity"),
     ("load", "c_load"),
     (MEMORY_TREND, "c_memory"),
+    (MEMORY_WATCH, "c_memory"),
     (LATENCY_TREND, "c_latency"),
     (FAILING_REQUESTS, "c_failing"),
     ("health", "c_health"),
@@ -106,7 +107,7 @@ def describe_problem(
     """The problem with its value and how long it has held; "" when no metric says it."""
     lang = language
     action = decision.action
-    trend = _evidence_of(decision, MEMORY_TREND)
+    trend = _evidence_of(decision, MEMORY_TREND) or _evidence_of(decision, MEMORY_WATCH)
     memory = metrics.get("memory_usage")
     if action in (Action.RESTART, Action.ALERT) and trend is not None and memory is not None:
         left = span(trend.value or 0.0)
@@ -306,10 +307,8 @@ def slow_leak(decision: Decision) -> bool:
 
 def _slow_leak_left(decision: Decision) -> float | None:
     """The minutes a slow leak (see :func:`slow_leak`) leaves before the limit, else None."""
-    trend = _evidence_of(decision, MEMORY_TREND)
+    trend = _evidence_of(decision, MEMORY_WATCH)
     if decision.action is not Action.ALERT or trend is None or trend.value is None:
-        return None
-    if trend.value <= HealthThresholds().memory_alert_min:
         return None
     if any(e.kind in _OTHER_ALERTS for e in decision.explanation):
         return None

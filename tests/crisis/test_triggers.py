@@ -16,6 +16,7 @@ from tests.execute.conftest import decision
         ("alert", "failing_requests", "error rate 12.0% above 5% for 3 min", "ERROR_BURST"),
         ("alert", "slow_link", "slow calls (> 100 ms): a → b 312 ms", "SLOW_DEPENDENCY"),
         ("restart", "memory_trend", "the limit in 9 min (memory trend)", "MEMORY_LEAK"),
+        ("alert", "memory_watch", "48% of the limit, rising: the limit in 174 min", "MEMORY_LEAK"),
         ("restart", "health", "response time 4.0x baseline (seed rule)", "CRASH"),
         ("alert", "latency_trend", "3x in 8 min (response-time trend)", "PERFORMANCE_DEGRADATION"),
     ],

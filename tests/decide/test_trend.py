@@ -163,8 +163,10 @@ def test_the_policy_alerts_a_slow_leak_but_not_memory_that_follows_the_load() ->
     assert slow.action is Action.ALERT and not slow.restart
     # the served window is a minute short for the first seconds of each minute (settling)
     short = decision(n=59, memory_usage=leak(0.30, 0.003)[:59])
-    assert any(e.kind == "memory_trend" for e in short.explanation)
-    trend = [e for e in slow.explanation if e.kind == "memory_trend"]
+    assert any(e.kind == "memory_watch" for e in short.explanation)
+    # hours ahead: the watch's own kind, not the within-the-hour trend's
+    assert not any(e.kind == "memory_trend" for e in slow.explanation)
+    trend = [e for e in slow.explanation if e.kind == "memory_watch"]
     assert len(trend) == 1 and 150 < (trend[0].value or 0) < 200  # minutes to the limit
     assert "(memory trend over the hour)" in slow.reason
     # what decided the alert leads its reason, not why the replica count holds (rules mode)
@@ -173,7 +175,7 @@ def test_the_policy_alerts_a_slow_leak_but_not_memory_that_follows_the_load() ->
     ramp = np.linspace(100.0, 300.0, 60) * rng.lognormal(0, 0.05, 60)
     follows = list(0.30 + 0.0008 * ramp + rng.normal(0, 0.01, 60))
     busy = decision(memory_usage=follows, requests_per_min=list(ramp))
-    assert not any(e.kind == "memory_trend" for e in busy.explanation)
+    assert not any(e.kind in ("memory_trend", "memory_watch") for e in busy.explanation)
 
 
 def creep(start: float, per_minute: float, n: int = 60, seed: int = 1) -> list[float]:

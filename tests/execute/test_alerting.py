@@ -175,7 +175,7 @@ def test_a_memory_trend_names_memory_and_the_minutes_left() -> None:
     assert probable_cause(restart, "en") == (
         "Probable memory leak: use climbing steadily toward the limit"
     )
-    slow = told("memory_trend", "memory at 48% ... (memory trend over the hour)", 174.4)
+    slow = told("memory_watch", "memory at 48% ... (memory trend over the hour)", 174.4)
     assert describe_problem(slow, {"memory_usage": 0.48}, {}, {}) == (
         "Memória em 48% do limite e subindo: limite previsto em ~2h54min"
     )
@@ -425,7 +425,10 @@ def test_a_slow_leak_is_told_once_and_again_when_the_limit_comes_within_the_hour
     ex = make_executor(source=source, notifier=notifier, context=context_of(data, clock))
 
     def leaking(minutes_left: float) -> Decision:
-        note = f"memory ... the limit in {minutes_left:.0f} min (memory trend over the hour)"
+        if minutes_left > 60:  # the hour's line, hours ahead
+            note = f"memory ... the limit in {minutes_left:.0f} min (memory trend over the hour)"
+            return told("memory_watch", note, minutes_left)
+        note = f"memory ... the limit in {minutes_left:.0f} min (memory trend)"
         return told("memory_trend", note, minutes_left)
 
     for _ in range(20):  # the policy says it every pass; the operators hear it once
@@ -445,7 +448,7 @@ def test_a_slow_leak_is_told_once_and_again_when_the_limit_comes_within_the_hour
     assert len(notifier.sent) == 2 and notifier.sent[1].problem == "degradation"
     # with another reason to alert, it is not the memory's alone
     both = decision(action="alert", explanation=(
-        Evidence(kind="memory_trend", detail="... (memory trend over the hour)", value=170.0),
+        Evidence(kind="memory_watch", detail="... (memory trend over the hour)", value=170.0),
         Evidence(kind="failing_requests", detail="error rate 9% ...", value=0.09),
     ))  # fmt: skip
     assert not slow_leak(both) and slow_leak(leaking(170.0))
