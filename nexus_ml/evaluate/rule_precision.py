@@ -91,9 +91,9 @@ MAGNITUDES = {
 RESTART_CURES = frozenset({"latency_degradation", "memory_leak"})
 #: The alerts counted apart (evidence kind), and the incidents each one is right about: an
 #: early warning about any incident, the memory trend and the memory watch about a leak, the
-#: response-time trend
-#: about what slows a module down (not a surge: load), a slow link about a slow dependency,
-#: failing requests about what makes the module fail them (a degradation's errors come late).
+#: response-time trend about what slows a module down (not a surge: load), a slow link about a
+#: slow dependency, failing requests about what makes the module fail them (a degradation's
+#: errors come late).
 ALERT_KINDS: dict[str, frozenset[str]] = {
     EARLY_WARNING: frozenset(KINDS),
     MEMORY_TREND: frozenset({"memory_leak"}),
