@@ -91,6 +91,13 @@ policy reads it only below the module's target utilisation).
 Latency degradations answered: 16 of 30 (seed 101) and 21 of 30 (202), 40–42 minutes in at the
 median; its alerts came while something slowed the module (a degradation, a bad release, a slow
 dependency) 86 times in 91 (101) and 85 in 92 (202). An alert, never a restart.
+Studied in session 11, not adopted (rule written before the runs: alerts right may not fall by
+more than a point): a 60-minute horizon (the memory trend's) answers degradations earlier — 0.47
+and 0.44 of the incident gone at the median instead of 0.66 and 0.62 (seeds 101, 202) — but only
+67 % and 56 % of its alerts came while something slowed the module (96 % and 91 % now); the
+hour's line with load as a second regressor added wrong alerts (177 of 208 right, 140 of 167)
+and no earlier answer. A creeping degradation is a curve the line sees late; seeing it sooner
+costs alerts operators would learn to ignore.
 
 An error burst fails requests at full speed: the seed rule wants slowness too, so in rules mode
 it answered 1 of 30 bursts (seed 101) and 0 of 30 (202). Requests failing above the seed's error
