@@ -134,8 +134,9 @@ def test_champions_from_mlflow_close_the_loop(loop: Loop, loop_champions: Champi
 
     # 2. Surge removed: replicas fall once the 5-minute scale-down stabilisation (and the
     #    wait after the last scale-up) has passed; as the HPA's default policy, a scale-down may
-    #    go straight to its target, and successive ones are paced by the stabilisation alone. (How far they fall depends on how long the
-    #    risk model remembers the surge's volatility: the last 30 minutes.)
+    #    go straight to its target, and successive ones are paced by the stabilisation alone.
+    #    (How far they fall depends on how long the risk model remembers the surge's
+    #    volatility: the last 30 minutes.)
     loop.exporter.clear()
     fall_from = loop.clock.now()
     last_up = loop.taken(surge_at, Action.SCALE_UP, CRM)[-1]
