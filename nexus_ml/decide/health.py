@@ -15,7 +15,7 @@ rollback (a restart-focused run, ``--kinds latency_degradation,memory_leak,bad_r
 --per-kind 40``, agreed: 16 of 38 right, all 22 wrong ones in those minutes).
 
 So the policy holds a restart while an observed release is younger than the canary's minimum
-samples (``policy._hold_restart_for_canary``; the executor reports each service's release).
+samples (``release_check.hold_restart_for_canary``; the executor reports each service's release).
 That rule was measured on a seed not used to choose it (202, the same restart-focused run of
 120 cases: ``bench_rule_precision.py --seed 202 --per-kind 40 --kinds latency_degradation,
 memory_leak,bad_release``): 16 restarts, 16 right,

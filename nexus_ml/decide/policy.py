@@ -19,14 +19,11 @@ Stale or missing data caps a hold or scale-up at 0.5.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import replace
 
-from nexus_ml.catalog import Catalog, ModuleProfile
-from nexus_ml.decide import canary as canary_judge
+from nexus_ml.catalog import ModuleProfile
+from nexus_ml.decide.condition import Condition, SlowLinks, assess_condition, find_slow_links
 from nexus_ml.decide.guards import (
     Freshness,
     apply_cooldown,
@@ -34,91 +31,24 @@ from nexus_ml.decide.guards import (
     clamp_to_profile,
     hold_on_bad_data,
 )
-from nexus_ml.decide.health import (
-    EARLY_WARNING,
-    FAILING_REQUESTS,
-    HealthAssessment,
-    HealthThresholds,
-    assess_health,
-    response_baseline,
-    restarts_in_window,
+from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS, HealthAssessment
+from nexus_ml.decide.inputs import (
+    DecisionInputs,
+    PolicyConfig,
+    ScaleProposer,
+    observed_replicas,
+    seconds_since_change,
 )
-from nexus_ml.decide.links import (
-    LinkLatency,
-    describe,
-    links_from_network_latency,
-    slow_links,
-    slow_threshold_ms,
-)
-from nexus_ml.decide.load import LoadView, assess_load, replicas_for_overload
-from nexus_ml.decide.observed import RecentAction, last_change_at, restart_times
-from nexus_ml.decide.rollback import analyse_rollback
+from nexus_ml.decide.links import describe
+from nexus_ml.decide.load import replicas_for_overload
+from nexus_ml.decide.release_check import check_release, hold_restart_for_canary
 from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
-from nexus_ml.decide.strategy import ScaleProposal, Sizing
-from nexus_ml.decide.trend import (
-    FIT_MINUTES,
-    LATENCY_TREND,
-    MEMORY_TREND,
-    MEMORY_WATCH,
-    WATCH_FIT_MINUTES,
-    Trend,
-    trend_to_limit,
-)
-from nexus_ml.decide.window import MetricWindow
+from nexus_ml.decide.strategy import Sizing
+from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND, MEMORY_WATCH
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
-
-class ScaleProposer(Protocol):
-    """The scaling strategy as the policy sees it (see :mod:`nexus_ml.decide.strategy`)."""
-
-    def propose(self, current: int) -> ScaleProposal: ...
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    max_age_s: float = 180.0  # newest observation older than this: stale
-    # a scale-down's wait after a scale-up, restart or rollback (not after a scale-down)
-    scale_down_cooldown_s: float = 300.0
-    scale_up_cooldown_s: float = 0.0
-    slow_link_ms: float = 500.0
-    health: HealthThresholds = field(default_factory=HealthThresholds)
-    canary: canary_judge.CanaryConfig = field(default_factory=canary_judge.CanaryConfig)
-
-
-@dataclass(frozen=True)
-class DecisionInputs:
-    """Everything one decision reads; nothing else (the policy keeps no memory).
-
-    ``current_replicas`` is what the executor observed in the cluster (None: the window's
-    replica count, then the catalog minimum); ``recent_actions`` what it applied lately (its
-    audit trail). ``strategy`` is the module's scaling strategy, already fed the window
-    (None: no champion, the seed's rules decide).
-    """
-
-    profile: ModuleProfile
-    window: MetricWindow
-    now: datetime
-    current_replicas: int | None = None
-    strategy: ScaleProposer | None = None
-    anomaly: Mapping[str, float] | None = None  # per-field scores and "combined", newest minute
-    model_versions: Mapping[str, str] = field(default_factory=dict)
-    link_latencies: Sequence[LinkLatency] | None = None
-    deployed_at: datetime | None = None  # a recent deploy: judge it against the minutes before
-    catalog: Catalog | None = None  # for the rollback scope of a failed deploy
-    recent_actions: Sequence[RecentAction] = ()
-    current_version: str = ""  # the release running (the image), for the rollback analysis
-    last_stable_version: str = ""  # the release it replaced: where a rollback returns
-    # the other modules' windows: a failed release that also breaks its neighbours widens
-    # the rollback to them (judged like the module itself, at the module's deploy time)
-    other_windows: Mapping[str, MetricWindow] = field(default_factory=dict)
-
-
-def observed_replicas(inputs: DecisionInputs) -> int:
-    """The replicas running now: the executor's observation, the window's, or the minimum."""
-    if inputs.current_replicas is not None:
-        return inputs.current_replicas
-    seen = inputs.window.last_replicas()
-    return seen if seen is not None else inputs.profile.min_replicas
+# What callers import from here (the inputs and settings live in decide/inputs.py).
+__all__ = ["DecisionInputs", "PolicyConfig", "ScaleProposer", "decide", "observed_replicas"]
 
 
 def _guard(
@@ -149,98 +79,6 @@ def _guard(
         if g.note
     ]
     return clamped.target, notes
-
-
-def _judge_release(
-    window: MetricWindow, deployed: datetime, config: canary_judge.CanaryConfig
-) -> canary_judge.CanaryReport:
-    """The window's minutes after ``deployed`` and its warm-up against the minutes before it."""
-    split = bisect_left(window.timestamps, deployed)
-    start = bisect_left(window.timestamps, deployed + timedelta(seconds=config.warmup_s))
-    metrics = ("error_rate", "response_time")
-    return canary_judge.judge_canary(
-        {m: window.field(m)[:split] for m in metrics},
-        {m: window.field(m)[start:] for m in metrics},
-        config=config,
-    )
-
-
-def _canary(
-    inputs: DecisionInputs, cfg: PolicyConfig
-) -> tuple[RollbackDecision | None, list[Evidence]]:
-    age = _release_age_s(inputs)
-    # judged for as long as the window holds minutes on both sides of the release (the
-    # medians keep a later, shorter incident from being blamed on it)
-    if inputs.deployed_at is None or inputs.catalog is None or age is None:
-        return None, []
-    deployed = inputs.now - timedelta(seconds=age)
-    report = _judge_release(inputs.window, deployed, cfg.canary)
-    evidence = [Evidence(kind="canary", detail=report.summary(), value=report.score)]
-    if not report.regression or report.error_type is None:
-        return None, evidence
-    catalog, name = inputs.catalog, inputs.profile.name
-    neighbours = set(catalog.get(name).depends_on) | set(catalog.dependents_of(name))
-    judged = sorted(neighbours & set(inputs.other_windows))
-    # "some neighbour broke too" must be as strong a claim as the module's own failure: the
-    # neighbours are several tests, so each runs at alpha / their number (Bonferroni) and
-    # the false alarm rate of widening stays the module's alpha
-    strict = replace(cfg.canary, alpha=cfg.canary.alpha / max(len(judged), 1))
-    health: dict[str, bool] = {}
-    for other in judged:
-        theirs = _judge_release(inputs.other_windows[other], deployed, strict)
-        if not theirs.nodata:  # a neighbour without data is unknown, not healthy
-            health[other] = not theirs.regression
-        if theirs.regression or theirs.nodata:
-            evidence.append(
-                Evidence(
-                    kind="canary",
-                    detail=f"{other} since the release of {name}: {theirs.summary()}",
-                    value=theirs.score,
-                )
-            )
-    _, decision = analyse_rollback(
-        catalog,
-        name,
-        report.error_type,
-        current_version=inputs.current_version,
-        last_stable_version=inputs.last_stable_version,
-        integration_health=health,
-        integrations_judged=True,
-    )
-    scope = Evidence(
-        kind="canary",
-        detail=f"rollback {decision.scope.value} ({', '.join(decision.modules)}): "
-        f"{decision.reason}",
-        value=decision.confidence,
-    )
-    return decision, [*evidence, scope]
-
-
-def _release_age_s(inputs: DecisionInputs) -> float | None:
-    """Seconds since the module's observed release (None: no release known)."""
-    if inputs.deployed_at is None:
-        return None
-    deployed = inputs.deployed_at
-    if deployed.tzinfo is None:
-        deployed = deployed.replace(tzinfo=UTC)
-    return (inputs.now - deployed).total_seconds()
-
-
-def _hold_restart_for_canary(
-    health: HealthAssessment, inputs: DecisionInputs, config: PolicyConfig
-) -> HealthAssessment:
-    """A restart while a release is younger than the canary's minimum samples is held (an
-    alert instead): the symptoms may be the release's, which the canary check rolls back once
-    it has its samples, and a restart cures nothing there. On simulated incidents every wrong
-    seed-rule restart was one of these (see :mod:`nexus_ml.decide.health`)."""
-    age = _release_age_s(inputs)
-    if not health.restart or age is None or not 0 <= age < config.canary.ready_after_s:
-        return health
-    note = (
-        f"released {age / 60:.0f} min ago: restart held until the canary check has "
-        f"{config.canary.min_samples} minutes of the release after its warm-up"
-    )
-    return replace(health, restart=False, alert=True, reasons=(*health.reasons, note))
 
 
 def _at_max_overload(
@@ -287,11 +125,6 @@ def _primary(
     return Action.HOLD
 
 
-def _since_change_s(inputs: DecisionInputs, *, scale_downs: bool = True) -> float | None:
-    changed = last_change_at(inputs.window, inputs.recent_actions, scale_downs=scale_downs)
-    return None if changed is None else (inputs.now - changed).total_seconds()
-
-
 def _scale_target(
     inputs: DecisionInputs, current: int, since_change_s: float | None
 ) -> ScaleTarget:
@@ -302,72 +135,9 @@ def _scale_target(
     return rules_scaling(inputs.profile, inputs.window, current, since_min)
 
 
-@dataclass(frozen=True)
-class _Condition:
-    """The module's health and load now."""
-
-    health: HealthAssessment
-    load: LoadView
-    latency: Trend | None
-
-
-def _condition(
-    inputs: DecisionInputs, current: int, since_change_s: float | None, config: PolicyConfig
-) -> _Condition:
-    window, profile = inputs.window, inputs.profile
-    rt, err = window.field("response_time"), window.field("error_rate")
-    baseline = response_baseline(rt, recent=max(config.health.sustain_min, 15))
-    scores = inputs.anomaly or {}
-    used = restarts_in_window(
-        restart_times(inputs.recent_actions), inputs.now, config.health.budget_window
-    )
-    load = assess_load(
-        window.field("requests_per_min"),
-        current=current,
-        capacity_rpm_per_replica=profile.capacity_rpm_per_replica,
-        recent=config.health.sustain_min,
-    )
-
-    # a window that spans a change of the service is not one set of containers' trend
-    def steady(minutes: int) -> bool:
-        return since_change_s is None or since_change_s >= 60.0 * minutes
-
-    used_memory = window.field("memory_usage")
-    memory = trend_to_limit(used_memory) if steady(FIT_MINUTES) else None
-    memory_hour = (
-        trend_to_limit(
-            used_memory, minutes=WATCH_FIT_MINUTES, load=window.field("requests_per_min")
-        )
-        if steady(WATCH_FIT_MINUTES)
-        else None
-    )
-    latency = None
-    # above its target utilisation a module's response time may rise with the load, which the
-    # scaling answers: the response-time trend reads only modules below it
-    loaded = load.utilisation is not None and load.utilisation >= profile.target_utilisation
-    if steady(FIT_MINUTES) and baseline and not loaded:
-        ratio = [v / baseline for v in rt]
-        latency = trend_to_limit(ratio, limit=config.health.response_ratio)
-    health = assess_health(
-        rt,
-        err,
-        baseline_ms=baseline,
-        anomaly_score=scores.get("combined"),
-        restarts_used=used,
-        utilisation=load.utilisation,
-        sustained_score=scores.get("sustained"),
-        demand_ratio=load.demand_ratio,
-        memory=memory,
-        memory_hour=memory_hour,
-        latency=latency,
-        thresholds=config.health,
-    )
-    return _Condition(health, load, latency)
-
-
 def _size_for_overload(
     scaling: ScaleTarget,
-    condition: _Condition,
+    condition: Condition,
     current: int,
     profile: ModuleProfile,
     *,
@@ -401,34 +171,6 @@ def _size_for_overload(
     )
 
 
-@dataclass(frozen=True)
-class _SlowLinks:
-    """The slow links and the latency they were judged against."""
-
-    links: Sequence[LinkLatency]
-    threshold_ms: float
-
-
-def _slow_links(inputs: DecisionInputs, config: PolicyConfig) -> _SlowLinks:
-    """Per-link latencies (when the executor sends them) are judged against the seed's limit;
-    the module's own network latency also against its usual level, when it held above that
-    for the last minutes."""
-    limit = config.slow_link_ms
-    if inputs.link_latencies is not None:
-        return _SlowLinks(slow_links(inputs.link_latencies, threshold_ms=limit), limit)
-    net = inputs.window.field("network_latency")
-    sustain = config.health.sustain_min
-    usual = response_baseline(net, recent=max(sustain, 15))  # the same "usual" as latency's
-    threshold = slow_threshold_ms(usual, limit_ms=limit)
-    tail = list(net[-sustain:])
-    held = len(tail) == sustain and all(math.isfinite(v) and v > threshold for v in tail)
-    if not held:  # only the seed's limit, on the newest minute observed
-        threshold = limit
-    seen = finite(net)
-    links = links_from_network_latency(inputs.profile, seen[-1]) if seen else ()
-    return _SlowLinks(slow_links(links, threshold_ms=threshold), threshold)
-
-
 def _evidence(
     inputs: DecisionInputs,
     scaling: ScaleTarget,
@@ -436,8 +178,8 @@ def _evidence(
     canary_evidence: list[Evidence],
     fresh: Freshness,
     health: HealthAssessment,
-    condition: _Condition,
-    slow: _SlowLinks,
+    condition: Condition,
+    slow: SlowLinks,
 ) -> list[Evidence]:
     evidence: list[Evidence] = [*scaling.evidence, *guard_notes, *canary_evidence]
     age = "none" if fresh.age_s is None else f"{fresh.age_s:.0f} s"
@@ -523,15 +265,15 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
     """
     window, profile, now = inputs.window, inputs.profile, inputs.now
     current = observed_replicas(inputs)
-    since_change_s = _since_change_s(inputs)
+    since_change_s = seconds_since_change(inputs)
     fresh = assess_freshness(
         window.last_observed,
         now,
         list(window.field("requests_per_min")[-5:]),
         max_age_s=config.max_age_s,
     )
-    condition = _condition(inputs, current, since_change_s, config)
-    health = _hold_restart_for_canary(condition.health, inputs, config)
+    condition = assess_condition(inputs, current, since_change_s, config)
+    health = hold_restart_for_canary(condition.health, inputs, config)
     scaling = _size_for_overload(
         _scale_target(inputs, current, since_change_s),
         condition,
@@ -540,13 +282,13 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         usable=fresh.usable,
         since_change_s=since_change_s,
     )
-    since_growth_s = _since_change_s(inputs, scale_downs=False)
+    since_growth_s = seconds_since_change(inputs, scale_downs=False)
     target, guard_notes = _guard(
         scaling.target, current, fresh, since_change_s, since_growth_s, profile, config
     )
-    slow = _slow_links(inputs, config)
+    slow = find_slow_links(inputs, config)
     slowed = bool(slow.links)
-    rollback, canary_evidence = _canary(inputs, config)
+    rollback, canary_evidence = check_release(inputs, config)
     saturated = _at_max_overload(inputs, current, target, config) if fresh.usable else None
     action = _primary(target, current, health, slowed, rollback, saturated is not None)
     evidence = _evidence(
