@@ -19,14 +19,8 @@ from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.errors import NexusError
-from nexus_ml.execute.alerting import (
-    PendingOutcome,
-    applied_problem,
-    at_maximum,
-    decision_alert,
-    outcome_alert,
-    slow_leak,
-)
+from nexus_ml.execute.alert_outcome import PendingOutcome, outcome_alert
+from nexus_ml.execute.alerting import applied_problem, at_maximum, decision_alert, slow_leak
 from nexus_ml.execute.audit import AuditEntry, AuditTrail
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.logs import get_logger

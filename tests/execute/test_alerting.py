@@ -12,12 +12,11 @@ from nexus_ml.alerts.notifier import LogNotifier
 from nexus_ml.alerts.render import problem_title
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.metrics import METRIC_FIELDS
+from nexus_ml.execute.alert_outcome import PendingOutcome, outcome_alert
 from nexus_ml.execute.alerting import (
     FOLLOW_UP_MIN,
-    PendingOutcome,
     decision_alert,
     describe_problem,
-    outcome_alert,
     probable_cause,
     slow_leak,
 )
