@@ -107,7 +107,7 @@ def _finite(values: Sequence[float]) -> list[float]:
     return [float(v) for v in values if math.isfinite(v)]
 
 
-def _robust_sd(values: Sequence[float]) -> float:
+def robust_sd(values: Sequence[float]) -> float:
     """1.4826 × the median absolute deviation: the standard deviation for normal noise."""
     centre = median(values)
     return 1.4826 * float(median(abs(v - centre) for v in values))
@@ -133,7 +133,7 @@ def judge_metric(
     if p < config.alpha:
         # a tiny baseline (zero errors) makes ratios meaningless: compare against a floor
         ratio = can_med / max(base_med, config.floor.get(metric, 0.0), 1e-9) if can_med > 0 else 0.0
-        beyond_noise = abs(can_med - base_med) > config.noise_multiple * _robust_sd(base)
+        beyond_noise = abs(can_med - base_med) > config.noise_multiple * robust_sd(base)
         if can_med > base_med and ratio > config.allowed_increase and beyond_noise:
             verdict = Verdict.HIGH
         elif can_med < base_med and ratio < 1 / config.allowed_increase and beyond_noise:

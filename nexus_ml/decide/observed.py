@@ -17,7 +17,10 @@ import numpy as np
 from nexus_ml.decide.window import MetricWindow
 from nexus_ml.domain import Action
 
-_CHANGES = (Action.SCALE_UP, Action.SCALE_DOWN, Action.RESTART, Action.ROLLBACK)
+#: The actions that change a module's service.
+CHANGES = (Action.SCALE_UP, Action.SCALE_DOWN, Action.RESTART, Action.ROLLBACK)
+#: The changes after which replicas are new and still settling: what a scale-down waits on.
+ADDING_CHANGES = tuple(a for a in CHANGES if a is not Action.SCALE_DOWN)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def last_change_at(
     that fell): the changes after which replicas are new and still settling — what a
     scale-down's wait counts from (successive scale-downs are paced by the strategy's
     stabilisation, as Kubernetes' HPA paces them)."""
-    kinds = _CHANGES if scale_downs else tuple(a for a in _CHANGES if a is not Action.SCALE_DOWN)
+    kinds = CHANGES if scale_downs else ADDING_CHANGES
     stamps = [a.at for a in actions if a.action in kinds]
     seen = replicas_changed_at(window, falls=scale_downs)
     if seen is not None:

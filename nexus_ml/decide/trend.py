@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nexus_ml.decide.canary import robust_sd
+
 #: Minutes the line is fitted over: half the decision window (60 min), long enough that the
 #: minute-to-minute noise of a healthy module averages out.
 FIT_MINUTES = 30
@@ -102,5 +104,5 @@ def _fell_back(values: np.ndarray) -> bool:
     """Whether the metric fell back within the fit: a reset (a restart, a leak freed) after
     which the line through the whole fit no longer describes the running containers."""
     steps = np.diff(values)
-    spread = 1.4826 * float(np.median(np.abs(steps - np.median(steps))))
+    spread = robust_sd(steps.tolist())
     return bool(spread > 0 and steps.min() < -RESET_NOISE * spread)

@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from nexus_ml.catalog import ModuleProfile
-from nexus_ml.decide.observed import RecentAction
+from nexus_ml.decide.observed import ADDING_CHANGES, CHANGES, RecentAction
 from nexus_ml.decide.strategy import break_even_confidence
 from nexus_ml.domain.decision import Action, Decision
 from nexus_ml.execute.backend import ServiceState
-
-CHANGING_ACTIONS = (Action.SCALE_UP, Action.SCALE_DOWN, Action.RESTART, Action.ROLLBACK)
-# The changes after which replicas are new and a scale-down waits for them to settle.
-_ADDING = tuple(a for a in CHANGING_ACTIONS if a is not Action.SCALE_DOWN)
 
 # Skip reasons worth waking an operator for; the others (cooldown, preview, ...) are routine.
 ALERTING_REASONS = frozenset(
@@ -131,7 +127,7 @@ class Guardrails:
         max_age = cfg.max_decision_age_intervals * cfg.interval_s
         if age > max_age:
             return skip("stale_decision", f"decision is {age:.0f} s old (limit {max_age:.0f} s)")
-        if decision.action not in CHANGING_ACTIONS:
+        if decision.action not in CHANGES:
             return skip(decision.action.value, decision.reason or "nothing to change")
         if state is None:
             return skip("service_unavailable", f"service of {decision.module!r} not found")
@@ -218,7 +214,7 @@ class Guardrails:
         cooldown = self.config.cooldown_s.get(action, 0.0)
         last = self._last.get((module, action))
         if action is Action.SCALE_DOWN:
-            added = [self._last.get((module, a)) for a in _ADDING]
+            added = [self._last.get((module, a)) for a in ADDING_CHANGES]
             last = max((at for at in added if at is not None), default=None)
         if last is None:
             return 0.0
