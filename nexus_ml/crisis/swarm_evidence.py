@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from nexus_ml.execute.swarm_release import engine_time, image, release_of
+from nexus_ml.execute.swarm_release import image, release_of, rollout_started_at
 from nexus_ml.logs import get_logger
 from nexus_ml.redact import redact
 
@@ -133,7 +133,7 @@ def read_release(client: Any, service: str) -> dict[str, Any]:
     if release.rolled_back:  # Swarm's PreviousSpec is the release rolled back from
         before = attrs.get("PreviousSpec")
         previous = image(before) if before else ""
-        at = engine_time(attrs.get("UpdatedAt"))
+        at = rollout_started_at(attrs)
         if _untagged(previous) == current:  # a later change (a scale) replaced it
             previous, at = "", None
     return {

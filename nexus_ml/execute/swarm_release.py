@@ -92,6 +92,18 @@ def engine_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(f"{m.group(1)}.{micro}{zone}").astimezone(UTC)
 
 
+def rollout_started_at(svc: dict[str, Any]) -> datetime | None:
+    """When Swarm began rolling out the spec ``svc`` runs.
+
+    ``UpdatedAt`` moves with every write to the service, the updater's own included: its start
+    a moment after the post, its completion minutes later. The release time is the updater's
+    ``StartedAt``, which stays put until the next change (every change clears the update status);
+    before the updater has stamped it (a few milliseconds), the time of the post.
+    """
+    status = svc.get("UpdateStatus") or {}
+    return engine_time(status.get("StartedAt")) or engine_time(svc.get("UpdatedAt"))
+
+
 @dataclass(frozen=True)
 class Release:
     """The release a service runs, as its spec, previous spec and our labels tell."""
@@ -122,7 +134,7 @@ def release_of(svc: dict[str, Any]) -> Release:
     if str((svc.get("UpdateStatus") or {}).get("State", "")).startswith("rollback"):
         return Release(None, True)  # `docker service rollback` (or Swarm's own on failure)
     if previous is not None and release_key(previous) != key:
-        return Release(engine_time(svc.get("UpdatedAt")), False, previous)
+        return Release(rollout_started_at(svc), False, previous)
     if labels.get(LABEL_RELEASE) == key:  # a release we changed since (a scale)
         kept = labels.get(LABEL_PREVIOUS_CONTAINER)
         return Release(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from apps.stack.swarm import module_services, unique_prefix
 from nexus_ml.errors import ClusterError
 from nexus_ml.execute.swarm import SwarmBackend
+from nexus_ml.execute.swarm_release import engine_time
 
 pytestmark = pytest.mark.integration
 CRM = "nexus-crm"
@@ -157,16 +159,21 @@ def test_an_update_refused_without_a_race_is_not_retried(swarm) -> None:
 
 
 def test_the_release_is_observed_and_kept_across_our_own_changes(swarm) -> None:
-    """A deploy is seen (UpdatedAt, previous image), survives a scale by the executor (which
-    replaces Swarm's PreviousSpec), and a rollback is not mistaken for a release."""
+    """A deploy is seen (when its rollout started, the previous image), keeps its time when the
+    rollout completes, survives a scale by the executor (which replaces Swarm's PreviousSpec),
+    and a rollback is not mistaken for a release."""
     backend, client = swarm
+    name = backend._prefix + CRM
     assert backend.services()[CRM].released_at is None  # created, never released
-    client.services.get(backend._prefix + CRM).update(image="nexus-module:2")
-    raw = client.api.inspect_service(backend._prefix + CRM)
+    client.services.get(name).update(image="nexus-module:2")
+    started = _rollout(client, name, "updating", "completed")["UpdateStatus"]["StartedAt"]
     deployed = backend.services()[CRM]
     assert deployed.previous_image == "nexus-module:1" and deployed.image == "nexus-module:2"
-    assert deployed.released_at is not None and deployed.released_at == deployed.updated_at
-    assert deployed.released_at.isoformat()[:19] == raw["UpdatedAt"][:19]
+    assert deployed.released_at is not None
+    assert deployed.released_at.isoformat()[:26] == started[:26]
+    completed = _rollout(client, name, "completed")
+    assert engine_time(completed["UpdatedAt"]) > deployed.released_at  # the updater wrote again
+    assert backend.services()[CRM].released_at == deployed.released_at
     scaled = backend.scale(CRM, 2, timeout_s=30)
     assert scaled.updated_at > deployed.released_at  # the spec changed ...
     assert (scaled.released_at, scaled.previous_image) == (deployed.released_at, "nexus-module:1")
@@ -194,6 +201,18 @@ def test_an_operators_docker_service_rollback_is_not_a_release(swarm, docker_hos
     assert back.rolled_back and back.released_at is None
 
 
+def _rollout(client: docker.DockerClient, name: str, *states: str) -> dict:  # type: ignore[type-arg]
+    """The service once Swarm's updater reports one of ``states`` (it writes the service when
+    it starts a rollout and again when it completes it)."""
+    deadline = time.monotonic() + 30
+    while True:
+        svc: dict = client.api.inspect_service(name)  # type: ignore[type-arg]
+        if (svc.get("UpdateStatus") or {}).get("State") in states:
+            return svc
+        assert time.monotonic() < deadline, f"rollout of {name} never reached {states}"
+        time.sleep(0.1)
+
+
 def _env(spec: dict) -> list[str]:  # type: ignore[type-arg]
     return list(
         (spec.get("ContainerSpec") or spec["TaskTemplate"]["ContainerSpec"]).get("Env") or []
@@ -208,10 +227,11 @@ def test_a_configuration_only_release_is_observed_kept_and_rolled_back(swarm) ->
     name = backend._prefix + CRM
     before = _env(client.api.inspect_service(name)["Spec"])
     client.services.get(name).update(env=[*before, "NEXUS_FLAG_NEW_CHECKOUT=on"])
+    _rollout(client, name, "updating", "completed")
     deployed = backend.services()[CRM]
     assert deployed.image == deployed.previous_image == "nexus-module:1"
-    assert deployed.released_at is not None and deployed.released_at == deployed.updated_at
-    scaled = backend.scale(CRM, 2, timeout_s=30)  # replaces Swarm's PreviousSpec
+    assert deployed.released_at is not None
+    scaled = backend.scale(CRM, 2, timeout_s=30)  # replaces Swarm's PreviousSpec, mid-rollout
     assert (scaled.released_at, scaled.previous_image) == (deployed.released_at, "nexus-module:1")
     back = backend.rollback(CRM, timeout_s=30)
     assert back.rolled_back and back.released_at is None

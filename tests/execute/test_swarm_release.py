@@ -51,6 +51,22 @@ def test_a_release_is_a_new_image_or_configuration(
     assert not release.rolled_back
 
 
+def test_the_release_time_is_the_rollouts_start_not_its_later_writes() -> None:
+    """Swarm's updater writes the service when it starts and when it completes, moving
+    ``UpdatedAt`` each time; the release happened once, when the rollout started."""
+    posted = inspect(spec(env=["A=2"]), spec(env=["A=1"]))  # before the updater stamps it
+    started = {**posted, "UpdatedAt": "2026-12-04T10:00:00.124Z"}
+    started["UpdateStatus"] = {"State": "updating", "StartedAt": "2026-12-04T10:00:00.1239Z"}
+    completed = {**started, "UpdatedAt": "2026-12-04T10:04:31.5Z"}
+    completed["UpdateStatus"] = {**started["UpdateStatus"], "State": "completed"}
+    times = [release_of(svc).released_at for svc in (posted, started, completed)]
+    assert [t.isoformat() if t else None for t in times] == [
+        "2026-12-04T10:00:00.123456+00:00",
+        "2026-12-04T10:00:00.123900+00:00",
+        "2026-12-04T10:00:00.123900+00:00",
+    ]
+
+
 def test_a_forced_restart_is_not_a_release() -> None:
     after = spec()
     after["TaskTemplate"]["ForceUpdate"] = 1

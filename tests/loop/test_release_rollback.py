@@ -38,6 +38,7 @@ from nexus_ml.execute.database import HttpSmoke, MigrationRollback
 from nexus_ml.execute.guardrails import GuardrailConfig
 from nexus_ml.execute.rollback_run import RollbackRun, RollbackSetup
 from nexus_ml.execute.swarm import SwarmBackend, engine_time
+from nexus_ml.execute.swarm_release import rollout_started_at
 from nexus_ml.migrate import commands
 from nexus_ml.migrate.dbmap import load_map
 from nexus_ml.migrate.pg import SessionSettings
@@ -194,7 +195,7 @@ def assert_in_order(loop: Loop, modules: list[str]) -> None:
     for first, second in itertools.pairwise(modules):
         tasks = api.tasks(filters={"service": prefix + first, "desired-state": "running"})
         ran = max(engine_time(t["Status"]["Timestamp"]) for t in tasks)
-        began = engine_time(api.inspect_service(prefix + second)["UpdatedAt"])
+        began = rollout_started_at(api.inspect_service(prefix + second))
         assert ran <= began, (first, ran, second, began)
 
 
