@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nexus_ml.crisis.cause import Language
 from nexus_ml.crisis.full_report import FullCrisisReport
+from nexus_ml.durations import report_duration
 
 _T: dict[Language, dict[str, str]] = {
     "pt": {
@@ -86,12 +87,7 @@ def money(value: float, lang: Language) -> str:
 
 
 def _duration(seconds: float | None, lang: Language) -> str:
-    if seconds is None:
-        return _T[lang]["open"]
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = int(seconds // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    return _T[lang]["open"] if seconds is None else report_duration(seconds)
 
 
 def _sections(r: FullCrisisReport) -> list[tuple[str, list[str]]]:

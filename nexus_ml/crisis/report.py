@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from nexus_ml.crisis.cause import Finding, Language, probable_cause
@@ -19,6 +19,7 @@ from nexus_ml.crisis.collect import CollectedIncident
 from nexus_ml.crisis.labels import METRIC_NAMES, TYPE_NAMES, WORDS
 from nexus_ml.crisis.signals import MetricSignal, expected, incident_end, metric_signals
 from nexus_ml.domain.crisis import CrisisReport
+from nexus_ml.durations import report_duration
 
 #: Audit events that count as actions in the report.
 ACTION_EVENTS = ("action_taken", "action_failed", "action_skipped", "alert_sent")
@@ -57,11 +58,6 @@ def format_value(metric: str, value: float) -> str:
     if metric in _MS:
         return f"{value:,.0f} ms"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _at(moment: datetime) -> str:
@@ -178,7 +174,7 @@ def build_report(incident: CollectedIncident, language: Language = "pt") -> Inci
         module=m.module,
         start=_at(m.started_at),
         end=_at(m.ended_at) if m.ended_at else words["open"],
-        duration=_duration(end - m.started_at),
+        duration=report_duration((end - m.started_at).total_seconds()),
     )
     key_metrics: dict[str, float] = {}
     for metric in m.metrics[:3]:
