@@ -61,6 +61,12 @@ class _YamlFile(YamlConfigSettingsSource):
                 f"got a {type(data).__name__}",
                 source=str(path),
             )
+        for key in data:
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"{path}: setting names are words, got {key!r} ({type(key).__name__})",
+                    source=str(path),
+                )
         return data
 
 

@@ -51,7 +51,14 @@ def test_bad_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NEXUS_LANGUAGE", "fr")
     assert "NEXUS_LANGUAGE" in one_line_error(*run("modules"))
     monkeypatch.delenv("NEXUS_LANGUAGE")
-    for text in (b"a: [\n", b"\xff\xfe: x\n", b"- just\n- a list\n", b"a: &x [1]\nb: *x\n"):
+    for text in (
+        b"a: [\n",
+        b"\xff\xfe: x\n",
+        b"- just\n- a list\n",
+        b"a: &x [1]\nb: *x\n",
+        b"~: 1\n",  # a name that is not a word (null, a number) crashed pydantic-settings
+        b"1: x\n",
+    ):
         (tmp_path / "nexus.yaml").write_bytes(text)
         monkeypatch.setenv("NEXUS_CONFIG", str(tmp_path / "nexus.yaml"))
         assert "nexus.yaml" in one_line_error(*run("modules"))
