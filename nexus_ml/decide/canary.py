@@ -24,7 +24,6 @@ the test exactly when the sample is smallest.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -32,6 +31,7 @@ from statistics import median
 
 from scipy.stats import mannwhitneyu
 
+from nexus_ml.decide.window import finite
 from nexus_ml.domain import ErrorType
 
 
@@ -103,10 +103,6 @@ class CanaryReport:
         return f"canary score {self.score:.0f}: regression in {parts}"
 
 
-def _finite(values: Sequence[float]) -> list[float]:
-    return [float(v) for v in values if math.isfinite(v)]
-
-
 def robust_sd(values: Sequence[float]) -> float:
     """1.4826 × the median absolute deviation: the standard deviation for normal noise."""
     centre = median(values)
@@ -121,7 +117,7 @@ def judge_metric(
     config: CanaryConfig = CanaryConfig(),
 ) -> MetricJudgement:
     """Compare one metric's post-deploy sample with its baseline sample."""
-    base, can = _finite(baseline), _finite(canary)
+    base, can = finite(baseline), finite(canary)
     critical = metric in config.critical
     if len(base) < config.min_samples or len(can) < config.min_samples:
         return MetricJudgement(metric, Verdict.NODATA, None, None, None, critical)

@@ -22,8 +22,8 @@ from nexus_ml.decide.links import (
 )
 from nexus_ml.decide.load import LoadView, assess_load
 from nexus_ml.decide.observed import restart_times
-from nexus_ml.decide.scale_target import finite
 from nexus_ml.decide.trend import FIT_MINUTES, WATCH_FIT_MINUTES, Trend, trend_to_limit
+from nexus_ml.decide.window import finite
 
 
 @dataclass(frozen=True)

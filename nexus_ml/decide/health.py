@@ -131,6 +131,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from nexus_ml.decide.trend import Trend
+from nexus_ml.decide.window import finite
 
 #: The evidence kind of an early warning (a strong anomaly score with one symptom: an alert,
 #: not a restart), so that alerts and the rule-precision harness tell it from the seed rule.
@@ -194,7 +195,7 @@ def response_baseline(response_time: Sequence[float], *, recent: int) -> float |
     over the window drags the median of everything before the last minutes up with it, and
     each minute is then judged against an already degraded level (figures in the module doc).
     """
-    earlier = [v for v in response_time[: max(len(response_time) - recent, 0)] if math.isfinite(v)]
+    earlier = finite(response_time[: max(len(response_time) - recent, 0)])
     if len(earlier) < max(recent, 5):
         return None
     return float(median(earlier[:recent]))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from nexus_ml.decide.scaling import replicas_for
+from nexus_ml.decide.window import finite
 
 #: Minutes before the recent ones that give the demand's level (the jump is measured from it).
 BASELINE_MINUTES = 15
@@ -52,12 +53,12 @@ def assess_load(
     demand: Sequence[float], *, current: int, capacity_rpm_per_replica: float, recent: int
 ) -> LoadView:
     """Peak utilisation and demand jump over the last ``recent`` minutes (oldest first)."""
-    tail = [v for v in demand[-recent:] if math.isfinite(v)] if recent > 0 else []
+    tail = finite(demand[-recent:]) if recent > 0 else []
     peak = max(tail) if tail else None
     capacity = current * capacity_rpm_per_replica
     utilisation = peak / capacity if peak is not None and capacity > 0 else None
     start = max(len(demand) - recent, 0)
-    before = [v for v in demand[max(start - BASELINE_MINUTES, 0) : start] if math.isfinite(v)]
+    before = finite(demand[max(start - BASELINE_MINUTES, 0) : start])
     ratio = None
     if peak is not None and len(before) >= max(recent, 3):
         level = median(before)

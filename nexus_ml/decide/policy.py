@@ -42,9 +42,10 @@ from nexus_ml.decide.inputs import (
 from nexus_ml.decide.links import describe
 from nexus_ml.decide.load import replicas_for_overload
 from nexus_ml.decide.release_check import check_release, hold_restart_for_canary
-from nexus_ml.decide.scale_target import ScaleTarget, finite, rules_scaling, strategy_scaling
+from nexus_ml.decide.scale_target import ScaleTarget, rules_scaling, strategy_scaling
 from nexus_ml.decide.strategy import Sizing
 from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND, MEMORY_WATCH
+from nexus_ml.decide.window import finite
 from nexus_ml.domain import Action, Decision, Evidence, RollbackDecision
 
 # What callers import from here (the inputs and settings live in decide/inputs.py).

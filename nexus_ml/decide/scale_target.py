@@ -7,8 +7,6 @@ From the scaling strategy when a champion decides (:func:`strategy_scaling`, see
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nexus_ml.catalog import ModuleProfile
@@ -25,10 +23,6 @@ class ScaleTarget:
     target: int
     confidence: float
     evidence: tuple[Evidence, ...]
-
-
-def finite(values: Sequence[float]) -> list[float]:
-    return [v for v in values if math.isfinite(v)]
 
 
 def strategy_scaling(proposal: ScaleProposal) -> ScaleTarget:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +12,11 @@ import pandas as pd
 
 from nexus_ml.domain.metrics import METRIC_FIELDS
 from nexus_ml.errors import InputError
+
+
+def finite(values: Iterable[float]) -> list[float]:
+    """The finite values of a series, in order (a window's missing minutes are NaN)."""
+    return [float(v) for v in values if math.isfinite(v)]
 
 
 @dataclass(frozen=True)

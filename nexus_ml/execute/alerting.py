@@ -19,6 +19,7 @@ from nexus_ml.alerts.notifier import Alert
 from nexus_ml.alerts.phrases import Language, millis, number, percent, phrase, span, times
 from nexus_ml.decide.health import EARLY_WARNING, FAILING_REQUESTS
 from nexus_ml.decide.trend import LATENCY_TREND, MEMORY_TREND, MEMORY_WATCH
+from nexus_ml.decide.window import finite
 from nexus_ml.domain.decision import Action, Decision, Evidence
 from nexus_ml.domain.rollback import RollbackScope
 from nexus_ml.execute.context import MetricContext
@@ -362,10 +363,10 @@ def decision_alert(
         metrics, normal = context.metrics(decision.module)
     series = recent_series(context, decision.module)
     for kind, values in series.items():  # what the context leaves out (CPU)
-        finite = [v for v in values if math.isfinite(v)]
-        if kind not in metrics and finite:
-            metrics[kind] = finite[-1]
-            earlier = finite[: -context.recent] if context is not None else []
+        seen = finite(values)
+        if kind not in metrics and seen:
+            metrics[kind] = seen[-1]
+            earlier = seen[: -context.recent] if context is not None else []
             if earlier:
                 normal[kind] = float(median(earlier))
     for e in decision.explanation:
