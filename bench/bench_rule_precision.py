@@ -93,6 +93,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     name = "rule_precision_detector" if detectors is not None else "rule_precision"
     out = ROOT / "bench" / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
 
