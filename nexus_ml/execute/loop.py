@@ -7,7 +7,6 @@ the guardrails did not allow.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from nexus_ml.alerts.notifier import Alert, Notifier
+from nexus_ml.alerts.notifier import Notifier
 from nexus_ml.alerts.render import Language, phrase
 from nexus_ml.catalog import Catalog, ModuleProfile
 from nexus_ml.decide.observed import ModuleObservation
@@ -26,12 +25,12 @@ from nexus_ml.errors import NexusError
 from nexus_ml.execute.actions import apply_verdict, rollback_plan
 from nexus_ml.execute.audit import AuditTrail, utcnow
 from nexus_ml.execute.backend import ClusterBackend, ServiceState
-from nexus_ml.execute.client import DecisionBatch, RejectedDecision
+from nexus_ml.execute.client import DecisionBatch
 from nexus_ml.execute.context import MetricContext
 from nexus_ml.execute.guardrails import Guardrails, Verdict
 from nexus_ml.execute.incidents import IncidentHook
 from nexus_ml.execute.leader import LeaderLock, SoloLock
-from nexus_ml.execute.recorder import EXECUTOR_MODULE, Recorder
+from nexus_ml.execute.recorder import Recorder
 from nexus_ml.execute.rollback_run import RollbackRun, RollbackSetup
 from nexus_ml.execute.rollbacks import ReleaseRollbacks, rollbacks_first
 from nexus_ml.logs import get_logger
@@ -218,7 +217,8 @@ class Executor:
             batch = self.source.fetch(self._observed(states, now))
             self._fetch_s = time.monotonic() - asked  # the service's analysis, as seen here
         except NexusError as exc:
-            self._on_service_down(now, exc)
+            self._service_down = True
+            self.recorder.service_down(now, exc)
             return report
         report.fetched = True
         if self._service_down:
@@ -227,7 +227,7 @@ class Executor:
             self.recorder.audit(now, "fetch_resumed", reason="service_back")
             self.recorder.alert_holding(now, "resumed", "info")
         for rejected in batch.rejected:
-            self._on_rejected(now, rejected)
+            self.recorder.rejected(now, rejected)
         for decision in rollbacks_first(batch.decisions, self.catalog):
             outcome = self._handle(now, batch, decision, states)
             report.outcomes.append(outcome)
@@ -372,68 +372,10 @@ class Executor:
         return Outcome(decision.module, decision.action, "ok", True, verdict.detail)
 
     # -- failure paths ---------------------------------------------------------------------
-    def _on_service_down(self, now: datetime, exc: NexusError) -> None:
-        log.error("executor.service_unavailable", holding=True, error=str(exc))
-        self.recorder.audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
-        self._service_down = True
-        lang = self.config.language
-        self.recorder.alert_holding(
-            now,
-            "service_down",
-            "critical",
-            impact=phrase("impact_blind", lang),
-            probable_cause=str(exc),
-            next_action=phrase("next_operator", lang),
-            dashboard_url=self.config.dashboard_url,
-        )
-
-    def _on_rejected(self, now: datetime, rejected: RejectedDecision) -> None:
-        module = rejected.module or EXECUTOR_MODULE
-        log.error("executor.decision_rejected", module=module, error=rejected.error)
-        raw = rejected.raw if isinstance(rejected.raw, dict) else {"raw": repr(rejected.raw)}
-        self.recorder.audit(
-            now,
-            "decision_rejected",
-            module=module,
-            reason="invalid_decision",
-            detail=rejected.error,
-            data=raw,
-        )
-        self.recorder.alert(
-            Alert(
-                module=module,
-                problem="invalid_decision",
-                severity="warning",
-                action_taken=phrase("skipped", self.config.language, reason=rejected.error),
-                dashboard_url=self.config.dashboard_url,
-            ),
-            now,
-        )
-
     def _skipped(
         self, now: datetime, decision: Decision, verdict: Verdict, *, alert: bool
     ) -> Outcome:
-        level = logging.WARNING if alert else logging.INFO
-        if verdict.reason in ("hold", "at_target"):  # routine: one line per module per pass
-            level = logging.DEBUG
-        log.log(
-            level,
-            "executor.action_skipped",
-            action=decision.action.value,
-            module=decision.module,
-            reason=verdict.reason,
-            detail=verdict.detail,
-        )
-        self.recorder.audit(
-            now, "action_skipped", decision, reason=verdict.reason, detail=verdict.detail
-        )
-        if alert:
-            self.recorder.alert_decision(
-                now,
-                decision,
-                verdict.reason,
-                phrase("skipped", self.config.language, reason=verdict.detail),
-            )
+        self.recorder.skipped(now, decision, verdict, alert=alert)
         return Outcome(decision.module, decision.action, verdict.reason, False, verdict.detail)
 
     def _restore_memory(self, now: datetime) -> None:

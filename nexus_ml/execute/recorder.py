@@ -11,6 +11,7 @@ undelivered alert is audited) and the executor carries on.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -22,7 +23,9 @@ from nexus_ml.errors import NexusError
 from nexus_ml.execute.alert_outcome import PendingOutcome, outcome_alert
 from nexus_ml.execute.alerting import applied_problem, at_maximum, decision_alert, slow_leak
 from nexus_ml.execute.audit import AuditEntry, AuditTrail
+from nexus_ml.execute.client import RejectedDecision
 from nexus_ml.execute.context import MetricContext
+from nexus_ml.execute.guardrails import Verdict
 from nexus_ml.logs import get_logger
 
 log = get_logger("nexus_ml.execute.loop")  # the executor's one log stream
@@ -255,3 +258,64 @@ class Recorder:
             dashboard_url=dashboard_url,
         )
         self.alert(alert, now)
+
+    # -- what the executor did not do -----------------------------------------------------
+    def service_down(self, now: datetime, exc: NexusError) -> None:
+        """The decision service did not answer: the executor holds, and says so."""
+        log.error("executor.service_unavailable", holding=True, error=str(exc))
+        self.audit(now, "fetch_failed", reason="service_unavailable", detail=str(exc))
+        self.alert_holding(
+            now,
+            "service_down",
+            "critical",
+            impact=phrase("impact_blind", self.language),
+            probable_cause=str(exc),
+            next_action=phrase("next_operator", self.language),
+            dashboard_url=self.dashboard_url,
+        )
+
+    def rejected(self, now: datetime, rejected: RejectedDecision) -> None:
+        """A decision the executor could not read: audited as received, alerted, not acted on."""
+        module = rejected.module or EXECUTOR_MODULE
+        log.error("executor.decision_rejected", module=module, error=rejected.error)
+        raw = rejected.raw if isinstance(rejected.raw, dict) else {"raw": repr(rejected.raw)}
+        self.audit(
+            now,
+            "decision_rejected",
+            module=module,
+            reason="invalid_decision",
+            detail=rejected.error,
+            data=raw,
+        )
+        self.alert(
+            Alert(
+                module=module,
+                problem="invalid_decision",
+                severity="warning",
+                action_taken=phrase("skipped", self.language, reason=rejected.error),
+                dashboard_url=self.dashboard_url,
+            ),
+            now,
+        )
+
+    def skipped(self, now: datetime, decision: Decision, verdict: Verdict, *, alert: bool) -> None:
+        """A decision the guardrails (or the cluster) held: logged, audited, alerted if asked."""
+        level = logging.WARNING if alert else logging.INFO
+        if verdict.reason in ("hold", "at_target"):  # routine: one line per module per pass
+            level = logging.DEBUG
+        log.log(
+            level,
+            "executor.action_skipped",
+            action=decision.action.value,
+            module=decision.module,
+            reason=verdict.reason,
+            detail=verdict.detail,
+        )
+        self.audit(now, "action_skipped", decision, reason=verdict.reason, detail=verdict.detail)
+        if alert:
+            self.alert_decision(
+                now,
+                decision,
+                verdict.reason,
+                phrase("skipped", self.language, reason=verdict.detail),
+            )
