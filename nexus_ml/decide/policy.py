@@ -57,19 +57,20 @@ def _guard(
     current: int,
     fresh: Freshness,
     since_change_s: float | None,
-    since_growth_s: float | None,
-    profile: ModuleProfile,
+    inputs: DecisionInputs,
     cfg: PolicyConfig,
 ) -> tuple[int, list[Evidence]]:
-    """``since_growth_s``: since the last change that added or replaced replicas (anything but
-    a scale-down), which a scale-down waits on; successive scale-downs are paced by the
+    """A scale-down waits on the last change that added or replaced replicas (anything but a
+    scale-down; read only for a scale-down); successive scale-downs are paced by the
     strategy's stabilisation (or the rules' own wait), not by the cooldown."""
+    profile = inputs.profile
     # order matters: bad data holds first, then the cooldown, and the catalog bounds last
     held = hold_on_bad_data(raw, current, fresh, profile)
+    shrinking = held.target < current
     cooled = apply_cooldown(
         held.target,
         current,
-        since_growth_s if held.target < current else since_change_s,
+        seconds_since_change(inputs, scale_downs=False) if shrinking else since_change_s,
         scale_down_cooldown_s=cfg.scale_down_cooldown_s,
         scale_up_cooldown_s=cfg.scale_up_cooldown_s,
     )
@@ -283,10 +284,7 @@ def decide(inputs: DecisionInputs, config: PolicyConfig = PolicyConfig()) -> Dec
         usable=fresh.usable,
         since_change_s=since_change_s,
     )
-    since_growth_s = seconds_since_change(inputs, scale_downs=False)
-    target, guard_notes = _guard(
-        scaling.target, current, fresh, since_change_s, since_growth_s, profile, config
-    )
+    target, guard_notes = _guard(scaling.target, current, fresh, since_change_s, inputs, config)
     slow = find_slow_links(inputs, config)
     slowed = bool(slow.links)
     rollback, canary_evidence = check_release(inputs, config)
