@@ -39,12 +39,11 @@ def check_release(
 ) -> tuple[RollbackDecision | None, list[Evidence]]:
     """The rollback a failed recent release calls for (None: no release, or no regression),
     and the canary evidence behind it."""
-    age = release_age_s(inputs)
+    deployed = _deployed(inputs)
     # judged for as long as the window holds minutes on both sides of the release (the
     # medians keep a later, shorter incident from being blamed on it)
-    if inputs.deployed_at is None or inputs.catalog is None or age is None:
+    if deployed is None or inputs.catalog is None:
         return None, []
-    deployed = inputs.now - timedelta(seconds=age)
     report = judge_release(inputs.window, deployed, cfg.canary)
     evidence = [Evidence(kind="canary", detail=report.summary(), value=report.score)]
     if not report.regression or report.error_type is None:
@@ -87,14 +86,18 @@ def check_release(
     return decision, [*evidence, scope]
 
 
+def _deployed(inputs: DecisionInputs) -> datetime | None:
+    """When the module's observed release was deployed, aware (naive = UTC; None: unknown)."""
+    deployed = inputs.deployed_at
+    if deployed is not None and deployed.tzinfo is None:
+        deployed = deployed.replace(tzinfo=UTC)
+    return deployed
+
+
 def release_age_s(inputs: DecisionInputs) -> float | None:
     """Seconds since the module's observed release (None: no release known)."""
-    if inputs.deployed_at is None:
-        return None
-    deployed = inputs.deployed_at
-    if deployed.tzinfo is None:
-        deployed = deployed.replace(tzinfo=UTC)
-    return (inputs.now - deployed).total_seconds()
+    deployed = _deployed(inputs)
+    return None if deployed is None else (inputs.now - deployed).total_seconds()
 
 
 def hold_restart_for_canary(

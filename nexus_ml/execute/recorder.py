@@ -275,7 +275,7 @@ class Recorder:
         )
 
     def rejected(self, now: datetime, rejected: RejectedDecision) -> None:
-        """A decision the executor could not read: audited as received, alerted, not acted on."""
+        """A decision the executor could not read: logged, audited, alerted, not acted on."""
         module = rejected.module or EXECUTOR_MODULE
         log.error("executor.decision_rejected", module=module, error=rejected.error)
         raw = rejected.raw if isinstance(rejected.raw, dict) else {"raw": repr(rejected.raw)}
