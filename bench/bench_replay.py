@@ -21,7 +21,12 @@ from nexus_ml.decide.strategy import UNDER_COST
 from nexus_ml.evaluate.replay.metrics import ReplayMetrics, score_replay
 from nexus_ml.evaluate.replay.nexus_policy import NexusPolicy
 from nexus_ml.evaluate.replay.physics import prepare_trace, replay
-from nexus_ml.evaluate.replay.report import BenchmarkRun, render_html, run_benchmark
+from nexus_ml.evaluate.replay.report import (
+    BenchmarkRun,
+    render_html,
+    run_benchmark,
+    target_ratios,
+)
 from nexus_ml.evaluate.replay.trace import load_trace
 from pipelines.trace_champion import train_trace_champion
 
@@ -47,18 +52,6 @@ def _nexus_at(job: tuple[Path, float]) -> tuple[str, float, ReplayMetrics]:
     path, under_cost = job
     policy = NexusPolicy(train_trace_champion, under_cost=under_cost)
     return path.stem, under_cost, score_replay(replay(prepare_trace(load_trace(path)), policy))
-
-
-def target_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float]:
-    """nexus's τ_U, servable overload and scale events vs hpa's; replica-hours vs oracle's."""
-    nexus, hpa = summary["nexus"], summary["hpa"]
-    return {
-        "tau_u_vs_hpa": nexus["tau_u"] / hpa["tau_u"],
-        "overload_vs_hpa": nexus["overload_minutes_servable_total"]
-        / max(hpa["overload_minutes_servable_total"], 1.0),
-        "replica_hours_vs_oracle": nexus["replica_hours_vs_oracle"],
-        "scale_events_vs_hpa": nexus["scale_events"] / max(hpa["scale_events"], 1.0),
-    }
 
 
 def frontier(traces: list[Path], run: BenchmarkRun) -> dict[float, dict[str, float]]:

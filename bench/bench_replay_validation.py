@@ -28,7 +28,7 @@ import pandas as pd
 
 from apps.stack.data import data_dir
 from nexus_ml.catalog import load_catalog
-from nexus_ml.evaluate.replay.report import BenchmarkRun, run_benchmark
+from nexus_ml.evaluate.replay.report import BenchmarkRun, run_benchmark, target_ratios
 from nexus_ml.sim import simulate_history
 from pipelines.trace_champion import train_trace_champion
 
@@ -90,13 +90,10 @@ def score(paths: list[Path]) -> dict[str, float]:
     with ProcessPoolExecutor(max_workers=2) as pool:
         for part in pool.map(_one, paths):
             run.merge(part)
-    summary, calibration = run.summary(), run.calibration()
-    nexus, hpa = summary["nexus"], summary["hpa"]
+    calibration = run.calibration()
     return {
         "traces": float(len(paths)),
-        "replica_hours_vs_oracle": nexus["replica_hours_vs_oracle"],
-        "scale_events_vs_hpa": nexus["scale_events"] / max(hpa["scale_events"], 1.0),
-        "tau_u_vs_hpa": nexus["tau_u"] / hpa["tau_u"],
+        **target_ratios(run.summary()),
         "ece": calibration.ece,
         "scale_ups": float(calibration.count),
     }

@@ -27,6 +27,7 @@ from nexus_ml.evaluate.replay import (
 )
 from nexus_ml.evaluate.replay.calibration import Calibration
 from nexus_ml.evaluate.replay.physics import PreparedTrace
+from nexus_ml.evaluate.replay.report import target_ratios
 from nexus_ml.models.forecast.lead_time_risk import LeadTimeRisk
 from nexus_ml.models.registry.store import ModelBundle
 from tests.conftest import SharedData
@@ -277,3 +278,24 @@ def test_report_over_real_traces(shared_data: SharedData, tmp_path: Path) -> Non
     for policy in ("static_peak", "hpa", "seed_rule", "crane_ehpa", "oracle", "nexus"):
         assert policy in text
     assert "data:image/png;base64" in text and "ECE" in text
+
+
+def test_the_issue_targets_are_ratios_to_the_references_of_the_same_run() -> None:
+    def row(tau: float, overload: float, events: float, rh: float) -> dict[str, float]:
+        return {
+            "tau_u": tau,
+            "overload_minutes_servable_total": overload,
+            "scale_events": events,
+            "replica_hours_vs_oracle": rh,
+        }
+
+    summary = {"nexus": row(2.0, 30.0, 45.0, 1.2), "hpa": row(8.0, 120.0, 90.0, 1.0)}
+    assert target_ratios(summary) == {
+        "tau_u_vs_hpa": 0.25,
+        "overload_vs_hpa": 0.25,
+        "replica_hours_vs_oracle": 1.2,
+        "scale_events_vs_hpa": 0.5,
+    }
+    summary["hpa"] = row(8.0, 0.0, 0.0, 1.0)  # a reference that never overloads nor scales
+    assert target_ratios(summary)["overload_vs_hpa"] == 30.0
+    assert target_ratios(summary)["scale_events_vs_hpa"] == 45.0

@@ -95,6 +95,18 @@ def run_benchmark(
     return run
 
 
+def target_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float]:
+    """nexus's τ_U, servable overload and scale events vs hpa's; replica-hours vs oracle's."""
+    nexus, hpa = summary["nexus"], summary["hpa"]
+    return {
+        "tau_u_vs_hpa": nexus["tau_u"] / hpa["tau_u"],
+        "overload_vs_hpa": nexus["overload_minutes_servable_total"]
+        / max(hpa["overload_minutes_servable_total"], 1.0),
+        "replica_hours_vs_oracle": nexus["replica_hours_vs_oracle"],
+        "scale_events_vs_hpa": nexus["scale_events"] / max(hpa["scale_events"], 1.0),
+    }
+
+
 def _png(fig: object) -> str:
     import matplotlib.pyplot as plt
 
